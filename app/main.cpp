@@ -1,0 +1,84 @@
+// ocelle: the desktop app. Optional argument: a model file to open at start.
+#include "model_controller.h"
+#include "theme.h"
+
+#include "main_qml.h"
+
+#include <QCommandLineParser>
+#include <QElapsedTimer>
+#include <QGuiApplication>
+#include <QQmlApplicationEngine>
+#include <QQuickWindow>
+#include <QTimer>
+#include <QtQml/qqmlextensionplugin.h>
+
+#include <cstdio>
+
+// Ocelle's QML modules are static libraries; this pulls their registrations into the executable.
+Q_IMPORT_QML_PLUGIN(Ocelle_AppPlugin)
+Q_IMPORT_QML_PLUGIN(Ocelle_UiPlugin)
+
+int main(int argc, char** argv) {
+    QElapsedTimer sinceStart;
+    sinceStart.start();
+
+    QGuiApplication app(argc, argv);
+    QGuiApplication::setApplicationName(QStringLiteral("Ocelle"));
+    QGuiApplication::setOrganizationName(QStringLiteral("Ocelle"));
+    QGuiApplication::setApplicationVersion(QStringLiteral(OCELLE_VERSION));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("Chat with Google's Gemma 4 models on this computer."));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("A Gemma 4 GGUF model file to open."),
+                                 QStringLiteral("[model.gguf]"));
+    const QCommandLineOption firstFrameOption(
+        QStringLiteral("quit-after-first-frame"),
+        QStringLiteral("Print the time from start to the first frame on screen, then quit."));
+    parser.addOption(firstFrameOption);
+    const QCommandLineOption themeOption(QStringLiteral("theme"),
+                                         QStringLiteral("Color scheme: system (the default), light or dark."),
+                                         QStringLiteral("scheme"), QStringLiteral("system"));
+    parser.addOption(themeOption);
+    parser.process(app);
+    if (parser.positionalArguments().size() > 1) {
+        std::fprintf(stderr, "ocelle: give at most one model file (see --help)\n");
+        return 2;
+    }
+
+    const QString scheme = parser.value(themeOption);
+    if (scheme != QLatin1String("system") && scheme != QLatin1String("light") && scheme != QLatin1String("dark")) {
+        std::fprintf(stderr, "ocelle: --theme must be system, light or dark (got '%s')\n", qPrintable(scheme));
+        return 2;
+    }
+
+    QQmlApplicationEngine engine;
+    // Qt 6.4 does not search the standard resource prefix of qt_add_qml_module by default.
+    engine.addImportPath(QStringLiteral("qrc:/qt/qml"));
+    engine.load(QUrl(QString::fromLatin1(ocelle::ui::kMainQmlUrl)));
+    if (engine.rootObjects().isEmpty()) {
+        std::fprintf(stderr, "ocelle: the main window could not be created (see the messages above)\n");
+        return 1;
+    }
+
+    if (scheme == QLatin1String("light")) Theme::instance(&engine)->setMode(Theme::Mode::Light);
+    if (scheme == QLatin1String("dark")) Theme::instance(&engine)->setMode(Theme::Mode::Dark);
+    if (!parser.positionalArguments().isEmpty()) {
+        ModelController::instance(&engine)->openModelPath(parser.positionalArguments().constFirst());
+    }
+
+    if (parser.isSet(firstFrameOption)) {
+        auto* window = qobject_cast<QQuickWindow*>(engine.rootObjects().constFirst());
+        if (!window) return 1;
+        QObject::connect(
+            window, &QQuickWindow::frameSwapped, &app,
+            [&sinceStart] {
+                std::printf("ocelle: first frame after %lld ms\n", static_cast<long long>(sinceStart.elapsed()));
+                std::fflush(stdout);
+                QTimer::singleShot(0, qApp, &QCoreApplication::quit);
+            },
+            Qt::SingleShotConnection);
+    }
+    return app.exec();
+}

@@ -1,0 +1,110 @@
+// The main window: conversations on the left, the chat on the right, the composer below it.
+import QtQuick
+import QtQuick.Controls
+import QtQuick.Layouts
+import QtQuick.Dialogs
+import Ocelle.App
+
+ApplicationWindow {
+    id: window
+    objectName: "mainWindow"
+    width: 1120
+    height: 720
+    minimumWidth: 760
+    minimumHeight: 480
+    visible: true
+    title: ChatController.currentTitle.length > 0 ? ChatController.currentTitle + " \u2014 Ocelle" : "Ocelle"
+    color: Theme.background
+
+    // Controls take their colors from the palette, so the theme reaches every control through it.
+    palette.window: Theme.background
+    palette.windowText: Theme.text
+    palette.base: Theme.background
+    palette.alternateBase: Theme.surface
+    palette.text: Theme.text
+    palette.button: Theme.surface
+    palette.buttonText: Theme.text
+    palette.highlight: Theme.accent
+    palette.highlightedText: Theme.accentText
+    palette.dark: Theme.accent
+    palette.brightText: Theme.accentText
+    palette.mid: Theme.border
+    palette.midlight: Theme.selection
+    palette.light: Theme.background
+    palette.shadow: Theme.border
+    palette.placeholderText: Theme.mutedText
+    palette.toolTipBase: Theme.surface
+    palette.toolTipText: Theme.text
+    // Disabled controls (e.g. Send with an empty message) must not look like primary actions.
+    palette.disabled.dark: Theme.border
+    palette.disabled.brightText: Theme.mutedText
+    palette.disabled.buttonText: Theme.mutedText
+
+    function openModelDialog() {
+        modelDialog.open()
+    }
+
+    Shortcut {
+        sequence: StandardKey.Open
+        onActivated: window.openModelDialog()
+    }
+    Shortcut {
+        sequence: StandardKey.New
+        onActivated: ChatController.newChat()
+    }
+
+    RowLayout {
+        anchors.fill: parent
+        spacing: 0
+
+        Sidebar {
+            Layout.fillHeight: true
+            Layout.preferredWidth: 264
+        }
+
+        Rectangle {
+            Layout.fillHeight: true
+            Layout.preferredWidth: 1
+            color: Theme.border
+        }
+
+        ColumnLayout {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            spacing: 0
+
+            ChatHeader {
+                Layout.fillWidth: true
+                onOpenModelRequested: window.openModelDialog()
+            }
+
+            Item {
+                Layout.fillWidth: true
+                Layout.fillHeight: true
+
+                MessageView {
+                    anchors.fill: parent
+                    visible: ChatController.messages.count > 0
+                }
+                EmptyState {
+                    anchors.fill: parent
+                    visible: ChatController.messages.count === 0
+                    onOpenModelRequested: window.openModelDialog()
+                }
+            }
+
+            Composer {
+                Layout.fillWidth: true
+            }
+        }
+    }
+
+    FileDialog {
+        id: modelDialog
+        objectName: "modelDialog"
+        title: qsTr("Open a Gemma 4 model")
+        fileMode: FileDialog.OpenFile
+        nameFilters: [qsTr("Gemma 4 models (*.gguf)")]
+        onAccepted: ModelController.openModelFile(selectedFile)
+    }
+}
