@@ -65,7 +65,11 @@ int main(int argc, char** argv) {
     if (scheme == QLatin1String("light")) Theme::instance(&engine)->setMode(Theme::Mode::Light);
     if (scheme == QLatin1String("dark")) Theme::instance(&engine)->setMode(Theme::Mode::Dark);
     if (!parser.positionalArguments().isEmpty()) {
-        ModelController::instance(&engine)->openModelPath(parser.positionalArguments().constFirst());
+        // Also said on the terminal: whoever passed a path there wants to know what became of it.
+        ModelController* models = ModelController::instance(&engine);
+        models->openModelPath(parser.positionalArguments().constFirst());
+        std::printf("ocelle: %s\n", qPrintable(models->statusText()));
+        std::fflush(stdout);
     }
 
     if (parser.isSet(firstFrameOption)) {

@@ -1,0 +1,217 @@
+// The real main window, loaded from the same QML module as the app, under QT_QPA_PLATFORM=offscreen:
+// the empty state is there and visible, the window renders something (not a blank grab), and the
+// composer and the model chooser behave.
+#include "chat_controller.h"
+#include "main_qml.h"
+#include "model_controller.h"
+#include "theme.h"
+
+#include <QGuiApplication>
+#include <QQmlApplicationEngine>
+#include <QQuickItem>
+#include <QQuickWindow>
+#include <QSet>
+#include <QtQml/qqmlextensionplugin.h>
+#include <QtTest>
+#include <memory>
+
+Q_IMPORT_QML_PLUGIN(Ocelle_AppPlugin)
+Q_IMPORT_QML_PLUGIN(Ocelle_UiPlugin)
+
+namespace {
+
+const QString kFixtures = QStringLiteral(OCELLE_FIXTURES_DIR);
+
+struct ColorStats {
+    int distinct = 0;
+    double mostCommonShare = 1.0;
+};
+
+ColorStats colorStats(const QImage& image) {
+    QHash<QRgb, int> histogram;
+    for (int y = 0; y < image.height(); ++y) {
+        const auto* line = reinterpret_cast<const QRgb*>(image.constScanLine(y));
+        for (int x = 0; x < image.width(); ++x) ++histogram[line[x]];
+    }
+    int top = 0;
+    for (int n : std::as_const(histogram)) top = std::max(top, n);
+    return {static_cast<int>(histogram.size()), double(top) / double(image.width() * image.height())};
+}
+
+} // namespace
+
+class TestMainWindow : public QObject {
+    Q_OBJECT
+
+private:
+    QQuickItem* item(const char* name) const { return window_->findChild<QQuickItem*>(QLatin1String(name)); }
+    QString textOf(const char* name) const {
+        QQuickItem* i = item(name);
+        return i ? i->property("text").toString() : QString();
+    }
+    QImage grab(const QString& fileName) const {
+        QImage image = window_->grabWindow().convertToFormat(QImage::Format_ARGB32);
+        image.save(QStringLiteral(OCELLE_TEST_OUTPUT_DIR "/") + fileName);
+        return image;
+    }
+    // QTest::keyClicks exists only for widgets; a window gets its characters one by one.
+    void typeText(const QString& text) {
+        for (const QChar c : text) QTest::keyClick(window_, c.toLatin1());
+    }
+    void click(QQuickItem* target) {
+        const QPointF centre = target->mapToScene(QPointF(target->width() / 2, target->height() / 2));
+        QTest::mouseClick(window_, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
+    }
+
+    std::unique_ptr<QQmlApplicationEngine> engine_;
+    QQuickWindow* window_ = nullptr;
+
+private slots:
+    void initTestCase() {
+        // The software renderer grabs the same pixels on every machine, GPU or not.
+        QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
+        engine_ = std::make_unique<QQmlApplicationEngine>();
+        engine_->addImportPath(QStringLiteral("qrc:/qt/qml"));
+        QElapsedTimer timer;
+        timer.start();
+        engine_->load(QUrl(QString::fromLatin1(ocelle::ui::kMainQmlUrl)));
+        QVERIFY(!engine_->rootObjects().isEmpty());
+        window_ = qobject_cast<QQuickWindow*>(engine_->rootObjects().constFirst());
+        QVERIFY(window_);
+        QVERIFY(QTest::qWaitForWindowExposed(window_));
+        qInfo("main window exposed %lld ms after loading started", static_cast<long long>(timer.elapsed()));
+    }
+
+    void cleanupTestCase() {
+        engine_.reset();
+    }
+
+    void emptyStateIsShown() {
+        const QRectF windowRect(0, 0, window_->width(), window_->height());
+        for (const char* name : {"sidebar", "newChatButton", "conversationList", "noConversationsLabel",
+                                 "diagnosticsLabel", "emptyState", "emptyStateTitle", "emptyStateBody",
+                                 "openModelButton", "headerOpenModelButton", "composer", "composerInput",
+                                 "attachButton", "sendButton"}) {
+            QQuickItem* i = item(name);
+            QVERIFY2(i, name);
+            QVERIFY2(i->isVisible(), name);
+            QVERIFY2(i->width() > 0 && i->height() > 0, name);
+            const QRectF inScene = i->mapRectToScene(QRectF(0, 0, i->width(), i->height()));
+            QVERIFY2(windowRect.contains(inScene), name); // laid out inside the window, not clipped away
+        }
+        QVERIFY(textOf("emptyStateTitle").contains(QStringLiteral("Gemma 4")));
+        QVERIFY(textOf("emptyStateBody").contains(QStringLiteral("GGUF")));
+        QVERIFY(textOf("emptyStateBody").contains(QStringLiteral("mmproj")));
+        QVERIFY(textOf("openModelButton").startsWith(QStringLiteral("Open model")));
+        // Nothing to show yet: no message list, no status for a model never chosen, no notice.
+        QVERIFY(item("messageList"));
+        QVERIFY(!item("messageList")->isVisible());
+        QVERIFY(item("modelStatusText"));
+        QVERIFY(!item("modelStatusText")->isVisible());
+        QVERIFY(!item("composerNotice")->isVisible());
+        QVERIFY(!item("sendButton")->isEnabled()); // nothing typed
+        QVERIFY(engine_->rootObjects().constFirst()->findChild<QObject*>(QStringLiteral("modelDialog")));
+    }
+
+    void windowRendersTheEmptyState() {
+        const QImage image = grab(QStringLiteral("empty-state.png"));
+        QVERIFY(!image.isNull());
+        QCOMPARE(image.size(), (window_->size() * window_->devicePixelRatio()));
+        const ColorStats stats = colorStats(image);
+        // Text, buttons and panels: a real frame has many colors and no single color covers it all.
+        QVERIFY2(stats.distinct >= 32, qPrintable(QString::number(stats.distinct)));
+        QVERIFY2(stats.mostCommonShare < 0.9, qPrintable(QString::number(stats.mostCommonShare)));
+
+        // The title is drawn where it is laid out: its area is not plain background.
+        QQuickItem* title = item("emptyStateTitle");
+        const QRect titleRect = title->mapRectToScene(QRectF(0, 0, title->width(), title->height())).toRect();
+        const ColorStats titleStats = colorStats(image.copy(titleRect));
+        QVERIFY2(titleStats.distinct >= 8 && titleStats.mostCommonShare < 0.97, "the title area is blank");
+    }
+
+    void choosingAGemma4ModelShowsItsHeader() {
+        ModelController* models = ModelController::instance(engine_.get());
+        QVERIFY(models);
+        const QString path = kFixtures + QStringLiteral("/models/tiny-gemma4-e.gguf");
+        bool accepted = false;
+        QVERIFY(QMetaObject::invokeMethod(models, "openModelFile", Q_RETURN_ARG(bool, accepted),
+                                          Q_ARG(QUrl, QUrl::fromLocalFile(path))));
+        QVERIFY(accepted);
+        QTRY_VERIFY(item("modelStatusText")->isVisible());
+        const QString status = textOf("modelStatusText");
+        QVERIFY2(status.contains(QStringLiteral("tiny-gemma4-e.gguf")), qPrintable(status));
+        QVERIFY2(status.contains(QStringLiteral("gemma4")), qPrintable(status));
+        QVERIFY2(status.contains(QString::number(models->tensorCount()) + QStringLiteral(" tensors")), qPrintable(status));
+        QVERIFY(textOf("headerModelLabel").contains(QStringLiteral("tiny-gemma4-e.gguf")));
+        // Still not able to answer, so the empty state stays.
+        QVERIFY(item("emptyState")->isVisible());
+        grab(QStringLiteral("model-inspected.png"));
+    }
+
+    void choosingANonGgufFileShowsTheReadersError() {
+        ModelController* models = ModelController::instance(engine_.get());
+        bool accepted = true;
+        QVERIFY(QMetaObject::invokeMethod(models, "openModelFile", Q_RETURN_ARG(bool, accepted),
+                                          Q_ARG(QUrl, QUrl::fromLocalFile(kFixtures + QStringLiteral("/README.md")))));
+        QVERIFY(!accepted);
+        QTRY_VERIFY(textOf("modelStatusText").contains(QStringLiteral("not a GGUF file")));
+        QVERIFY(item("modelStatusText")->isVisible());
+        QCOMPARE(item("modelStatusText")->property("color").value<QColor>(), Theme::instance(engine_.get())->error());
+        QCOMPARE(textOf("headerModelLabel"), QStringLiteral("No model loaded"));
+        grab(QStringLiteral("model-failed.png"));
+    }
+
+    void enterWithoutAModelExplainsInsteadOfAnswering() {
+        QQuickItem* input = item("composerInput");
+        input->forceActiveFocus();
+        QTRY_VERIFY(input->hasActiveFocus());
+        typeText(QStringLiteral("Hello"));
+        QCOMPARE(input->property("text").toString(), QStringLiteral("Hello"));
+        QVERIFY(item("sendButton")->isEnabled());
+
+        QTest::keyClick(window_, Qt::Key_Return, Qt::ShiftModifier); // a new line, not a send
+        typeText(QStringLiteral("there"));
+        QCOMPARE(input->property("text").toString(), QStringLiteral("Hello\nthere"));
+        QVERIFY(!item("composerNotice")->isVisible());
+
+        QTest::keyClick(window_, Qt::Key_Return); // send: refused, explained, text kept
+        QTRY_VERIFY(item("composerNotice")->isVisible());
+        QVERIFY(textOf("composerNotice").contains(QStringLiteral("Nothing was sent")));
+        QCOMPARE(input->property("text").toString(), QStringLiteral("Hello\nthere"));
+        QCOMPARE(ChatController::instance(engine_.get())->messages()->count(), 0);
+        QVERIFY(!item("messageList")->isVisible());
+
+        ChatController::instance(engine_.get())->dismissNotice();
+        QTRY_VERIFY(!item("composerNotice")->isVisible());
+        click(item("sendButton"));
+        QTRY_VERIFY(item("composerNotice")->isVisible());
+        grab(QStringLiteral("send-without-model.png"));
+    }
+
+    void newChatAppearsInTheSidebar() {
+        QVERIFY(item("noConversationsLabel")->isVisible());
+        click(item("newChatButton"));
+        QTRY_COMPARE(item("conversationList")->property("count").toInt(), 1);
+        QVERIFY(!item("noConversationsLabel")->isVisible());
+        QCOMPARE(window_->title(), QStringLiteral("New chat \u2014 Ocelle"));
+    }
+
+    void followsADarkSystemPalette() {
+        const QColor lightWindow = window_->color();
+        QPalette dark;
+        dark.setColor(QPalette::Window, QColor(0x20, 0x20, 0x22));
+        dark.setColor(QPalette::WindowText, QColor(0xee, 0xee, 0xee));
+        const QPalette original = QGuiApplication::palette();
+        QGuiApplication::setPalette(dark);
+        QTRY_VERIFY(window_->color().lightnessF() < 0.5);
+        QVERIFY(window_->color() != lightWindow);
+        QVERIFY(item("emptyStateTitle")->property("color").value<QColor>().lightnessF() > 0.5);
+        const ColorStats stats = colorStats(grab(QStringLiteral("dark.png")));
+        QVERIFY(stats.distinct >= 32);
+        QGuiApplication::setPalette(original);
+        QTRY_VERIFY(window_->color().lightnessF() > 0.5);
+    }
+};
+
+QTEST_MAIN(TestMainWindow)
+#include "test_main_window.moc"
