@@ -1,0 +1,422 @@
+#include "vulkan/kernels.h"
+
+#include "gguf/tensor_types.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+
+namespace ocelle::vulkan {
+
+namespace {
+
+using gguf::TensorType;
+
+std::string typeSuffix(uint32_t type) {
+    switch (static_cast<TensorType>(type)) {
+    case TensorType::F32: return "f32";
+    case TensorType::F16: return "f16";
+    case TensorType::BF16: return "bf16";
+    case TensorType::Q8_0: return "q8_0";
+    case TensorType::Q4_0: return "q4_0";
+    case TensorType::Q4_K: return "q4_k";
+    case TensorType::Q5_K: return "q5_k";
+    case TensorType::Q6_K: return "q6_k";
+    default: break;
+    }
+    throw VulkanError("the Vulkan kernels do not support weight type " + gguf::typeName(type));
+}
+
+uint32_t ceilDiv(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
+
+uint32_t u32(uint64_t v, const char* what) {
+    if (v > 0xFFFFFFFFull) throw VulkanError(std::string(what) + " exceeds 32 bits");
+    return static_cast<uint32_t>(v);
+}
+
+// A binding covering elements [view.offset, view.offset + count) with its start aligned down to
+// minStorageBufferOffsetAlignment; `offset` is where the view starts inside the binding.
+struct Bound {
+    BufferRange range;
+    uint32_t offset = 0;
+};
+
+Bound bind(const Device& device, View v, uint64_t count) {
+    if (!v.buffer) throw VulkanError("a kernel was given an empty view");
+    const uint64_t align = std::max<uint64_t>(4, device.features().minStorageBufferOffsetAlignment);
+    const uint64_t startByte = v.offset * 4;
+    const uint64_t endByte = startByte + std::max<uint64_t>(count, 1) * 4;
+    if (endByte > v.buffer->size())
+        throw VulkanError("a kernel would access " + std::to_string(endByte) + " bytes of a " +
+                          std::to_string(v.buffer->size()) + "-byte buffer");
+    const uint64_t aligned = startByte / align * align;
+    Bound b;
+    b.range = {v.buffer->handle(), aligned, endByte - aligned};
+    b.offset = u32((startByte - aligned) / 4, "a view offset");
+    if (b.range.bytes > device.features().maxStorageBufferRange)
+        throw VulkanError("an activation range of " + std::to_string(b.range.bytes) +
+                          " bytes exceeds maxStorageBufferRange; split the work");
+    return b;
+}
+
+uint64_t extent(uint32_t count, uint32_t stride, uint32_t length) {
+    return count == 0 ? 0 : uint64_t(count - 1) * stride + length;
+}
+
+template <typename T> Dispatch make(std::string shader, std::vector<uint32_t> spec, std::vector<Binding> bindings,
+                                   const T& push, uint32_t x, uint32_t y = 1, uint32_t z = 1) {
+    static_assert(sizeof(T) <= kPushConstantBytes, "push constants must fit 128 bytes");
+    Dispatch d;
+    d.shader = std::move(shader);
+    d.specialization = std::move(spec);
+    d.bindings = std::move(bindings);
+    d.push = &push;
+    d.pushBytes = sizeof(T);
+    d.groups[0] = x;
+    d.groups[1] = y;
+    d.groups[2] = z;
+    return d;
+}
+
+constexpr uint32_t kElementwiseWorkgroup = 64;
+constexpr uint32_t kRowWorkgroup = 128;
+
+} // namespace
+
+Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelines), tuning_(tuning) {
+    const DeviceFeatures& f = pipelines.device().features();
+    if (!f.subgroupArithmetic) tuning_.useSubgroups = false;
+    if (const char* env = std::getenv("OCELLE_VULKAN_NO_SUBGROUPS"); env && !std::strcmp(env, "1"))
+        tuning_.useSubgroups = false;
+    if (tuning_.matvecWorkgroup == 0) tuning_.matvecWorkgroup = 32;
+    if (tuning_.matvecRows == 0) tuning_.matvecRows = 2;
+    // 64 x 64 tiles need ~17 KiB of shared memory; 16 KiB devices get 64 x 32.
+    matmulBN_ = f.maxSharedMemory >= 20 * 1024 ? 64 : 32;
+}
+
+std::string Kernels::reducing(const std::string& name) const { return tuning_.useSubgroups ? name : name + "_nosg"; }
+
+void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t cols, uint32_t xStride,
+                     uint32_t yStride, float softcap) {
+    const Device& dev = pipelines_.device();
+    const uint32_t K = u32(w.cols(), "row length");
+    if (!xStride) xStride = K;
+    if (!yStride) yStride = u32(w.rows(), "rows");
+    const Bound bx = bind(dev, x, extent(cols, xStride, K));
+    const std::string shader = reducing("matvec_" + typeSuffix(w.type()));
+    const uint32_t rowsPerGroup = tuning_.matvecRows;
+    for (size_t c = 0; c < w.chunks().size(); ++c) {
+        const auto& chunk = w.chunks()[c];
+        // One column: bind just this chunk's rows of y, so the chunks' dispatches need no barrier.
+        const Bound by = cols == 1 ? bind(dev, View{y.buffer, y.offset + chunk.firstRow}, chunk.rows)
+                                   : bind(dev, y, extent(cols, yStride, u32(w.rows(), "rows")));
+        const uint32_t rowBase = cols == 1 ? 0 : u32(chunk.firstRow, "row");
+        struct {
+            uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase;
+            float softcap;
+            uint32_t groupsX, expertFirst, expertCount, xDiv, idsOffset;
+        } push{K, u32(chunk.rows, "rows"), u32(w.rowBytes(), "row bytes"), bx.offset, xStride, by.offset, yStride,
+               rowBase, softcap, 0, 0, 0, 1, 0};
+        const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
+        const uint32_t gx = std::min<uint32_t>(groups, 65535);
+        push.groupsX = gx;
+        rec.dispatch(make(shader, {tuning_.matvecWorkgroup, rowsPerGroup},
+                          {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, gx, cols,
+                          ceilDiv(groups, gx)));
+    }
+}
+
+void Kernels::matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t n, uint32_t xStride,
+                     uint32_t yStride) {
+    const Device& dev = pipelines_.device();
+    const uint32_t K = u32(w.cols(), "row length");
+    if (!xStride) xStride = K;
+    if (!yStride) yStride = u32(w.rows(), "rows");
+    const Bound bx = bind(dev, x, extent(n, xStride, K));
+    const Bound by = bind(dev, y, extent(n, yStride, u32(w.rows(), "rows")));
+    const uint32_t BM = 64, BN = matmulBN_;
+    const std::string shader = "matmul_" + typeSuffix(w.type());
+    for (size_t c = 0; c < w.chunks().size(); ++c) {
+        const auto& chunk = w.chunks()[c];
+        struct {
+            uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase, N;
+        } push{K, u32(chunk.rows, "rows"), u32(w.rowBytes(), "row bytes"), bx.offset, xStride, by.offset, yStride,
+               u32(chunk.firstRow, "row"), n};
+        rec.dispatch(make(shader, {(BM / 4) * (BN / 4), BM, BN},
+                          {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, ceilDiv(chunk.rows, BM),
+                          ceilDiv(n, BN)));
+    }
+}
+
+void Kernels::linear(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t n, uint32_t xStride,
+                     uint32_t yStride) {
+    // A matvec column rereads the weights; the tile shares each decoded weight across 64 tokens.
+    if (n <= 2) matvec(rec, w, x, y, n, xStride, yStride);
+    else matmul(rec, w, x, y, n, xStride, yStride);
+}
+
+void Kernels::moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, View y, uint32_t tokens, uint32_t k,
+                        bool sharedInput, uint32_t xStride, uint32_t yStride) {
+    const Device& dev = pipelines_.device();
+    const uint32_t K = u32(w.cols(), "row length");
+    const uint32_t rowsPerExpert = u32(w.rowGroup(), "rows per expert");
+    if (!xStride) xStride = K;
+    if (!yStride) yStride = rowsPerExpert;
+    const uint32_t slots = tokens * k;
+    const Bound bx = bind(dev, x, extent(sharedInput ? tokens : slots, xStride, K));
+    const Bound bi = bind(dev, ids, slots);
+    const Bound by = bind(dev, y, extent(slots, yStride, rowsPerExpert));
+    const std::string shader = reducing("matvec_moe_" + typeSuffix(w.type()));
+    const uint32_t rowsPerGroup = tuning_.matvecRows;
+    for (size_t c = 0; c < w.chunks().size(); ++c) {
+        const auto& chunk = w.chunks()[c];
+        struct {
+            uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase;
+            float softcap;
+            uint32_t groupsX, expertFirst, expertCount, xDiv, idsOffset;
+        } push{K, rowsPerExpert, u32(w.rowBytes(), "row bytes"), bx.offset, xStride, by.offset, yStride, 0, 0.0f,
+               0, u32(chunk.firstRow / rowsPerExpert, "expert"), u32(chunk.rows / rowsPerExpert, "experts"),
+               sharedInput ? k : 1, bi.offset};
+        const uint32_t groups = ceilDiv(rowsPerExpert, rowsPerGroup);
+        const uint32_t gx = std::min<uint32_t>(groups, 65535);
+        push.groupsX = gx;
+        rec.dispatch(make(shader, {tuning_.matvecWorkgroup, rowsPerGroup},
+                          {reads(w.chunkRange(c)), reads(bx.range), writes(by.range), reads(bi.range)}, push, gx,
+                          slots, ceilDiv(groups, gx)));
+    }
+}
+
+void Kernels::rmsNorm(Recorder& rec, const RmsNormArgs& a) {
+    const Device& dev = pipelines_.device();
+    const uint32_t xStride = a.xStride ? a.xStride : a.n;
+    const uint32_t oStride = a.outStride ? a.outStride : a.n;
+    const uint32_t rStride = a.residualStride ? a.residualStride : a.n;
+    const Bound bx = bind(dev, a.x, extent(a.rows, xStride, a.n));
+    const Bound bo = bind(dev, a.out, extent(a.rows, oStride, a.n));
+    Bound bw, br;
+    if (a.weight) bw = bind(dev, *a.weight, a.n);
+    if (a.residual) br = bind(dev, *a.residual, extent(a.rows, rStride, a.n));
+    struct {
+        uint32_t n, xOffset, xStride, wOffset, rOffset, rStride, oOffset, oStride;
+        float eps, scale;
+        uint32_t hasWeight, hasResidual;
+    } push{a.n, bx.offset, xStride, bw.offset, br.offset, rStride, bo.offset, oStride, a.eps, a.scale,
+           a.weight ? 1u : 0u, a.residual ? 1u : 0u};
+    // In place (out == x): one read-write binding for the tracker; the shader still sees two.
+    const bool inPlace = bx.range.buffer == bo.range.buffer && bx.range.offset == bo.range.offset;
+    std::vector<Binding> bindings{inPlace ? readsWrites(bx.range) : reads(bx.range), reads(bw.range),
+                                  reads(br.range), inPlace ? readsWrites(bo.range) : writes(bo.range)};
+    const uint32_t gx = std::min<uint32_t>(a.rows, 65535);
+    rec.dispatch(make(reducing("rmsnorm"), {kRowWorkgroup}, bindings, push, gx, ceilDiv(a.rows, gx)));
+}
+
+void Kernels::rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t pos0,
+                   float base, std::optional<View> freqFactors, uint32_t tokenStride) {
+    if (headDim % 2) throw VulkanError("RoPE needs an even head dimension");
+    const Device& dev = pipelines_.device();
+    if (!tokenStride) tokenStride = heads * headDim;
+    const Bound bx = bind(dev, x, extent(tokens, tokenStride, heads * headDim));
+    Bound bf;
+    if (freqFactors) bf = bind(dev, *freqFactors, headDim / 2);
+    struct {
+        uint32_t headDim, heads, offset, tokenStride, headStride, pos0;
+        float log2Base;
+        uint32_t hasFreqFactors, ffOffset;
+    } push{headDim, heads, bx.offset, tokenStride, headDim, pos0, static_cast<float>(std::log2(double(base))),
+           freqFactors ? 1u : 0u, bf.offset};
+    rec.dispatch(make("rope", {kElementwiseWorkgroup}, {readsWrites(bx.range), reads(bf.range)}, push,
+                      ceilDiv(uint64_t(heads) * headDim / 2, kElementwiseWorkgroup), tokens));
+}
+
+void Kernels::geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows, uint32_t gateStride,
+                    uint32_t upStride, uint32_t outStride) {
+    const Device& dev = pipelines_.device();
+    if (!gateStride) gateStride = n;
+    if (!upStride) upStride = n;
+    if (!outStride) outStride = n;
+    const Bound bg = bind(dev, gate, extent(rows, gateStride, n));
+    const Bound bu = bind(dev, up, extent(rows, upStride, n));
+    const Bound bo = bind(dev, out, extent(rows, outStride, n));
+    struct {
+        uint32_t n, gOffset, gStride, uOffset, uStride, oOffset, oStride;
+    } push{n, bg.offset, gateStride, bu.offset, upStride, bo.offset, outStride};
+    rec.dispatch(make("geglu", {kElementwiseWorkgroup}, {reads(bg.range), reads(bu.range), writes(bo.range)}, push,
+                      ceilDiv(n, kElementwiseWorkgroup), rows));
+}
+
+void Kernels::softmax(Recorder& rec, View x, uint32_t n, uint32_t rows, uint32_t stride, float scale) {
+    if (!stride) stride = n;
+    const Bound bx = bind(pipelines_.device(), x, extent(rows, stride, n));
+    struct {
+        uint32_t n, offset, stride;
+        float scale;
+    } push{n, bx.offset, stride, scale};
+    rec.dispatch(make(reducing("softmax"), {kRowWorkgroup}, {readsWrites(bx.range)}, push, rows));
+}
+
+void Kernels::softcap(Recorder& rec, View x, uint32_t n, float cap) {
+    const Bound bx = bind(pipelines_.device(), x, n);
+    struct {
+        uint32_t n, offset;
+        float cap;
+    } push{n, bx.offset, cap};
+    const uint32_t groups = ceilDiv(n, kElementwiseWorkgroup);
+    const uint32_t gx = std::min<uint32_t>(groups, 65535);
+    rec.dispatch(make("softcap", {kElementwiseWorkgroup}, {readsWrites(bx.range)}, push, gx, ceilDiv(groups, gx)));
+}
+
+void Kernels::kvStore(Recorder& rec, View src, View cache, uint32_t rowFloats, uint32_t tokens, uint32_t pos0,
+                      uint32_t capacity, uint32_t srcStride) {
+    if (tokens > capacity) throw VulkanError("more new tokens than KV cache slots");
+    const Device& dev = pipelines_.device();
+    if (!srcStride) srcStride = rowFloats;
+    const Bound bs = bind(dev, src, extent(tokens, srcStride, rowFloats));
+    const Bound bc = bind(dev, cache, uint64_t(capacity) * rowFloats);
+    struct {
+        uint32_t rowFloats, srcOffset, srcStride, cacheOffset, capacity, pos0;
+    } push{rowFloats, bs.offset, srcStride, bc.offset, capacity, pos0};
+    rec.dispatch(make("kv_store", {kElementwiseWorkgroup}, {reads(bs.range), writes(bc.range)}, push,
+                      ceilDiv(rowFloats, kElementwiseWorkgroup), tokens));
+}
+
+uint32_t Kernels::attentionSplits(const AttentionArgs& a) const {
+    if (a.splits) return a.splits;
+    if (a.tokens > 1 || !a.scratch) return 1;
+    const uint32_t pos = a.pos0;
+    const uint32_t lo = (a.window && pos + 1 > a.window) ? pos + 1 - a.window : 0;
+    const uint32_t length = pos - lo + 1;
+    return std::clamp<uint32_t>(ceilDiv(length, tuning_.attentionMinPerSplit), 1, tuning_.attentionMaxSplits);
+}
+
+uint64_t Kernels::attentionScratchElements(uint32_t heads, uint32_t headDim, uint32_t splits, uint32_t tokens) {
+    return uint64_t(tokens) * heads * splits * (headDim + 2);
+}
+
+void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
+    const Device& dev = pipelines_.device();
+    if (a.kvHeads == 0 || a.heads % a.kvHeads) throw VulkanError("attention: heads must be a multiple of kvHeads");
+    if (a.headDim == 0 || a.headDim > 512) throw VulkanError("attention: head dim must be 1..512");
+    if (a.capacity < a.tokens) throw VulkanError("attention: the cache is smaller than the query batch");
+    const uint32_t qStride = a.qTokenStride ? a.qTokenStride : a.heads * a.headDim;
+    const uint32_t oStride = a.outTokenStride ? a.outTokenStride : a.heads * a.headDim;
+    const uint32_t kvRow = a.kvHeads * a.headDim;
+    const uint32_t splits = attentionSplits(a);
+    if (splits > 1 && !a.scratch) throw VulkanError("attention with splits needs a scratch view");
+    // The longest key range (the last token's) decides the split length; shorter ones leave pieces empty.
+    const uint32_t lastPos = a.pos0 + a.tokens - 1;
+    const uint32_t lo = (a.window && lastPos + 1 > a.window) ? lastPos + 1 - a.window : 0;
+    const uint32_t splitLen = ceilDiv(lastPos - lo + 1, splits);
+    const uint32_t WG = 64;
+    const uint32_t maxD = a.headDim <= 256 ? 256 : 512;
+
+    const Bound bq = bind(dev, a.q, extent(a.tokens, qStride, a.heads * a.headDim));
+    const Bound bk = bind(dev, a.kCache, uint64_t(a.capacity) * kvRow);
+    const Bound bv = bind(dev, a.vCache, uint64_t(a.capacity) * kvRow);
+    const Bound bo = bind(dev, a.out, extent(a.tokens, oStride, a.heads * a.headDim));
+    Bound partial, stats;
+    if (splits > 1) {
+        const uint64_t pieces = uint64_t(a.tokens) * a.heads * splits;
+        partial = bind(dev, *a.scratch, pieces * a.headDim);
+        stats = bind(dev, View{a.scratch->buffer, a.scratch->offset + pieces * a.headDim}, pieces * 2);
+    }
+    struct {
+        uint32_t headDim, heads, kvHeads, capacity, pos0, window, qOffset, qTokenStride, kOffset, vOffset,
+            kvRowFloats, splitLen, splits, oOffset, oTokenStride;
+        float scale;
+        uint32_t statsOffset;
+    } push{a.headDim, a.heads, a.kvHeads, a.capacity, a.pos0, a.window, bq.offset, qStride, bk.offset,
+           bv.offset, kvRow, splitLen, splits, bo.offset, oStride, a.scale, 0};
+    if (splits == 1) {
+        rec.dispatch(make(reducing("attention"), {WG, maxD},
+                          {reads(bq.range), reads(bk.range), reads(bv.range), writes(bo.range), {}}, push, a.heads, 1,
+                          a.tokens));
+        return;
+    }
+    push.oOffset = partial.offset;
+    push.statsOffset = stats.offset;
+    rec.dispatch(make(reducing("attention"), {WG, maxD},
+                      {reads(bq.range), reads(bk.range), reads(bv.range), writes(partial.range), writes(stats.range)},
+                      push, a.heads, splits, a.tokens));
+    struct {
+        uint32_t headDim, heads, splits, oOffset, oTokenStride, partOffset, statsOffset;
+    } combine{a.headDim, a.heads, splits, bo.offset, oStride, partial.offset, stats.offset};
+    rec.dispatch(make("attention_combine", {WG}, {reads(partial.range), reads(stats.range), writes(bo.range)},
+                      combine, a.heads, a.tokens));
+}
+
+void Kernels::gather(Recorder& rec, const WeightTensor& table, View ids, View out, uint32_t tokens, float scale,
+                     uint32_t outStride) {
+    const Device& dev = pipelines_.device();
+    const uint32_t K = u32(table.cols(), "row length");
+    if (!outStride) outStride = K;
+    const Bound bi = bind(dev, ids, tokens);
+    const Bound bo = bind(dev, out, extent(tokens, outStride, K));
+    const std::string shader = "gather_" + typeSuffix(table.type());
+    for (size_t c = 0; c < table.chunks().size(); ++c) {
+        const auto& chunk = table.chunks()[c];
+        struct {
+            uint32_t K, rowBytes, firstRow, rows, oOffset, oStride;
+            float scale;
+            uint32_t idsOffset;
+        } push{K, u32(table.rowBytes(), "row bytes"), u32(chunk.firstRow, "row"), u32(chunk.rows, "rows"),
+               bo.offset, outStride, scale, bi.offset};
+        rec.dispatch(make(shader, {kElementwiseWorkgroup},
+                          {reads(table.chunkRange(c)), reads(bi.range), writes(bo.range)}, push, tokens));
+    }
+}
+
+void Kernels::moeRoute(Recorder& rec, View logits, View ids, View weights, uint32_t experts, uint32_t k,
+                       uint32_t tokens, uint32_t logitStride) {
+    if (experts > 256) throw VulkanError("moeRoute supports up to 256 experts");
+    if (k == 0 || k > experts) throw VulkanError("moeRoute: top-k must be 1..experts");
+    const Device& dev = pipelines_.device();
+    if (!logitStride) logitStride = experts;
+    const Bound bl = bind(dev, logits, extent(tokens, logitStride, experts));
+    const Bound bi = bind(dev, ids, uint64_t(tokens) * k);
+    const Bound bw = bind(dev, weights, uint64_t(tokens) * k);
+    struct {
+        uint32_t experts, k, logitOffset, logitStride, idsOffset, weightsOffset;
+    } push{experts, k, bl.offset, logitStride, bi.offset, bw.offset};
+    rec.dispatch(make(reducing("moe_route"), {kElementwiseWorkgroup, 256},
+                      {reads(bl.range), writes(bi.range), writes(bw.range)}, push, tokens));
+}
+
+void Kernels::moeCombine(Recorder& rec, View y, View ids, View weights, std::optional<View> expertScale, View out,
+                         uint32_t n, uint32_t k, uint32_t tokens, bool accumulate, uint32_t yStride,
+                         uint32_t outStride) {
+    const Device& dev = pipelines_.device();
+    if (!yStride) yStride = n;
+    if (!outStride) outStride = n;
+    const uint32_t slots = tokens * k;
+    const Bound by = bind(dev, y, extent(slots, yStride, n));
+    const Bound bi = bind(dev, ids, slots);
+    const Bound bw = bind(dev, weights, slots);
+    const Bound bo = bind(dev, out, extent(tokens, outStride, n));
+    Bound be;
+    if (expertScale) be = bind(dev, *expertScale, 1); // indexed by expert id; bound from its start
+    // Indexed by expert id: bind from the view's start to the end of the buffer.
+    if (expertScale) be.range.bytes = std::min<uint64_t>(expertScale->buffer->size() - be.range.offset,
+                                                         dev.features().maxStorageBufferRange);
+    struct {
+        uint32_t n, k, yOffset, yStride, oOffset, oStride, hasExpertScale, accumulate, idsOffset, weightsOffset,
+            scaleOffset;
+    } push{n,         k, by.offset, yStride, bo.offset, outStride, expertScale ? 1u : 0u, accumulate ? 1u : 0u,
+           bi.offset, bw.offset, be.offset};
+    rec.dispatch(make("moe_combine", {kElementwiseWorkgroup},
+                      {reads(by.range), reads(bi.range), reads(bw.range), reads(be.range),
+                       accumulate ? readsWrites(bo.range) : writes(bo.range)},
+                      push, ceilDiv(n, kElementwiseWorkgroup), tokens));
+}
+
+void Kernels::readAll(Recorder& rec, const Buffer& source, const Buffer& sink, uint32_t workgroups) {
+    const uint64_t bytes = std::min<uint64_t>(source.size(), pipelines_.device().features().maxStorageBufferRange);
+    struct {
+        uint32_t words;
+    } push{u32(bytes / 16, "words")};
+    rec.dispatch(make("bandwidth", {256}, {reads({source.handle(), 0, bytes / 16 * 16}), writes(whole(sink))}, push,
+                      workgroups));
+}
+
+} // namespace ocelle::vulkan

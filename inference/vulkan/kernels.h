@@ -1,0 +1,120 @@
+// The compute kernels, each appended to a Recorder's command buffer (nothing runs until submit).
+//
+// Activations live in Buffers and are addressed by View {buffer, offset in 4-byte elements};
+// shapes and strides are in elements. Each call binds exactly the range it touches, so the
+// Recorder's dependency tracking inserts barriers only between dependent kernels. Weights are
+// WeightTensors: one dispatch per chunk, so tensors beyond maxStorageBufferRange just work.
+//
+// A forward pass records a token's whole layer plan into one Recorder:
+//   rec.begin();
+//   k.gather(rec, embd, ids, x, 1, sqrt(hidden));
+//   for each layer: k.rmsNorm(...); k.matvec(rec, wq, ...); k.matvec(rec, wk, ...); ... k.attention(...);
+//   k.matvec(rec, output, xn, logits, 1, ..., /*softcap*/ 30);
+//   rec.submitAndWait();  download(logits)   // the only host wait of the token
+#pragma once
+
+#include "vulkan/compute.h"
+
+#include <cstdint>
+#include <optional>
+
+namespace ocelle::vulkan {
+
+struct View {
+    const Buffer* buffer = nullptr;
+    uint64_t offset = 0; // in 4-byte elements
+};
+inline View at(const Buffer& b, uint64_t offset = 0) { return {&b, offset}; }
+
+struct KernelTuning {
+    bool useSubgroups = true;    // subgroup-arithmetic variants (forced off when the device lacks them)
+    uint32_t matvecWorkgroup = 0; // 0: chosen from the device
+    uint32_t matvecRows = 0;      // rows per matvec workgroup; 0: chosen from the device
+    uint32_t attentionMinPerSplit = 128; // decode attention: key positions per split at least
+    uint32_t attentionMaxSplits = 32;
+};
+
+struct RmsNormArgs {
+    View x;
+    View out;
+    uint32_t n = 0;    // row length
+    uint32_t rows = 1;
+    float eps = 1e-6f;
+    std::optional<View> weight;   // length n, shared by all rows
+    std::optional<View> residual; // out = (residual + norm(x) * w) * scale
+    float scale = 1.0f;
+    uint32_t xStride = 0, outStride = 0, residualStride = 0; // 0: n
+};
+
+struct AttentionArgs {
+    View q;       // [tokens][heads][headDim] (token stride qTokenStride, 0: heads*headDim)
+    View kCache;  // [capacity][kvHeads][headDim]
+    View vCache;
+    View out;     // [tokens][heads][headDim] (token stride outTokenStride, 0: heads*headDim)
+    std::optional<View> scratch; // decode splits: attentionScratchElements() elements
+    uint32_t headDim = 0, heads = 0, kvHeads = 0;
+    uint32_t capacity = 0; // cache slots; position p is slot p % capacity
+    uint32_t pos0 = 0;     // position of the first query token (its K/V already stored)
+    uint32_t tokens = 1;
+    uint32_t window = 0;   // 0: full causal; else sliding window of this many positions
+    float scale = 1.0f;
+    uint32_t splits = 0;   // 0: automatic (decode) / 1 (prefill)
+    uint32_t qTokenStride = 0, outTokenStride = 0;
+};
+
+class Kernels {
+public:
+    Kernels(Pipelines& pipelines, KernelTuning tuning = {});
+
+    // y[c][rowsOf(w)] = W . x[c] for `cols` vectors; optional softcap on the results.
+    void matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t cols = 1, uint32_t xStride = 0,
+                uint32_t yStride = 0, float softcap = 0.0f);
+    // Y[n][rows] = W . X[n], tiled (prefill).
+    void matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t n, uint32_t xStride = 0,
+                uint32_t yStride = 0);
+    // matvec for a few columns, matmul beyond.
+    void linear(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t n, uint32_t xStride = 0,
+                uint32_t yStride = 0);
+    // Expert matvec: w holds experts x rowsPerExpert rows (WeightTensor rowGroup = rowsPerExpert).
+    // For slot s = token * k + j the expert is ids[s]; the input is x[token] when sharedInput, else
+    // x[s]; y[s] gets rowsPerExpert values.
+    void moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, View y, uint32_t tokens, uint32_t k,
+                   bool sharedInput, uint32_t xStride = 0, uint32_t yStride = 0);
+    void rmsNorm(Recorder& rec, const RmsNormArgs& a);
+    // In place on [tokens][heads][headDim]; base is the RoPE theta; freqFactors has headDim/2 floats.
+    void rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t pos0, float base,
+              std::optional<View> freqFactors = std::nullopt, uint32_t tokenStride = 0);
+    // out[r][i] = gelu_tanh(gate[r][i]) * up[r][i], i < n.
+    void geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows = 1, uint32_t gateStride = 0,
+               uint32_t upStride = 0, uint32_t outStride = 0);
+    void softmax(Recorder& rec, View x, uint32_t n, uint32_t rows = 1, uint32_t stride = 0, float scale = 1.0f);
+    void softcap(Recorder& rec, View x, uint32_t n, float cap);
+    // Stores rows of `tokens` new tokens (rowFloats each) at slots (pos0 + t) % capacity.
+    void kvStore(Recorder& rec, View src, View cache, uint32_t rowFloats, uint32_t tokens, uint32_t pos0,
+                 uint32_t capacity, uint32_t srcStride = 0);
+    void attention(Recorder& rec, const AttentionArgs& a);
+    uint32_t attentionSplits(const AttentionArgs& a) const;
+    static uint64_t attentionScratchElements(uint32_t heads, uint32_t headDim, uint32_t splits, uint32_t tokens);
+    // out[t] = dequant(table[ids[t]]) * scale.
+    void gather(Recorder& rec, const WeightTensor& table, View ids, View out, uint32_t tokens, float scale = 1.0f,
+                uint32_t outStride = 0);
+    // Softmax over experts, top k, renormalised: ids[t][k] (uint32) and weights[t][k].
+    void moeRoute(Recorder& rec, View logits, View ids, View weights, uint32_t experts, uint32_t k, uint32_t tokens,
+                  uint32_t logitStride = 0);
+    // out[t] (+)= sum_j weights[t][j] * expertScale[ids[t][j]] * y[t*k+j].
+    void moeCombine(Recorder& rec, View y, View ids, View weights, std::optional<View> expertScale, View out,
+                    uint32_t n, uint32_t k, uint32_t tokens, bool accumulate, uint32_t yStride = 0,
+                    uint32_t outStride = 0);
+    // Reads all of `source` once (streaming-read bandwidth probe).
+    void readAll(Recorder& rec, const Buffer& source, const Buffer& sink, uint32_t workgroups);
+
+    const KernelTuning& tuning() const { return tuning_; }
+
+private:
+    std::string reducing(const std::string& name) const;
+    Pipelines& pipelines_;
+    KernelTuning tuning_;
+    uint32_t matmulBN_ = 64;
+};
+
+} // namespace ocelle::vulkan

@@ -1,0 +1,83 @@
+#version 450
+// Matrix-vector product for decode: y[col][row] = W[row] . x[col], the weights dequantized on the
+// fly, fp32 accumulation. A workgroup computes ROWS rows; its invocations stride over 32-weight
+// units and the partial sums are reduced across the workgroup. The y dimension of the grid is the
+// column (a token, or with MOE a token's expert slot). With MOE the weight chunk holds whole
+// experts and each column picks its expert from `ids` (on the device: no read-back for routing);
+// columns whose expert lives in another chunk return at once.
+#include "common.glsl"
+
+layout(constant_id = 1) const uint ROWS = 1;
+
+layout(binding = 0) readonly buffer Weights { uint wdata[]; };
+layout(binding = 1) readonly buffer Input { float xs[]; };
+layout(binding = 2) writeonly buffer Output { float ys[]; };
+#ifdef MOE
+layout(binding = 3) readonly buffer Ids { uint ids[]; };
+#endif
+
+#include "weights.glsl"
+
+layout(push_constant) uniform Push {
+    uint K;         // row length
+    uint rows;      // rows in this chunk (MOE: rows per expert)
+    uint rowBytes;
+    uint xOffset;   // in floats
+    uint xStride;   // floats between columns of x
+    uint yOffset;
+    uint yStride;
+    uint rowBase;   // first row of this chunk in y
+    float softcap;  // 0: none; else y = softcap * tanh(y / softcap) (final logits)
+    uint groupsX;   // row groups are folded into x and z when there are more than 65535
+    uint expertFirst;
+    uint expertCount;
+    uint xDiv;      // MOE: columns per x vector (top-k when the experts share their input, else 1)
+    uint idsOffset;
+} p;
+
+void main() {
+    const uint group = gl_WorkGroupID.x + gl_WorkGroupID.z * p.groupsX;
+    const uint col = gl_WorkGroupID.y;
+    const uint row0 = group * ROWS;
+    if (row0 >= p.rows) return; // uniform across the workgroup
+#ifdef MOE
+    const uint expert = ids[p.idsOffset + col];
+    if (expert < p.expertFirst || expert >= p.expertFirst + p.expertCount) return;
+    const uint rowOrigin = (expert - p.expertFirst) * p.rows;
+    const uint xBase = p.xOffset + (col / p.xDiv) * p.xStride;
+#else
+    const uint rowOrigin = 0u;
+    const uint xBase = p.xOffset + col * p.xStride;
+#endif
+
+    float acc[ROWS];
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) acc[r] = 0.0;
+
+    const uint units = (p.K + 31u) / 32u;
+    for (uint u = gl_LocalInvocationID.x; u < units; u += WG) {
+        float x[32];
+        [[unroll]] for (uint i = 0u; i < 32u; ++i) {
+            const uint k = u * 32u + i;
+            x[i] = k < p.K ? xs[xBase + k] : 0.0;
+        }
+        [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+            const uint row = row0 + r;
+            if (row < p.rows) {
+                float w[32];
+                dequantUnit((rowOrigin + row) * p.rowBytes, u, p.K, w);
+                float s = 0.0;
+                [[unroll]] for (uint i = 0u; i < 32u; ++i) s = fma(w[i], x[i], s);
+                acc[r] += s;
+            }
+        }
+    }
+
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+        float s = workgroupSum(acc[r]);
+        const uint row = row0 + r;
+        if (gl_LocalInvocationID.x == 0u && row < p.rows) {
+            if (p.softcap > 0.0) s = p.softcap * stableTanh(s / p.softcap);
+            ys[p.yOffset + col * p.yStride + p.rowBase + row] = s;
+        }
+    }
+}

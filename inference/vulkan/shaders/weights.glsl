@@ -1,0 +1,143 @@
+// Reading GGUF weight blocks from a storage buffer declared by the includer as `uint wdata[]`.
+// Blocks are only 2-byte aligned for Q4_0/Q8_0/Q6_K/F16, so everything is addressed in bytes and
+// read through 32-bit words (no 8/16-bit storage needed). Each type decodes a "unit" of 32
+// consecutive weights of a row; float types mask weights at k >= K (rows of any length).
+//
+// Exactly one of WTYPE_F32, WTYPE_F16, WTYPE_BF16, WTYPE_Q8_0, WTYPE_Q4_0, WTYPE_Q4_K, WTYPE_Q5_K,
+// WTYPE_Q6_K is defined by the build.
+
+uint readU8(uint o) { return (wdata[o >> 2] >> ((o & 3u) << 3)) & 0xFFu; }
+uint readU16(uint o) { return (wdata[o >> 2] >> ((o & 2u) << 3)) & 0xFFFFu; } // o even
+uint readU32(uint o) {
+    const uint s = (o & 3u) << 3;
+    const uint lo = wdata[o >> 2];
+    if (s == 0u) return lo;
+    return (lo >> s) | (wdata[(o >> 2) + 1u] << (32u - s));
+}
+float readF16(uint o) { return unpackHalf2x16(readU16(o)).x; }
+int signedByte(uint word, uint byteIndex) { return bitfieldExtract(int(word), int(byteIndex * 8u), 8); }
+
+#if defined(WTYPE_F32)
+const uint BLOCK_BYTES = 4u;
+const uint BLOCK_ELEMS = 1u;
+#elif defined(WTYPE_F16) || defined(WTYPE_BF16)
+const uint BLOCK_BYTES = 2u;
+const uint BLOCK_ELEMS = 1u;
+#elif defined(WTYPE_Q8_0)
+const uint BLOCK_BYTES = 34u;
+const uint BLOCK_ELEMS = 32u;
+#elif defined(WTYPE_Q4_0)
+const uint BLOCK_BYTES = 18u;
+const uint BLOCK_ELEMS = 32u;
+#elif defined(WTYPE_Q4_K)
+const uint BLOCK_BYTES = 144u;
+const uint BLOCK_ELEMS = 256u;
+#elif defined(WTYPE_Q5_K)
+const uint BLOCK_BYTES = 176u;
+const uint BLOCK_ELEMS = 256u;
+#elif defined(WTYPE_Q6_K)
+const uint BLOCK_BYTES = 210u;
+const uint BLOCK_ELEMS = 256u;
+#else
+#error "no WTYPE_* defined"
+#endif
+
+#if defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+// The 6-bit scale and min of sub-block j (0..7) from the 12 packed bytes at s.
+void kScaleMin(uint s, uint j, out uint sc, out uint m) {
+    if (j < 4u) {
+        sc = readU8(s + j) & 63u;
+        m = readU8(s + j + 4u) & 63u;
+    } else {
+        sc = (readU8(s + j + 4u) & 15u) | ((readU8(s + j - 4u) >> 6) << 4);
+        m = (readU8(s + j + 4u) >> 4) | ((readU8(s + j) >> 6) << 4);
+    }
+}
+#endif
+
+// v[i] = weight (unit * 32 + i) of the row starting at byte rowOff; K is the row length.
+void dequantUnit(uint rowOff, uint unit, uint K, out float v[32]) {
+#if defined(WTYPE_F32) || defined(WTYPE_F16) || defined(WTYPE_BF16)
+    [[unroll]] for (uint i = 0u; i < 32u; ++i) {
+        const uint k = unit * 32u + i;
+        float w = 0.0;
+        if (k < K) {
+#if defined(WTYPE_F32)
+            w = uintBitsToFloat(wdata[(rowOff >> 2) + k]);
+#elif defined(WTYPE_F16)
+            w = readF16(rowOff + 2u * k);
+#else
+            w = uintBitsToFloat(readU16(rowOff + 2u * k) << 16);
+#endif
+        }
+        v[i] = w;
+    }
+#elif defined(WTYPE_Q4_0)
+    const uint b = rowOff + unit * 18u;
+    const float d = readF16(b);
+    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+        const uint w = readU32(b + 2u + 4u * i);
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) {
+            const uint q = (w >> (8u * j)) & 0xFFu;
+            v[4u * i + j] = d * (float(q & 15u) - 8.0);
+            v[4u * i + j + 16u] = d * (float(q >> 4) - 8.0);
+        }
+    }
+#elif defined(WTYPE_Q8_0)
+    const uint b = rowOff + unit * 34u;
+    const float d = readF16(b);
+    [[unroll]] for (uint i = 0u; i < 8u; ++i) {
+        const uint w = readU32(b + 2u + 4u * i);
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) v[4u * i + j] = d * float(signedByte(w, j));
+    }
+#elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
+    const uint j = unit & 7u;
+    const uint b = rowOff + (unit >> 3) * BLOCK_BYTES; // 16-byte aligned: rowBytes is a multiple of 16
+    const vec2 dm = unpackHalf2x16(wdata[b >> 2]);
+    uint sc, m;
+    kScaleMin(b + 4u, j, sc, m);
+    const float scale = dm.x * float(sc);
+    const float minimum = dm.y * float(m);
+#if defined(WTYPE_Q4_K)
+    const uint q = (b + 16u + (j >> 1) * 32u) >> 2;
+#else
+    const uint q = (b + 48u + (j >> 1) * 32u) >> 2;
+    const uint h = (b + 16u) >> 2;
+#endif
+    const uint shift = (j & 1u) * 4u;
+    [[unroll]] for (uint i = 0u; i < 8u; ++i) {
+        const uint w = wdata[q + i];
+#if defined(WTYPE_Q5_K)
+        const uint hw = wdata[h + i];
+#endif
+        [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+            uint x = (w >> (8u * k + shift)) & 15u;
+#if defined(WTYPE_Q5_K)
+            x |= ((hw >> (8u * k + j)) & 1u) << 4;
+#endif
+            v[4u * i + k] = scale * float(x) - minimum;
+        }
+    }
+#elif defined(WTYPE_Q6_K)
+    const uint b = rowOff + (unit >> 3) * 210u;
+    const uint within = unit & 7u;
+    const uint half_ = within >> 2;
+    const uint quarter = within & 3u;
+    const float d = readF16(b + 208u);
+    const uint ql = b + half_ * 64u + (quarter & 1u) * 32u;
+    const uint nibbleShift = (quarter >> 1) * 4u;
+    const uint qh = b + 128u + half_ * 32u;
+    const uint highShift = 2u * quarter;
+    const uint sc = b + 192u + half_ * 8u + 2u * quarter;
+    const float s0 = d * float(bitfieldExtract(int(readU8(sc)), 0, 8));
+    const float s1 = d * float(bitfieldExtract(int(readU8(sc + 1u)), 0, 8));
+    [[unroll]] for (uint i = 0u; i < 8u; ++i) {
+        const uint wl = readU32(ql + 4u * i);
+        const uint wh = readU32(qh + 4u * i);
+        [[unroll]] for (uint k = 0u; k < 4u; ++k) {
+            const uint x = ((wl >> (8u * k + nibbleShift)) & 15u) | (((wh >> (8u * k + highShift)) & 3u) << 4);
+            v[4u * i + k] = (i < 4u ? s0 : s1) * (float(x) - 32.0);
+        }
+    }
+#endif
+}
