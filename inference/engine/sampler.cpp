@@ -43,26 +43,33 @@ int32_t Sampler::sample(std::span<const float> logits) {
     if (logits.empty()) throw std::invalid_argument("sampler: empty logits");
     if (logits.size() > size_t(std::numeric_limits<int32_t>::max()))
         throw std::invalid_argument("sampler: too many logits");
-    candidates_.resize(logits.size());
+    // Penalties go on a copy of the logits; candidates are only materialised for what survives
+    // top-k, because building 262144 of them costs more than the selection itself.
+    adjusted_.resize(logits.size());
     bool sawNan = false;
     for (size_t i = 0; i < logits.size(); ++i) {
-        candidates_[i] = {int32_t(i), logits[i]};
+        adjusted_[i] = logits[i];
         sawNan |= std::isnan(logits[i]);
     }
     if (sawNan) throw std::runtime_error("sampler: the logits contain NaN");
-    sorted_ = false;
 
     applyPenalties();
 
     if (greedy()) {
-        // The comparison keeps the first (lowest) id among equal maxima.
-        const Candidate* best = &candidates_[0];
-        for (const Candidate& c : candidates_)
-            if (c.logit > best->logit) best = &c;
-        return best->id;
+        // Strictly greater keeps the first (lowest) id among equal maxima.
+        size_t best = 0;
+        for (size_t i = 1; i < adjusted_.size(); ++i)
+            if (adjusted_[i] > adjusted_[best]) best = i;
+        return int32_t(best);
     }
 
-    if (params_.topK > 0 && size_t(params_.topK) < candidates_.size()) keepTopK(size_t(params_.topK));
+    if (params_.topK > 0 && size_t(params_.topK) < adjusted_.size()) {
+        selectTopK(size_t(params_.topK));
+    } else {
+        candidates_.resize(adjusted_.size());
+        for (size_t i = 0; i < adjusted_.size(); ++i) candidates_[i] = {int32_t(i), adjusted_[i]};
+        sorted_ = false;
+    }
     if (params_.topP < 1.0f) keepTopP(params_.topP);
     if (params_.minP > 0.0f) keepMinP(params_.minP);
     if (params_.temperature != 1.0f)
@@ -74,13 +81,13 @@ void Sampler::applyPenalties() {
     const bool repetition = params_.repetitionPenalty != 1.0f;
     const bool presence = params_.presencePenalty != 0.0f;
     if ((!repetition && !presence) || recent_.empty()) return;
-    // Each id is penalised once however often it occurs; candidates_ is still indexed by id here.
+    // Each id is penalised once however often it occurs.
     std::vector<int32_t> seen(recent_.begin(), recent_.end());
     std::sort(seen.begin(), seen.end());
     seen.erase(std::unique(seen.begin(), seen.end()), seen.end());
     for (int32_t id : seen) {
-        if (id < 0 || size_t(id) >= candidates_.size()) continue;
-        float& logit = candidates_[size_t(id)].logit;
+        if (id < 0 || size_t(id) >= adjusted_.size()) continue;
+        float& logit = adjusted_[size_t(id)];
         if (repetition) logit = logit > 0.0f ? logit / params_.repetitionPenalty : logit * params_.repetitionPenalty;
         if (presence) logit -= params_.presencePenalty;
     }
@@ -96,10 +103,19 @@ bool ranksBefore(const auto& a, const auto& b) {
 
 } // namespace
 
-void Sampler::keepTopK(size_t k) {
+void Sampler::selectTopK(size_t k) {
+    // A heap of the k best so far whose front is the worst of them. Ids arrive in increasing order,
+    // so a newcomer ranks before the front exactly when its logit is strictly greater.
     auto cmp = [](const Candidate& a, const Candidate& b) { return ranksBefore(a, b); };
-    std::nth_element(candidates_.begin(), candidates_.begin() + std::ptrdiff_t(k - 1), candidates_.end(), cmp);
-    candidates_.resize(k);
+    candidates_.clear();
+    for (size_t i = 0; i < k; ++i) candidates_.push_back({int32_t(i), adjusted_[i]});
+    std::make_heap(candidates_.begin(), candidates_.end(), cmp);
+    for (size_t i = k; i < adjusted_.size(); ++i) {
+        if (!(adjusted_[i] > candidates_.front().logit)) continue;
+        std::pop_heap(candidates_.begin(), candidates_.end(), cmp);
+        candidates_.back() = {int32_t(i), adjusted_[i]};
+        std::push_heap(candidates_.begin(), candidates_.end(), cmp);
+    }
     std::sort(candidates_.begin(), candidates_.end(), cmp);
     sorted_ = true;
 }
