@@ -7,6 +7,7 @@
 #include <QCommandLineParser>
 #include <QElapsedTimer>
 #include <QGuiApplication>
+#include <QIcon>
 #include <QQmlApplicationEngine>
 #include <QQuickWindow>
 #include <QTimer>
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
     QGuiApplication::setApplicationName(QStringLiteral("Ocelle"));
     QGuiApplication::setOrganizationName(QStringLiteral("Ocelle"));
     QGuiApplication::setApplicationVersion(QStringLiteral(OCELLE_VERSION));
+    QGuiApplication::setWindowIcon(QIcon(QStringLiteral(":/ocelle/icons/ocelle.svg")));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Chat with Google's Gemma 4 models on this computer."));

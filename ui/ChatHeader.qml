@@ -36,7 +36,7 @@ Rectangle {
                   : qsTr("No model loaded")
         }
 
-        ToolButton {
+        QuietButton {
             objectName: "headerOpenModelButton"
             text: qsTr("Open model\u2026")
             onClicked: header.openModelRequested()

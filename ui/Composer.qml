@@ -50,10 +50,10 @@ Rectangle {
                 anchors.margins: 8
                 spacing: 8
 
-                Button {
+                QuietButton {
                     objectName: "attachButton"
                     Layout.alignment: Qt.AlignBottom
-                    flat: true
+                    outlined: false
                     text: qsTr("Attach")
                     onClicked: ChatController.requestAttachment()
                     Accessible.name: qsTr("Attach a file")
@@ -62,7 +62,7 @@ Rectangle {
 
                 ScrollView {
                     Layout.fillWidth: true
-                    Layout.preferredHeight: Math.min(Math.max(input.implicitHeight, 40), 180)
+                    Layout.preferredHeight: Math.min(input.implicitHeight, 180)
 
                     TextArea {
                         id: input
@@ -86,10 +86,9 @@ Rectangle {
                     }
                 }
 
-                Button {
+                PrimaryButton {
                     objectName: "sendButton"
                     Layout.alignment: Qt.AlignBottom
-                    highlighted: true
                     enabled: input.text.trim().length > 0
                     text: qsTr("Send")
                     onClicked: composer.submit()

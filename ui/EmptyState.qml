@@ -38,11 +38,10 @@ Item {
                        + "optionally its mmproj file, which adds images and audio.")
         }
 
-        Button {
+        PrimaryButton {
             objectName: "openModelButton"
             Layout.alignment: Qt.AlignHCenter
             Layout.topMargin: 4
-            highlighted: true
             text: qsTr("Open model\u2026")
             onClicked: emptyState.openModelRequested()
             Accessible.name: qsTr("Open model")

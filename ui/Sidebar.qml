@@ -22,7 +22,7 @@ Rectangle {
             Accessible.ignored: true
         }
 
-        Button {
+        QuietButton {
             objectName: "newChatButton"
             Layout.fillWidth: true
             text: qsTr("New chat")
@@ -51,13 +51,31 @@ Rectangle {
             Accessible.name: qsTr("Conversations")
 
             delegate: ItemDelegate {
+                id: conversationDelegate
+                objectName: "conversationDelegate"
                 required property int conversationId
                 required property string title
+                readonly property bool current: conversationId === ChatController.currentConversationId
                 width: ListView.view.width
                 text: title
-                highlighted: conversationId === ChatController.currentConversationId
+                highlighted: current
                 onClicked: ChatController.selectConversation(conversationId)
                 Accessible.name: title
+                Accessible.selected: current
+
+                // Drawn here rather than by the style, whose highlighted colors assume a light palette.
+                contentItem: Label {
+                    text: conversationDelegate.text
+                    color: Theme.text
+                    font.weight: conversationDelegate.current ? Font.DemiBold : Font.Normal
+                    elide: Text.ElideRight
+                    verticalAlignment: Text.AlignVCenter
+                }
+                background: Rectangle {
+                    radius: 8
+                    color: conversationDelegate.current ? Theme.selection
+                         : conversationDelegate.hovered ? Theme.surface : "transparent"
+                }
             }
 
             Label {

@@ -58,6 +58,22 @@ private:
     void typeText(const QString& text) {
         for (const QChar c : text) QTest::keyClick(window_, c.toLatin1());
     }
+    // Text readable on its background leaves many shades (glyphs, antialiasing) in its area; text
+    // in the background's color (a palette mismatch) leaves the area nearly uniform.
+    void expectTextDrawnIn(QQuickItem* target, const char* what) {
+        QVERIFY2(target && target->isVisible(), what);
+        const QImage image = window_->grabWindow().convertToFormat(QImage::Format_ARGB32);
+        const QRect area = target->mapRectToScene(QRectF(0, 0, target->width(), target->height())).toRect();
+        const ColorStats stats = colorStats(image.copy(area));
+        QVERIFY2(stats.distinct >= 8 && stats.mostCommonShare < 0.97, what);
+    }
+    // Delegates have no QObject parent, so they are reached through their view.
+    QQuickItem* firstConversation() const {
+        QQuickItem* delegate = nullptr;
+        QMetaObject::invokeMethod(item("conversationList"), "itemAtIndex", Q_RETURN_ARG(QQuickItem*, delegate),
+                                  Q_ARG(int, 0));
+        return delegate;
+    }
     void click(QQuickItem* target) {
         const QPointF centre = target->mapToScene(QPointF(target->width() / 2, target->height() / 2));
         QTest::mouseClick(window_, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
@@ -123,10 +139,8 @@ private slots:
         QVERIFY2(stats.mostCommonShare < 0.9, qPrintable(QString::number(stats.mostCommonShare)));
 
         // The title is drawn where it is laid out: its area is not plain background.
-        QQuickItem* title = item("emptyStateTitle");
-        const QRect titleRect = title->mapRectToScene(QRectF(0, 0, title->width(), title->height())).toRect();
-        const ColorStats titleStats = colorStats(image.copy(titleRect));
-        QVERIFY2(titleStats.distinct >= 8 && titleStats.mostCommonShare < 0.97, "the title area is blank");
+        expectTextDrawnIn(item("emptyStateTitle"), "the empty state's title");
+        expectTextDrawnIn(item("openModelButton"), "the Open model button");
     }
 
     void choosingAGemma4ModelShowsItsHeader() {
@@ -194,6 +208,7 @@ private slots:
         QTRY_COMPARE(item("conversationList")->property("count").toInt(), 1);
         QVERIFY(!item("noConversationsLabel")->isVisible());
         QCOMPARE(window_->title(), QStringLiteral("New chat \u2014 Ocelle"));
+        expectTextDrawnIn(firstConversation(), "the current conversation's title");
     }
 
     void followsADarkSystemPalette() {
@@ -208,6 +223,8 @@ private slots:
         QVERIFY(item("emptyStateTitle")->property("color").value<QColor>().lightnessF() > 0.5);
         const ColorStats stats = colorStats(grab(QStringLiteral("dark.png")));
         QVERIFY(stats.distinct >= 32);
+        expectTextDrawnIn(firstConversation(), "the current conversation's title (dark)");
+        expectTextDrawnIn(item("emptyStateTitle"), "the empty state's title (dark)");
         QGuiApplication::setPalette(original);
         QTRY_VERIFY(window_->color().lightnessF() > 0.5);
     }
