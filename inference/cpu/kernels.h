@@ -1,0 +1,41 @@
+// Inner loops of the CPU path: dot products of f32 activations with weight rows stored in their
+// quantized form (each block decoded in registers, products accumulated in fp32), plus the f32/f16
+// vector helpers attention uses. Two implementations share this table: portable C++ and AVX2+FMA+F16C,
+// chosen at run time so one binary runs on any x86-64.
+#pragma once
+
+#include <cstdint>
+
+namespace ocelle::cpu {
+
+enum class Isa { Portable, Avx2 };
+const char* isaName(Isa isa);
+
+struct Kernels {
+    Isa isa;
+    float (*dotF32)(const float* a, const float* b, int64_t n);
+    // y += a * x
+    void (*axpyF32)(float a, const float* x, float* y, int64_t n);
+    // f16 vectors (the f16 KV cache, F16 weights)
+    float (*dotF16)(const uint16_t* a, const float* b, int64_t n);
+    void (*axpyF16)(float a, const uint16_t* x, float* y, int64_t n);
+    void (*toF16)(const float* src, uint16_t* dst, int64_t n);
+    // Weight rows decoded on the fly (n a multiple of 32).
+    float (*dotQ8_0)(const uint8_t* row, const float* x, int64_t n);
+    float (*dotQ4_0)(const uint8_t* row, const float* x, int64_t n);
+    float (*dotBF16)(const uint16_t* row, const float* x, int64_t n);
+};
+
+// The best table this CPU supports, unless forced (tests run every level).
+const Kernels& kernels();
+bool isaSupported(Isa isa);
+// Forces a level for the whole process (false if this CPU lacks it). Environment variable
+// OCELLE_CPU_ISA=portable|avx2 does the same at start-up.
+bool forceIsa(Isa isa);
+
+namespace detail {
+const Kernels& portableKernels();
+const Kernels* avx2Kernels(); // nullptr when not compiled in
+} // namespace detail
+
+} // namespace ocelle::cpu

@@ -1,0 +1,157 @@
+// AVX2 + FMA + F16C versions of the kernels (this file alone is compiled with -mavx2 -mfma -mf16c;
+// kernels.cpp only calls into it after checking the CPU supports them).
+#include "cpu/kernels.h"
+
+#include <cstring>
+#include <immintrin.h>
+
+namespace ocelle::cpu {
+namespace {
+
+inline float hsum(__m256 v) {
+    __m128 lo = _mm256_castps256_ps128(v);
+    const __m128 hi = _mm256_extractf128_ps(v, 1);
+    lo = _mm_add_ps(lo, hi);
+    __m128 shuf = _mm_movehdup_ps(lo);
+    __m128 sums = _mm_add_ps(lo, shuf);
+    shuf = _mm_movehl_ps(shuf, sums);
+    sums = _mm_add_ss(sums, shuf);
+    return _mm_cvtss_f32(sums);
+}
+
+inline float halfToFloat(uint16_t h) {
+    return _cvtsh_ss(h);
+}
+
+inline uint16_t loadU16(const uint8_t* p) {
+    uint16_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+float dotF32(const float* a, const float* b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc0);
+    float s = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < n; ++i) s += a[i] * b[i];
+    return s;
+}
+
+void axpyF32(float a, const float* x, float* y, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i) y[i] += a * x[i];
+}
+
+inline __m256 loadHalf8(const uint16_t* p) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+float dotF16(const uint16_t* a, const float* b, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(loadHalf8(a + i), _mm256_loadu_ps(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(loadHalf8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(loadHalf8(a + i), _mm256_loadu_ps(b + i), acc0);
+    float s = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < n; ++i) s += halfToFloat(a[i]) * b[i];
+    return s;
+}
+
+void axpyF16(float a, const uint16_t* x, float* y, int64_t n) {
+    const __m256 va = _mm256_set1_ps(a);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, loadHalf8(x + i), _mm256_loadu_ps(y + i)));
+    for (; i < n; ++i) y[i] += a * halfToFloat(x[i]);
+}
+
+void toF16(const float* src, uint16_t* dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; ++i) dst[i] = _cvtss_sh(src[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
+inline __m256 bytesToFloat(__m128i eightBytesSigned) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(eightBytesSigned));
+}
+
+float dotQ8_0(const uint8_t* row, const float* x, int64_t n) {
+    __m256 total = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b, row += 34, x += 32) {
+        const __m256 d = _mm256_set1_ps(halfToFloat(loadU16(row)));
+        const __m128i q0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2));
+        const __m128i q1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 18));
+        __m256 acc = _mm256_mul_ps(bytesToFloat(q0), _mm256_loadu_ps(x));
+        acc = _mm256_fmadd_ps(bytesToFloat(_mm_srli_si128(q0, 8)), _mm256_loadu_ps(x + 8), acc);
+        acc = _mm256_fmadd_ps(bytesToFloat(q1), _mm256_loadu_ps(x + 16), acc);
+        acc = _mm256_fmadd_ps(bytesToFloat(_mm_srli_si128(q1, 8)), _mm256_loadu_ps(x + 24), acc);
+        total = _mm256_fmadd_ps(d, acc, total);
+    }
+    return hsum(total);
+}
+
+float dotQ4_0(const uint8_t* row, const float* x, int64_t n) {
+    const __m128i lowMask = _mm_set1_epi8(0xF);
+    const __m128i eight = _mm_set1_epi8(8);
+    __m256 total = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b, row += 18, x += 32) {
+        const __m256 d = _mm256_set1_ps(halfToFloat(loadU16(row)));
+        const __m128i packed = _mm_loadu_si128(reinterpret_cast<const __m128i*>(row + 2));
+        const __m128i lo = _mm_sub_epi8(_mm_and_si128(packed, lowMask), eight); // weights 0-15
+        const __m128i hi =
+            _mm_sub_epi8(_mm_and_si128(_mm_srli_epi16(packed, 4), lowMask), eight); // weights 16-31
+        __m256 acc = _mm256_mul_ps(bytesToFloat(lo), _mm256_loadu_ps(x));
+        acc = _mm256_fmadd_ps(bytesToFloat(_mm_srli_si128(lo, 8)), _mm256_loadu_ps(x + 8), acc);
+        acc = _mm256_fmadd_ps(bytesToFloat(hi), _mm256_loadu_ps(x + 16), acc);
+        acc = _mm256_fmadd_ps(bytesToFloat(_mm_srli_si128(hi, 8)), _mm256_loadu_ps(x + 24), acc);
+        total = _mm256_fmadd_ps(d, acc, total);
+    }
+    return hsum(total);
+}
+
+inline __m256 loadBf16x8(const uint16_t* p) {
+    const __m256i wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(wide, 16));
+}
+
+float dotBF16(const uint16_t* row, const float* x, int64_t n) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(loadBf16x8(row + i), _mm256_loadu_ps(x + i), acc0);
+        acc1 = _mm256_fmadd_ps(loadBf16x8(row + i + 8), _mm256_loadu_ps(x + i + 8), acc1);
+    }
+    for (; i + 8 <= n; i += 8) acc0 = _mm256_fmadd_ps(loadBf16x8(row + i), _mm256_loadu_ps(x + i), acc0);
+    float s = hsum(_mm256_add_ps(acc0, acc1));
+    for (; i < n; ++i) {
+        const uint32_t bits = static_cast<uint32_t>(row[i]) << 16;
+        float w;
+        std::memcpy(&w, &bits, sizeof w);
+        s += w * x[i];
+    }
+    return s;
+}
+
+const Kernels kAvx2{Isa::Avx2, dotF32, axpyF32, dotF16, axpyF16, toF16, dotQ8_0, dotQ4_0, dotBF16};
+
+} // namespace
+
+namespace detail {
+const Kernels* avx2Kernels() {
+    return &kAvx2;
+}
+} // namespace detail
+
+} // namespace ocelle::cpu
