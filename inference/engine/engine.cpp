@@ -26,24 +26,32 @@ uint64_t softTokenKey(int32_t placeholder, std::span<const float> row) {
     return hash | (uint64_t(1) << 63);
 }
 
-uint64_t textKey(int32_t id) { return uint64_t(uint32_t(id)); }
+uint64_t textKey(int32_t id) {
+    return uint64_t(uint32_t(id));
+}
 
 } // namespace
 
 const char* stopReasonName(StopReason reason) {
     switch (reason) {
-    case StopReason::StopToken: return "stop_token";
-    case StopReason::MaxTokens: return "max_tokens";
-    case StopReason::ContextFull: return "context_full";
-    case StopReason::Cancelled: return "cancelled";
-    case StopReason::Callback: return "callback";
+    case StopReason::StopToken:
+        return "stop_token";
+    case StopReason::MaxTokens:
+        return "max_tokens";
+    case StopReason::ContextFull:
+        return "context_full";
+    case StopReason::Cancelled:
+        return "cancelled";
+    case StopReason::Callback:
+        return "callback";
     }
     return "unknown";
 }
 
 // ---- Model ----
 
-Model::Model(std::unique_ptr<Backend> backend, TextDecoderFactory textDecoders, std::unordered_set<int32_t> stopIds)
+Model::Model(std::unique_ptr<Backend> backend, TextDecoderFactory textDecoders,
+             std::unordered_set<int32_t> stopIds)
     : backend_(std::move(backend)), textDecoders_(std::move(textDecoders)), stopIds_(std::move(stopIds)) {
     if (!backend_) throw Error(ErrorKind::InvalidArgument, "a model needs a backend");
     if (!textDecoders_) throw Error(ErrorKind::InvalidArgument, "a model needs a text decoder");
@@ -51,11 +59,21 @@ Model::Model(std::unique_ptr<Backend> backend, TextDecoderFactory textDecoders, 
 
 Model::~Model() = default;
 
-int Model::vocabSize() const { return backend_->vocabSize(); }
-int Model::embeddingLength() const { return backend_->embeddingLength(); }
-int Model::trainedContextLength() const { return backend_->trainedContextLength(); }
-size_t Model::memoryBytes() const { return backend_->memoryBytes(); }
-std::string Model::backendName() const { return backend_->name(); }
+int Model::vocabSize() const {
+    return backend_->vocabSize();
+}
+int Model::embeddingLength() const {
+    return backend_->embeddingLength();
+}
+int Model::trainedContextLength() const {
+    return backend_->trainedContextLength();
+}
+size_t Model::memoryBytes() const {
+    return backend_->memoryBytes();
+}
+std::string Model::backendName() const {
+    return backend_->name();
+}
 
 std::unique_ptr<Session> Model::createSession(const SessionOptions& options) {
     SessionOptions resolved = options;
@@ -67,7 +85,8 @@ std::unique_ptr<Session> Model::createSession(const SessionOptions& options) {
                                              : SessionOptions::kDefaultContextLength;
     if (trained > 0 && resolved.contextLength > trained)
         throw Error(ErrorKind::InvalidArgument, "a context of " + std::to_string(resolved.contextLength) +
-                                                    " tokens is longer than the model's " + std::to_string(trained));
+                                                    " tokens is longer than the model's " +
+                                                    std::to_string(trained));
     return std::unique_ptr<Session>(new Session(shared_from_this(), backend_->createSession(resolved)));
 }
 
@@ -81,8 +100,12 @@ Session::Session(std::shared_ptr<Model> model, std::unique_ptr<BackendSession> b
 
 Session::~Session() = default;
 
-int Session::position() const { return backend_->position(); }
-int Session::contextLength() const { return backend_->contextLength(); }
+int Session::position() const {
+    return backend_->position();
+}
+int Session::contextLength() const {
+    return backend_->contextLength();
+}
 
 std::span<const float> Session::lastLogits() const {
     if (!logitsValid_) return {};
@@ -111,25 +134,26 @@ FeedResult Session::feed(const Prompt& prompt) {
     for (int32_t id : prompt.ids)
         if (id < 0 || id >= vocab)
             throw Error(ErrorKind::InvalidArgument, "prompt token id " + std::to_string(id) +
-                                                        " is outside the vocabulary (0.." + std::to_string(vocab - 1) +
-                                                        ")");
+                                                        " is outside the vocabulary (0.." +
+                                                        std::to_string(vocab - 1) + ")");
     const auto width = size_t(model_->embeddingLength());
     int previousEnd = 0;
     for (const SoftTokenSpan& span : prompt.softTokens) {
         if (span.count <= 0 || span.first < previousEnd || size_t(span.first) + size_t(span.count) > n)
-            throw Error(ErrorKind::InvalidArgument, "soft tokens at " + std::to_string(span.first) + "+" +
-                                                        std::to_string(span.count) +
-                                                        " are empty, overlapping, out of order or outside the prompt");
+            throw Error(ErrorKind::InvalidArgument,
+                        "soft tokens at " + std::to_string(span.first) + "+" + std::to_string(span.count) +
+                            " are empty, overlapping, out of order or outside the prompt");
         if (span.embeddings.size() != size_t(span.count) * width)
-            throw Error(ErrorKind::InvalidArgument, "soft tokens at " + std::to_string(span.first) + " carry " +
-                                                        std::to_string(span.embeddings.size()) + " floats, expected " +
+            throw Error(ErrorKind::InvalidArgument, "soft tokens at " + std::to_string(span.first) +
+                                                        " carry " + std::to_string(span.embeddings.size()) +
+                                                        " floats, expected " +
                                                         std::to_string(size_t(span.count) * width));
         previousEnd = span.first + span.count;
     }
     if (n > size_t(contextLength()))
-        throw Error(ErrorKind::ContextFull, "the prompt has " + std::to_string(n) + " tokens but the context holds " +
-                                                std::to_string(contextLength()) +
-                                                "; drop the oldest turns or use a longer context");
+        throw Error(ErrorKind::ContextFull,
+                    "the prompt has " + std::to_string(n) + " tokens but the context holds " +
+                        std::to_string(contextLength()) + "; drop the oldest turns or use a longer context");
 
     stats_.promptTokens = int(n);
     stats_.reusedTokens = 0;
@@ -149,7 +173,8 @@ FeedResult Session::feed(const Prompt& prompt) {
     for (const SoftTokenSpan& span : prompt.softTokens)
         for (int j = 0; j < span.count; ++j) {
             const size_t at = size_t(span.first + j);
-            keys[at] = softTokenKey(prompt.ids[at], std::span(span.embeddings).subspan(size_t(j) * width, width));
+            keys[at] =
+                softTokenKey(prompt.ids[at], std::span(span.embeddings).subspan(size_t(j) * width, width));
         }
 
     // Reuse the longest common prefix, but always evaluate at least the last token: its logits are
@@ -219,7 +244,8 @@ GenerateResult Session::generate(const GenerateOptions& options, const TokenCall
     if (!logitsValid_) throw Error(ErrorKind::InvalidState, "nothing to generate from: feed a prompt first");
 
     Sampler sampler(options.sampling);
-    const std::unordered_set<int32_t>& stopIds = options.stop.stopIds.empty() ? model_->stopTokenIds() : options.stop.stopIds;
+    const std::unordered_set<int32_t>& stopIds =
+        options.stop.stopIds.empty() ? model_->stopTokenIds() : options.stop.stopIds;
     std::unique_ptr<TextDecoder> decoder = model_->newTextDecoder();
     const auto generateStart = Clock::now();
 

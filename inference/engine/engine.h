@@ -107,15 +107,15 @@ enum class StopReason {
     MaxTokens,   // GenerateOptions::stop.maxTokens tokens were emitted
     ContextFull, // the cache is full; see the session's comment at the top of this file
     Cancelled,
-    Callback,    // the callback returned false
+    Callback, // the callback returned false
 };
 
 const char* stopReasonName(StopReason reason);
 
 struct Stats {
-    int promptTokens = 0;   // tokens in the last fed prompt
-    int reusedTokens = 0;   // of those, found already in the cache
-    int prefillTokens = 0;  // of those, evaluated
+    int promptTokens = 0;  // tokens in the last fed prompt
+    int reusedTokens = 0;  // of those, found already in the cache
+    int prefillTokens = 0; // of those, evaluated
     double prefillSeconds = 0;
     int generatedTokens = 0; // tokens emitted by the last generate()
     int decodedTokens = 0;   // tokens evaluated by the last generate() (each emitted token but the last)
@@ -153,7 +153,8 @@ public:
     static std::shared_ptr<Model> load(const std::string& path, const LoadOptions& options = {});
 
     // A model from parts: backends and tests use this.
-    Model(std::unique_ptr<Backend> backend, TextDecoderFactory textDecoders, std::unordered_set<int32_t> stopIds);
+    Model(std::unique_ptr<Backend> backend, TextDecoderFactory textDecoders,
+          std::unordered_set<int32_t> stopIds);
     ~Model();
 
     std::unique_ptr<Session> createSession(const SessionOptions& options = {});
@@ -201,7 +202,7 @@ public:
 
     void clear(); // empties the cache
 
-    int position() const;      // positions in the cache
+    int position() const; // positions in the cache
     int contextLength() const;
     const std::vector<int32_t>& cachedIds() const { return cachedIds_; }
     // Logits after the last fed token; empty when there are none (nothing fed, or consumed).

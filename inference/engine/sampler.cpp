@@ -88,7 +88,8 @@ void Sampler::applyPenalties() {
     for (int32_t id : seen) {
         if (id < 0 || size_t(id) >= adjusted_.size()) continue;
         float& logit = adjusted_[size_t(id)];
-        if (repetition) logit = logit > 0.0f ? logit / params_.repetitionPenalty : logit * params_.repetitionPenalty;
+        if (repetition)
+            logit = logit > 0.0f ? logit / params_.repetitionPenalty : logit * params_.repetitionPenalty;
         if (presence) logit -= params_.presencePenalty;
     }
 }
@@ -134,8 +135,8 @@ void Sampler::keepTopP(float p) {
     size_t want = sorted_ ? n : std::min(n, kFirstNucleusGuess);
     for (;;) {
         if (sortedCount < want) {
-            std::partial_sort(candidates_.begin(), candidates_.begin() + std::ptrdiff_t(want), candidates_.end(),
-                              cmp);
+            std::partial_sort(candidates_.begin(), candidates_.begin() + std::ptrdiff_t(want),
+                              candidates_.end(), cmp);
             sortedCount = want;
         }
         double cumulative = 0.0;
@@ -161,7 +162,9 @@ void Sampler::keepMinP(float minP) {
     std::erase_if(candidates_, [&](const Candidate& c) { return double(c.logit) < threshold; });
 }
 
-double Sampler::uniform01() { return double(rng_() >> 11) * 0x1.0p-53; }
+double Sampler::uniform01() {
+    return double(rng_() >> 11) * 0x1.0p-53;
+}
 
 int32_t Sampler::draw() {
     float maxLogit = -std::numeric_limits<float>::infinity();

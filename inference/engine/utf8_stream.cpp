@@ -22,11 +22,16 @@ size_t sequenceLength(uint8_t lead) {
 bool validContinuation(uint8_t lead, size_t index, uint8_t byte) {
     if (index == 1) {
         switch (lead) {
-        case 0xE0: return byte >= 0xA0 && byte <= 0xBF;
-        case 0xED: return byte >= 0x80 && byte <= 0x9F;
-        case 0xF0: return byte >= 0x90 && byte <= 0xBF;
-        case 0xF4: return byte >= 0x80 && byte <= 0x8F;
-        default: break;
+        case 0xE0:
+            return byte >= 0xA0 && byte <= 0xBF;
+        case 0xED:
+            return byte >= 0x80 && byte <= 0x9F;
+        case 0xF0:
+            return byte >= 0x90 && byte <= 0xBF;
+        case 0xF4:
+            return byte >= 0x80 && byte <= 0x8F;
+        default:
+            break;
         }
     }
     return (byte & 0xC0) == 0x80;
@@ -48,7 +53,8 @@ std::string Utf8Stream::push(std::string_view bytes) {
             continue;
         }
         size_t valid = 1;
-        while (valid < length && i + valid < n && validContinuation(lead, valid, uint8_t(pending_[i + valid])))
+        while (valid < length && i + valid < n &&
+               validContinuation(lead, valid, uint8_t(pending_[i + valid])))
             ++valid;
         if (valid == length) {
             out.append(pending_, i, length);

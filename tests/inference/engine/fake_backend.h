@@ -24,7 +24,7 @@ struct FakeConfig {
     int layers = 4;
     int stepMicroseconds = 0;
     int microBatch = 4;
-    int maxRollback = 1 << 30; // truncate() fails when asked to drop more positions than this
+    int maxRollback = 1 << 30;           // truncate() fails when asked to drop more positions than this
     std::map<int, int32_t> forcedArgmax; // position of the token whose logits these are -> id
     size_t weightBytes = 12345;
 };
@@ -52,7 +52,8 @@ public:
             for (int layer = 0; layer < config_.layers; ++layer) {
                 if (cancel.load()) return false; // the micro-batch in flight is dropped
                 if (config_.stepMicroseconds > 0)
-                    std::this_thread::sleep_for(std::chrono::microseconds(config_.stepMicroseconds * int(end - begin)));
+                    std::this_thread::sleep_for(
+                        std::chrono::microseconds(config_.stepMicroseconds * int(end - begin)));
             }
             for (size_t i = begin; i < end; ++i) {
                 uint64_t contribution = uint64_t(uint32_t(ids[i])) + 1;
@@ -60,7 +61,8 @@ public:
                     if (int(i) >= s.first && int(i) < s.first + s.count)
                         for (int k = 0; k < config_.embedding; ++k)
                             contribution += uint64_t(std::lround(
-                                1000 * s.embeddings[size_t(int(i) - s.first) * size_t(config_.embedding) + size_t(k)]));
+                                1000 * s.embeddings[size_t(int(i) - s.first) * size_t(config_.embedding) +
+                                                    size_t(k)]));
                 const uint64_t previous = digests_.empty() ? 7 : digests_.back();
                 digests_.push_back(previous * 6364136223846793005ull + contribution * 1442695040888963407ull);
                 counters_.evaluatedTokens++;

@@ -17,13 +17,20 @@ namespace {
 
 std::string fakePiece(int32_t id) {
     switch (id) {
-    case 10: return "\xC3"; // 10 11 = é
-    case 11: return "\xA9";
-    case 12: return "\xF0"; // 12 13 14 15 = 😀
-    case 13: return "\x9F";
-    case 14: return "\x98";
-    case 15: return "\x80";
-    default: break;
+    case 10:
+        return "\xC3"; // 10 11 = é
+    case 11:
+        return "\xA9";
+    case 12:
+        return "\xF0"; // 12 13 14 15 = 😀
+    case 13:
+        return "\x9F";
+    case 14:
+        return "\x98";
+    case 15:
+        return "\x80";
+    default:
+        break;
     }
     if (id >= 2 && id < 10) return std::string(1, char('a' + id - 2));
     std::string name = "<"; // built step by step: GCC 12 warns falsely on "<" + to_string(...)
@@ -44,7 +51,8 @@ struct Fixture {
     }
 
     // Logits after `ids`, from a fresh fake session (the independent expectation).
-    std::vector<float> referenceLogits(const std::vector<int32_t>& ids, const std::vector<SoftTokenView>& soft = {}) {
+    std::vector<float> referenceLogits(const std::vector<int32_t>& ids,
+                                       const std::vector<SoftTokenView>& soft = {}) {
         FakeCounters scratch;
         FakeSession fresh(config, int(ids.size()), scratch);
         std::atomic<bool> never{false};
@@ -85,7 +93,9 @@ GenerateOptions greedy(int maxTokens, std::unordered_set<int32_t> stopIds = {-1}
     return o;
 }
 
-std::vector<float> toVector(std::span<const float> s) { return {s.begin(), s.end()}; }
+std::vector<float> toVector(std::span<const float> s) {
+    return {s.begin(), s.end()};
+}
 
 bool isValidUtf8(std::string_view s) {
     Utf8Stream check;
@@ -105,8 +115,8 @@ private slots:
         QCOMPARE(s.push("\xA9x"), std::string("\xC3\xA9x"));
         for (const char* byte : {"\xF0", "\x9F", "\x98"}) QCOMPARE(s.push(byte), std::string());
         QCOMPARE(s.push("\x80"), std::string("\xF0\x9F\x98\x80"));
-        QCOMPARE(s.push("\xFF"), std::string("\xEF\xBF\xBD"));     // never valid: replaced at once
-        QCOMPARE(s.push("\xC3q"), std::string("\xEF\xBF\xBDq"));   // broken sequence
+        QCOMPARE(s.push("\xFF"), std::string("\xEF\xBF\xBD"));   // never valid: replaced at once
+        QCOMPARE(s.push("\xC3q"), std::string("\xEF\xBF\xBDq")); // broken sequence
         QCOMPARE(s.push("\xE0\x80"), std::string("\xEF\xBF\xBD\xEF\xBF\xBD")); // overlong form
         QCOMPARE(s.push("\xE2\x82"), std::string());
         QCOMPARE(s.finish(), std::string("\xEF\xBF\xBD")); // truncated at the end
@@ -183,7 +193,8 @@ private slots:
         });
         QCOMPARE(result.reason, StopReason::StopToken);
         for (const std::string& p : pieces) QVERIFY2(isValidUtf8(p), p.c_str());
-        QCOMPARE(result.text, std::string("\xC3\xA9" "b\xF0\x9F\x98\x80\xEF\xBF\xBD"));
+        QCOMPARE(result.text, std::string("\xC3\xA9"
+                                          "b\xF0\x9F\x98\x80\xEF\xBF\xBD"));
         QCOMPARE(pieces[0], std::string());
         QCOMPARE(pieces[1], std::string("\xC3\xA9"));
         QCOMPARE(ids.back(), -1); // the held-back lead byte, flushed as U+FFFD after the last token
@@ -340,7 +351,8 @@ private slots:
         const auto returnedAt = std::chrono::steady_clock::now();
         canceller.join();
         QVERIFY(fed.cancelled);
-        const auto lag = std::chrono::duration_cast<std::chrono::milliseconds>(returnedAt - cancelledAt).count();
+        const auto lag =
+            std::chrono::duration_cast<std::chrono::milliseconds>(returnedAt - cancelledAt).count();
         QVERIFY2(lag < 100, qPrintable(QString("returned %1 ms after the cancel").arg(lag)));
         QVERIFY(session->position() > 0 && session->position() < 60);
         QCOMPARE(session->position() % c.microBatch, 0); // the batch in flight was rolled back
@@ -373,7 +385,8 @@ private slots:
         const auto returnedAt = std::chrono::steady_clock::now();
         canceller.join();
         QCOMPARE(result.reason, StopReason::Cancelled);
-        const auto lag = std::chrono::duration_cast<std::chrono::milliseconds>(returnedAt - cancelledAt).count();
+        const auto lag =
+            std::chrono::duration_cast<std::chrono::milliseconds>(returnedAt - cancelledAt).count();
         QVERIFY2(lag < 100, qPrintable(QString("returned %1 ms after the cancel").arg(lag)));
         QVERIFY(result.tokens.size() > 1 && result.tokens.size() < 60);
         QCOMPARE(result.tokens, f.referenceGreedy(prompt, int(result.tokens.size())));

@@ -92,7 +92,8 @@ private slots:
         p.temperature = 5.0f; // flat enough that all five show up
         Sampler sampler(p);
         auto counts = histogram(sampler, logits, 3000);
-        for (auto [id, n] : counts) QVERIFY2(allowed.count(id), qPrintable(QString("id %1 outside top-5").arg(id)));
+        for (auto [id, n] : counts)
+            QVERIFY2(allowed.count(id), qPrintable(QString("id %1 outside top-5").arg(id)));
         QCOMPARE(counts.size(), size_t(5));
     }
 
@@ -112,8 +113,11 @@ private slots:
                 const double observed = double(counts[int32_t(id)]) / draws;
                 // 5 standard deviations of a binomial proportion: fails only when the law is wrong.
                 const double tolerance = 5 * std::sqrt(expected * (1 - expected) / draws);
-                QVERIFY2(std::abs(observed - expected) < tolerance,
-                         qPrintable(QString("T=%1 id %2: %3 vs %4").arg(temperature).arg(id).arg(observed).arg(expected)));
+                QVERIFY2(std::abs(observed - expected) < tolerance, qPrintable(QString("T=%1 id %2: %3 vs %4")
+                                                                                   .arg(temperature)
+                                                                                   .arg(id)
+                                                                                   .arg(observed)
+                                                                                   .arg(expected)));
             }
         }
     }

@@ -1,0 +1,123 @@
+// Model::load: a GGUF file on the CPU backend, with its vocabulary, stop ids and text decoder.
+#include "engine/engine.h"
+#include "engine/text_decoder.h"
+
+#include "cpu/cpu_model.h"
+#include "gguf/gguf.h"
+#include "model/layer_plan.h"
+#include "tokenizer/vocab.h"
+
+#include <filesystem>
+
+namespace ocelle::engine {
+
+namespace {
+
+class CpuBackendSession : public BackendSession {
+public:
+    explicit CpuBackendSession(std::unique_ptr<cpu::CpuSession> session) : session_(std::move(session)) {}
+
+    int contextLength() const override { return int(session_->contextLength()); }
+    int position() const override { return int(session_->position()); }
+
+    bool evaluate(std::span<const int32_t> ids, std::span<const SoftTokenView> softTokens,
+                  const std::atomic<bool>& cancel, std::vector<float>& lastLogits) override {
+        std::vector<cpu::SoftTokens> soft;
+        for (const SoftTokenView& s : softTokens) soft.push_back({s.first, s.count, s.embeddings});
+        session_->setCancelFlag(&cancel);
+        try {
+            if (ids.size() == 1 && soft.empty())
+                lastLogits = session_->decode(ids[0]);
+            else
+                lastLogits = session_->prefill(ids, cpu::LogitsFor::Last, soft);
+        } catch (const cpu::Cancelled&) {
+            session_->setCancelFlag(nullptr);
+            return false; // the CPU session rolled back the interrupted pass
+        } catch (const cpu::ContextFull& e) {
+            session_->setCancelFlag(nullptr);
+            throw Error(ErrorKind::ContextFull, e.what());
+        }
+        session_->setCancelFlag(nullptr);
+        return true;
+    }
+
+    bool truncate(int newPosition) override {
+        if (newPosition == 0) {
+            session_->reset();
+            return true;
+        }
+        if (!session_->canTruncateTo(newPosition)) return false;
+        session_->truncate(newPosition);
+        return true;
+    }
+
+    size_t memoryBytes() const override { return session_->memoryBytes(); }
+
+private:
+    std::unique_ptr<cpu::CpuSession> session_;
+};
+
+class CpuBackend : public Backend {
+public:
+    explicit CpuBackend(std::unique_ptr<cpu::CpuModel> model) : model_(std::move(model)) {}
+
+    std::string name() const override { return "cpu"; }
+    int vocabSize() const override { return model_->hparams().nVocab; }
+    int embeddingLength() const override { return model_->hparams().nEmbd; }
+    int trainedContextLength() const override {
+        return int(std::min<int64_t>(model_->hparams().contextLength, 1 << 30));
+    }
+    size_t memoryBytes() const override { return size_t(model_->model().plan().weightBytes); }
+
+    std::unique_ptr<BackendSession> createSession(const SessionOptions& options) override {
+        cpu::SessionOptions cpuOptions;
+        cpuOptions.contextLength = options.contextLength;
+        cpuOptions.kvType = options.kvCacheType == KvCacheType::F16 ? model::KvType::F16 : model::KvType::F32;
+        // Slack in the sliding rings lets a regenerated or edited last turn reuse the cache.
+        cpuOptions.slidingSlack = 256;
+        return std::make_unique<CpuBackendSession>(model_->createSession(cpuOptions));
+    }
+
+private:
+    std::unique_ptr<cpu::CpuModel> model_;
+};
+
+} // namespace
+
+std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(path, ec))
+        throw Error(ErrorKind::ModelLoad, path + ": no such model file");
+    std::unique_ptr<cpu::CpuModel> cpuModel;
+    std::shared_ptr<const tokenizer::Vocab> vocab;
+    try {
+        cpuModel = cpu::CpuModel::load(path, options.threads);
+        vocab = tokenizer::Vocab::fromGguf(cpuModel->model().file());
+    } catch (const std::exception& e) {
+        const std::string what = e.what();
+        // The readers usually name the file already; make sure the message always does.
+        throw Error(ErrorKind::ModelLoad, what.find(path) != std::string::npos ? what : path + ": " + what);
+    }
+    if (int(vocab->size()) != cpuModel->hparams().nVocab)
+        throw Error(ErrorKind::ModelLoad, path + ": the vocabulary has " + std::to_string(vocab->size()) +
+                                              " tokens but the embedding table " +
+                                              std::to_string(cpuModel->hparams().nVocab) + " rows");
+
+    // Stop on eos, <turn|> and <|tool_response> (gemma4.md section 6), found by text.
+    std::unordered_set<int32_t> stopIds;
+    if (vocab->eos() >= 0) stopIds.insert(vocab->eos());
+    for (const char* text : {"<turn|>", "<|tool_response>"})
+        if (auto id = vocab->find(text)) stopIds.insert(*id);
+
+    // Control tokens give no text; user-defined ones (<|channel>, <|tool_call>, ...) do, so the
+    // output parser can see them.
+    auto textDecoders = [vocab]() -> std::unique_ptr<TextDecoder> {
+        return std::make_unique<PieceTextDecoder>([vocab](int32_t id) { return vocab->piece(id, false); });
+    };
+    auto model = std::make_shared<Model>(std::make_unique<CpuBackend>(std::move(cpuModel)), textDecoders,
+                                         std::move(stopIds));
+    model->setVocab(std::move(vocab));
+    return model;
+}
+
+} // namespace ocelle::engine
