@@ -12,8 +12,10 @@ using namespace ocelle::vulkan;
 
 std::string gib(uint64_t bytes) {
     char text[32];
-    if (bytes >= (1ull << 30)) std::snprintf(text, sizeof text, "%.1f GiB", double(bytes) / double(1ull << 30));
-    else std::snprintf(text, sizeof text, "%llu MiB", static_cast<unsigned long long>(bytes >> 20));
+    if (bytes >= (1ull << 30))
+        std::snprintf(text, sizeof text, "%.1f GiB", double(bytes) / double(1ull << 30));
+    else
+        std::snprintf(text, sizeof text, "%llu MiB", static_cast<unsigned long long>(bytes >> 20));
     return text;
 }
 
@@ -22,7 +24,9 @@ std::string version(uint32_t v) {
            std::to_string(VK_API_VERSION_PATCH(v));
 }
 
-const char* yes(bool b) { return b ? "yes" : "no"; }
+const char* yes(bool b) {
+    return b ? "yes" : "no";
+}
 
 int runDevices(const std::vector<std::string>& argv) {
     ocelle::cli::Args args(argv, {"--device"}, {});
@@ -48,9 +52,9 @@ int runDevices(const std::vector<std::string>& argv) {
                     gib(f.maxStorageBufferRange).c_str());
         std::printf("    16-bit storage %s, 8-bit storage %s, fp16 arithmetic %s, int8 arithmetic %s\n",
                     yes(f.storage16Bit), yes(f.storage8Bit), yes(f.float16Arithmetic), yes(f.int8Arithmetic));
-        std::printf("    subgroup size %u (arithmetic %s, shuffle %s), integer dot product %s%s\n", f.subgroupSize,
-                    yes(f.subgroupArithmetic), yes(f.subgroupShuffle), yes(f.integerDotProduct),
-                    f.integerDotProductAccelerated ? " (accelerated)" : "");
+        std::printf("    subgroup size %u (arithmetic %s, shuffle %s), integer dot product %s%s\n",
+                    f.subgroupSize, yes(f.subgroupArithmetic), yes(f.subgroupShuffle),
+                    yes(f.integerDotProduct), f.integerDotProductAccelerated ? " (accelerated)" : "");
         std::printf("    shared memory %u KiB, workgroup %u invocations, push constants %u bytes\n",
                     f.maxSharedMemory / 1024, f.maxWorkgroupInvocations, f.maxPushConstantsSize);
         if (d.usable()) std::printf("    usable: yes\n");
@@ -58,26 +62,30 @@ int runDevices(const std::vector<std::string>& argv) {
     }
     const DeviceChoice automatic = autoSelectDevice(devices);
     if (automatic.index)
-        std::printf("\nAutomatic choice: [%u] %s, %s.\n", *automatic.index, devices[*automatic.index].name.c_str(),
+        std::printf("\nAutomatic choice: [%u] %s, %s.\n", *automatic.index,
+                    devices[*automatic.index].name.c_str(), automatic.reason.c_str());
+    else
+        std::printf("\nAutomatic choice: none, %s. Ocelle will use its CPU engine.\n",
                     automatic.reason.c_str());
-    else std::printf("\nAutomatic choice: none, %s. Ocelle will use its CPU engine.\n", automatic.reason.c_str());
     const std::string forced = args.value("--device").value_or("");
     const DeviceChoice chosen = chooseDevice(devices, forced);
     if (chosen.forced) {
         if (chosen.index)
             std::printf("Forced choice: [%u] %s, %s.\n", *chosen.index, devices[*chosen.index].name.c_str(),
                         chosen.reason.c_str());
-        else std::printf("Forced choice failed: %s.\n", chosen.reason.c_str());
+        else
+            std::printf("Forced choice failed: %s.\n", chosen.reason.c_str());
     }
     return 0;
 }
 
 } // namespace
 
-OCELLE_CLI_COMMAND(devices, "devices", "list Vulkan devices and which one Ocelle would use",
-                   "Usage: ocelle-cli devices [--device INDEX|NAME]\n\n"
-                   "Lists the Vulkan devices with their type, memory and the features Ocelle uses, and says\n"
-                   "which one the automatic choice picks and why (a CPU-type device such as lavapipe is never\n"
-                   "picked automatically). --device (or OCELLE_VULKAN_DEVICE) shows what forcing would choose.\n"
-                   "OCELLE_VULKAN_VALIDATION=1 enables the Khronos validation layer.",
-                   runDevices);
+OCELLE_CLI_COMMAND(
+    devices, "devices", "list Vulkan devices and which one Ocelle would use",
+    "Usage: ocelle-cli devices [--device INDEX|NAME]\n\n"
+    "Lists the Vulkan devices with their type, memory and the features Ocelle uses, and says\n"
+    "which one the automatic choice picks and why (a CPU-type device such as lavapipe is never\n"
+    "picked automatically). --device (or OCELLE_VULKAN_DEVICE) shows what forcing would choose.\n"
+    "OCELLE_VULKAN_VALIDATION=1 enables the Khronos validation layer.",
+    runDevices);

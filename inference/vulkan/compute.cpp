@@ -34,7 +34,8 @@ Pipelines::Pipelines(Device& device) : device_(device) {
     layoutInfo.pSetLayouts = &setLayout_;
     layoutInfo.pushConstantRangeCount = 1;
     layoutInfo.pPushConstantRanges = &push;
-    check(vk().vkCreatePipelineLayout(device.handle(), &layoutInfo, nullptr, &layout_), "vkCreatePipelineLayout");
+    check(vk().vkCreatePipelineLayout(device.handle(), &layoutInfo, nullptr, &layout_),
+          "vkCreatePipelineLayout");
 
     VkPipelineCacheCreateInfo cacheInfo{};
     cacheInfo.sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO;
@@ -96,7 +97,8 @@ Recorder::Recorder(Pipelines& pipelines) : pipelines_(pipelines) {
     alloc.commandPool = device.commandPool();
     alloc.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
     alloc.commandBufferCount = 1;
-    check(vk().vkAllocateCommandBuffers(device.handle(), &alloc, &commandBuffer_), "vkAllocateCommandBuffers");
+    check(vk().vkAllocateCommandBuffers(device.handle(), &alloc, &commandBuffer_),
+          "vkAllocateCommandBuffers");
     VkFenceCreateInfo fenceInfo{};
     fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
     check(vk().vkCreateFence(device.handle(), &fenceInfo, nullptr, &fence_), "vkCreateFence");
@@ -114,7 +116,8 @@ Recorder::~Recorder() {
 void Recorder::begin() {
     if (pending_) wait();
     VkDevice d = device().handle();
-    for (VkDescriptorPool pool : pools_) check(vk().vkResetDescriptorPool(d, pool, 0), "vkResetDescriptorPool");
+    for (VkDescriptorPool pool : pools_)
+        check(vk().vkResetDescriptorPool(d, pool, 0), "vkResetDescriptorPool");
     currentPool_ = 0;
     setsUsedInLastPool_ = 0;
     check(vk().vkResetCommandBuffer(commandBuffer_, 0), "vkResetCommandBuffer");
@@ -191,15 +194,18 @@ void Recorder::syncFor(const std::vector<Binding>& bindings) {
     for (const Binding& b : bindings) {
         if (b.range.buffer == VK_NULL_HANDLE) continue;
         const Span s{b.range.buffer, b.range.offset, b.range.offset + b.range.bytes};
-        if (b.access == Access::Read) unsyncedReads_.push_back(s);
-        else unsyncedWrites_.push_back(s); // a read-write span also counts as written
+        if (b.access == Access::Read)
+            unsyncedReads_.push_back(s);
+        else
+            unsyncedWrites_.push_back(s); // a read-write span also counts as written
     }
 }
 
 void Recorder::dispatch(const Dispatch& d) {
     if (!recording_) throw VulkanError("Recorder::dispatch outside begin()/submit()");
     if (d.bindings.size() > kMaxBindings) throw VulkanError("too many bindings for shader " + d.shader);
-    if (d.pushBytes > kPushConstantBytes) throw VulkanError("push constants too large for shader " + d.shader);
+    if (d.pushBytes > kPushConstantBytes)
+        throw VulkanError("push constants too large for shader " + d.shader);
     const uint64_t maxRange = device().features().maxStorageBufferRange;
     for (const Binding& b : d.bindings)
         if (b.range.bytes > maxRange)
@@ -218,8 +224,10 @@ void Recorder::dispatch(const Dispatch& d) {
     VkWriteDescriptorSet writes[kMaxBindings];
     for (uint32_t i = 0; i < kMaxBindings; ++i) {
         const bool used = i < d.bindings.size() && d.bindings[i].range.buffer != VK_NULL_HANDLE;
-        if (used) infos[i] = {d.bindings[i].range.buffer, d.bindings[i].range.offset, d.bindings[i].range.bytes};
-        else infos[i] = {dummy_->handle(), 0, VK_WHOLE_SIZE};
+        if (used)
+            infos[i] = {d.bindings[i].range.buffer, d.bindings[i].range.offset, d.bindings[i].range.bytes};
+        else
+            infos[i] = {dummy_->handle(), 0, VK_WHOLE_SIZE};
         writes[i] = VkWriteDescriptorSet{};
         writes[i].sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET;
         writes[i].dstSet = set;
@@ -231,13 +239,13 @@ void Recorder::dispatch(const Dispatch& d) {
     vk().vkUpdateDescriptorSets(device().handle(), kMaxBindings, writes, 0, nullptr);
 
     vk().vkCmdBindPipeline(commandBuffer_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
-    vk().vkCmdBindDescriptorSets(commandBuffer_, VK_PIPELINE_BIND_POINT_COMPUTE, pipelines_.layout(), 0, 1, &set, 0,
-                                 nullptr);
+    vk().vkCmdBindDescriptorSets(commandBuffer_, VK_PIPELINE_BIND_POINT_COMPUTE, pipelines_.layout(), 0, 1,
+                                 &set, 0, nullptr);
     // Always push the full range so every shader's block is defined (the rest is zero).
     uint8_t push[kPushConstantBytes] = {};
     if (d.push) std::memcpy(push, d.push, d.pushBytes);
-    vk().vkCmdPushConstants(commandBuffer_, pipelines_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushConstantBytes,
-                            push);
+    vk().vkCmdPushConstants(commandBuffer_, pipelines_.layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0,
+                            kPushConstantBytes, push);
     vk().vkCmdDispatch(commandBuffer_, d.groups[0], d.groups[1], d.groups[2]);
     ++dispatches_;
 }
@@ -255,7 +263,8 @@ void Recorder::submit() {
     mb.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER;
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
     mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
-    vk().vkCmdPipelineBarrier(commandBuffer_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+    vk().vkCmdPipelineBarrier(commandBuffer_,
+                              VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
                               VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
     check(vk().vkEndCommandBuffer(commandBuffer_), "vkEndCommandBuffer");
     recording_ = false;

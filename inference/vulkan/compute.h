@@ -63,9 +63,15 @@ struct Binding {
     BufferRange range;
     Access access = Access::Read;
 };
-inline Binding reads(BufferRange r) { return {r, Access::Read}; }
-inline Binding writes(BufferRange r) { return {r, Access::Write}; }
-inline Binding readsWrites(BufferRange r) { return {r, Access::ReadWrite}; }
+inline Binding reads(BufferRange r) {
+    return {r, Access::Read};
+}
+inline Binding writes(BufferRange r) {
+    return {r, Access::Write};
+}
+inline Binding readsWrites(BufferRange r) {
+    return {r, Access::ReadWrite};
+}
 
 struct Dispatch {
     std::string shader;

@@ -10,11 +10,16 @@ namespace ocelle::vulkan {
 
 const char* deviceTypeName(DeviceType type) {
     switch (type) {
-    case DeviceType::DiscreteGpu: return "discrete GPU";
-    case DeviceType::IntegratedGpu: return "integrated GPU";
-    case DeviceType::VirtualGpu: return "virtual GPU";
-    case DeviceType::Cpu: return "CPU";
-    case DeviceType::Other: break;
+    case DeviceType::DiscreteGpu:
+        return "discrete GPU";
+    case DeviceType::IntegratedGpu:
+        return "integrated GPU";
+    case DeviceType::VirtualGpu:
+        return "virtual GPU";
+    case DeviceType::Cpu:
+        return "CPU";
+    case DeviceType::Other:
+        break;
     }
     return "other";
 }
@@ -30,22 +35,32 @@ std::string lower(std::string s) {
 
 int typeRank(DeviceType type) {
     switch (type) {
-    case DeviceType::DiscreteGpu: return 0;
-    case DeviceType::IntegratedGpu: return 1;
-    case DeviceType::VirtualGpu: return 2;
-    case DeviceType::Other: return 3;
-    case DeviceType::Cpu: return 4;
+    case DeviceType::DiscreteGpu:
+        return 0;
+    case DeviceType::IntegratedGpu:
+        return 1;
+    case DeviceType::VirtualGpu:
+        return 2;
+    case DeviceType::Other:
+        return 3;
+    case DeviceType::Cpu:
+        return 4;
     }
     return 5;
 }
 
 DeviceType fromVk(VkPhysicalDeviceType type) {
     switch (type) {
-    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: return DeviceType::DiscreteGpu;
-    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: return DeviceType::IntegratedGpu;
-    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: return DeviceType::VirtualGpu;
-    case VK_PHYSICAL_DEVICE_TYPE_CPU: return DeviceType::Cpu;
-    default: return DeviceType::Other;
+    case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU:
+        return DeviceType::DiscreteGpu;
+    case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU:
+        return DeviceType::IntegratedGpu;
+    case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU:
+        return DeviceType::VirtualGpu;
+    case VK_PHYSICAL_DEVICE_TYPE_CPU:
+        return DeviceType::Cpu;
+    default:
+        return DeviceType::Other;
     }
 }
 
@@ -103,7 +118,9 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
     DeviceInfo info;
     info.index = index;
     const auto extensions = deviceExtensions(device);
-    auto hasExt = [&](const char* n) { return std::find(extensions.begin(), extensions.end(), n) != extensions.end(); };
+    auto hasExt = [&](const char* n) {
+        return std::find(extensions.begin(), extensions.end(), n) != extensions.end();
+    };
     const bool hasIntDot = hasExt(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
 
     VkPhysicalDeviceProperties base{};
@@ -147,8 +164,10 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
     f.int8Arithmetic = feat12.shaderInt8;
     f.subgroupSize = props11.subgroupSize;
     f.subgroupInCompute = props11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT;
-    f.subgroupArithmetic = f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
-    f.subgroupShuffle = f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    f.subgroupArithmetic =
+        f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
+    f.subgroupShuffle =
+        f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     f.integerDotProduct = hasIntDot;
     f.integerDotProductAccelerated = hasIntDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
     f.maxStorageBufferRange = limits.maxStorageBufferRange;
@@ -162,7 +181,8 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
     VkPhysicalDeviceMemoryProperties memory{};
     vk().vkGetPhysicalDeviceMemoryProperties(device, &memory);
     for (uint32_t h = 0; h < memory.memoryHeapCount; ++h)
-        if (memory.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) info.deviceLocalBytes += memory.memoryHeaps[h].size;
+        if (memory.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT)
+            info.deviceLocalBytes += memory.memoryHeaps[h].size;
 
     auto family = computeQueueFamily(device);
     if (!family) {
@@ -178,11 +198,14 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
     // has it) and 256 invocations,
     // attention 64; push constants are at most 128 bytes (the guaranteed minimum).
     if (f.maxSharedMemory < 16 * 1024)
-        info.unmetRequirements.push_back("only " + std::to_string(f.maxSharedMemory) + " bytes of shared memory (16 KiB required)");
+        info.unmetRequirements.push_back("only " + std::to_string(f.maxSharedMemory) +
+                                         " bytes of shared memory (16 KiB required)");
     if (f.maxWorkgroupInvocations < 256)
-        info.unmetRequirements.push_back("workgroups of " + std::to_string(f.maxWorkgroupInvocations) + " invocations (256 required)");
+        info.unmetRequirements.push_back("workgroups of " + std::to_string(f.maxWorkgroupInvocations) +
+                                         " invocations (256 required)");
     if (f.maxStorageBufferRange < (16u << 20))
-        info.unmetRequirements.push_back("storage-buffer range " + std::to_string(f.maxStorageBufferRange) + " bytes (16 MiB required)");
+        info.unmetRequirements.push_back("storage-buffer range " + std::to_string(f.maxStorageBufferRange) +
+                                         " bytes (16 MiB required)");
     return info;
 }
 
@@ -212,11 +235,14 @@ DeviceChoice autoSelectDevice(const std::vector<DeviceInfo>& devices) {
                         "; ranking discrete > integrated > virtual > other, then memory)";
         return choice;
     }
-    if (devices.empty()) choice.reason = "no Vulkan device is present";
+    if (devices.empty())
+        choice.reason = "no Vulkan device is present";
     else if (sawCpu && !sawUnusable)
-        choice.reason = "only CPU-type Vulkan devices are present (never chosen automatically: the CPU engine is "
-                        "faster on the same hardware; force one with OCELLE_VULKAN_DEVICE to use it anyway)";
-    else choice.reason = "no Vulkan GPU meets Ocelle's requirements";
+        choice.reason =
+            "only CPU-type Vulkan devices are present (never chosen automatically: the CPU engine is "
+            "faster on the same hardware; force one with OCELLE_VULKAN_DEVICE to use it anyway)";
+    else
+        choice.reason = "no Vulkan GPU meets Ocelle's requirements";
     return choice;
 }
 
@@ -234,14 +260,15 @@ DeviceChoice chooseDevice(const std::vector<DeviceInfo>& devices, const std::str
     DeviceChoice choice;
     choice.forced = true;
     const DeviceInfo* match = nullptr;
-    const bool isIndex = std::all_of(request.begin(), request.end(), [](unsigned char c) { return std::isdigit(c); });
+    const bool isIndex =
+        std::all_of(request.begin(), request.end(), [](unsigned char c) { return std::isdigit(c); });
     if (isIndex) {
         const unsigned long wanted = std::strtoul(request.c_str(), nullptr, 10);
         for (const auto& d : devices)
             if (d.index == wanted) match = &d;
         if (!match) {
-            choice.reason = source + " device index " + request + " does not exist (" + std::to_string(devices.size()) +
-                            " device(s) present)";
+            choice.reason = source + " device index " + request + " does not exist (" +
+                            std::to_string(devices.size()) + " device(s) present)";
             return choice;
         }
     } else {
@@ -271,7 +298,8 @@ DeviceChoice chooseDevice(const std::vector<DeviceInfo>& devices, const std::str
 }
 
 bool validationRequested() {
-    if (const char* env = std::getenv("OCELLE_VULKAN_VALIDATION"); env && *env) return std::strcmp(env, "0") != 0;
+    if (const char* env = std::getenv("OCELLE_VULKAN_VALIDATION"); env && *env)
+        return std::strcmp(env, "0") != 0;
 #ifdef NDEBUG
     return false;
 #else
@@ -350,12 +378,14 @@ Instance::~Instance() {
 }
 
 VkBool32 VKAPI_PTR Instance::onMessage(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
-                                       VkDebugUtilsMessageTypeFlagsEXT, const VkDebugUtilsMessengerCallbackDataEXT* data,
-                                       void* self) {
+                                       VkDebugUtilsMessageTypeFlagsEXT,
+                                       const VkDebugUtilsMessengerCallbackDataEXT* data, void* self) {
     auto* instance = static_cast<Instance*>(self);
     const bool error = severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT;
-    if (error) ++instance->errors_;
-    else ++instance->warnings_;
+    if (error)
+        ++instance->errors_;
+    else
+        ++instance->warnings_;
     std::fprintf(stderr, "vulkan validation %s: %s\n", error ? "ERROR" : "warning",
                  data && data->pMessage ? data->pMessage : "(no message)");
     return VK_FALSE;
@@ -433,7 +463,8 @@ std::unique_ptr<Device> Device::open(const DeviceOptions& options) {
     poolInfo.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO;
     poolInfo.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
     poolInfo.queueFamilyIndex = device->queueFamily_;
-    check(vk().vkCreateCommandPool(device->device_, &poolInfo, nullptr, &device->commandPool_), "vkCreateCommandPool");
+    check(vk().vkCreateCommandPool(device->device_, &poolInfo, nullptr, &device->commandPool_),
+          "vkCreateCommandPool");
     VkFenceCreateInfo fenceInfo{};
     fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
     check(vk().vkCreateFence(device->device_, &fenceInfo, nullptr, &device->fence_), "vkCreateFence");

@@ -22,10 +22,10 @@ const char* deviceTypeName(DeviceType type);
 // What the device can do that the kernels care about; optional ones have fallbacks.
 struct DeviceFeatures {
     uint32_t apiVersion = 0;
-    bool storage16Bit = false;     // storageBuffer16BitAccess
-    bool storage8Bit = false;      // storageBuffer8BitAccess
+    bool storage16Bit = false;      // storageBuffer16BitAccess
+    bool storage8Bit = false;       // storageBuffer8BitAccess
     bool float16Arithmetic = false; // shaderFloat16
-    bool int8Arithmetic = false;   // shaderInt8
+    bool int8Arithmetic = false;    // shaderInt8
     uint32_t subgroupSize = 0;
     bool subgroupInCompute = false;
     bool subgroupArithmetic = false; // subgroupAdd/Max usable in compute shaders
@@ -102,8 +102,8 @@ private:
 };
 
 struct DeviceOptions {
-    std::string forced;       // see chooseDevice
-    bool allowCpu = true;     // false: refuse a CPU device even when forced (the app's default backend check)
+    std::string forced;   // see chooseDevice
+    bool allowCpu = true; // false: refuse a CPU device even when forced (the app's default backend check)
     bool validation = validationRequested();
 };
 

@@ -16,20 +16,31 @@ using gguf::TensorType;
 
 std::string typeSuffix(uint32_t type) {
     switch (static_cast<TensorType>(type)) {
-    case TensorType::F32: return "f32";
-    case TensorType::F16: return "f16";
-    case TensorType::BF16: return "bf16";
-    case TensorType::Q8_0: return "q8_0";
-    case TensorType::Q4_0: return "q4_0";
-    case TensorType::Q4_K: return "q4_k";
-    case TensorType::Q5_K: return "q5_k";
-    case TensorType::Q6_K: return "q6_k";
-    default: break;
+    case TensorType::F32:
+        return "f32";
+    case TensorType::F16:
+        return "f16";
+    case TensorType::BF16:
+        return "bf16";
+    case TensorType::Q8_0:
+        return "q8_0";
+    case TensorType::Q4_0:
+        return "q4_0";
+    case TensorType::Q4_K:
+        return "q4_k";
+    case TensorType::Q5_K:
+        return "q5_k";
+    case TensorType::Q6_K:
+        return "q6_k";
+    default:
+        break;
     }
     throw VulkanError("the Vulkan kernels do not support weight type " + gguf::typeName(type));
 }
 
-uint32_t ceilDiv(uint64_t a, uint64_t b) { return static_cast<uint32_t>((a + b - 1) / b); }
+uint32_t ceilDiv(uint64_t a, uint64_t b) {
+    return static_cast<uint32_t>((a + b - 1) / b);
+}
 
 uint32_t u32(uint64_t v, const char* what) {
     if (v > 0xFFFFFFFFull) throw VulkanError(std::string(what) + " exceeds 32 bits");
@@ -65,8 +76,9 @@ uint64_t extent(uint32_t count, uint32_t stride, uint32_t length) {
     return count == 0 ? 0 : uint64_t(count - 1) * stride + length;
 }
 
-template <typename T> Dispatch make(std::string shader, std::vector<uint32_t> spec, std::vector<Binding> bindings,
-                                   const T& push, uint32_t x, uint32_t y = 1, uint32_t z = 1) {
+template <typename T>
+Dispatch make(std::string shader, std::vector<uint32_t> spec, std::vector<Binding> bindings, const T& push,
+              uint32_t x, uint32_t y = 1, uint32_t z = 1) {
     static_assert(sizeof(T) <= kPushConstantBytes, "push constants must fit 128 bytes");
     Dispatch d;
     d.shader = std::move(shader);
@@ -96,7 +108,9 @@ Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelin
     matmulBN_ = f.maxSharedMemory >= 20 * 1024 ? 64 : 32;
 }
 
-std::string Kernels::reducing(const std::string& name) const { return tuning_.useSubgroups ? name : name + "_nosg"; }
+std::string Kernels::reducing(const std::string& name) const {
+    return tuning_.useSubgroups ? name : name + "_nosg";
+}
 
 void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t cols, uint32_t xStride,
                      uint32_t yStride, float softcap) {
@@ -117,8 +131,20 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
             uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase;
             float softcap;
             uint32_t groupsX, expertFirst, expertCount, xDiv, idsOffset;
-        } push{K, u32(chunk.rows, "rows"), u32(w.rowBytes(), "row bytes"), bx.offset, xStride, by.offset, yStride,
-               rowBase, softcap, 0, 0, 0, 1, 0};
+        } push{K,
+               u32(chunk.rows, "rows"),
+               u32(w.rowBytes(), "row bytes"),
+               bx.offset,
+               xStride,
+               by.offset,
+               yStride,
+               rowBase,
+               softcap,
+               0,
+               0,
+               0,
+               1,
+               0};
         const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         push.groupsX = gx;
@@ -142,23 +168,32 @@ void Kernels::matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint3
         const auto& chunk = w.chunks()[c];
         struct {
             uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase, N;
-        } push{K, u32(chunk.rows, "rows"), u32(w.rowBytes(), "row bytes"), bx.offset, xStride, by.offset, yStride,
-               u32(chunk.firstRow, "row"), n};
+        } push{K,
+               u32(chunk.rows, "rows"),
+               u32(w.rowBytes(), "row bytes"),
+               bx.offset,
+               xStride,
+               by.offset,
+               yStride,
+               u32(chunk.firstRow, "row"),
+               n};
         rec.dispatch(make(shader, {(BM / 4) * (BN / 4), BM, BN},
-                          {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, ceilDiv(chunk.rows, BM),
-                          ceilDiv(n, BN)));
+                          {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push,
+                          ceilDiv(chunk.rows, BM), ceilDiv(n, BN)));
     }
 }
 
 void Kernels::linear(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t n, uint32_t xStride,
                      uint32_t yStride) {
     // A matvec column rereads the weights; the tile shares each decoded weight across 64 tokens.
-    if (n <= 2) matvec(rec, w, x, y, n, xStride, yStride);
-    else matmul(rec, w, x, y, n, xStride, yStride);
+    if (n <= 2)
+        matvec(rec, w, x, y, n, xStride, yStride);
+    else
+        matmul(rec, w, x, y, n, xStride, yStride);
 }
 
-void Kernels::moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, View y, uint32_t tokens, uint32_t k,
-                        bool sharedInput, uint32_t xStride, uint32_t yStride) {
+void Kernels::moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, View y, uint32_t tokens,
+                        uint32_t k, bool sharedInput, uint32_t xStride, uint32_t yStride) {
     const Device& dev = pipelines_.device();
     const uint32_t K = u32(w.cols(), "row length");
     const uint32_t rowsPerExpert = u32(w.rowGroup(), "rows per expert");
@@ -176,15 +211,26 @@ void Kernels::moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, 
             uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase;
             float softcap;
             uint32_t groupsX, expertFirst, expertCount, xDiv, idsOffset;
-        } push{K, rowsPerExpert, u32(w.rowBytes(), "row bytes"), bx.offset, xStride, by.offset, yStride, 0, 0.0f,
-               0, u32(chunk.firstRow / rowsPerExpert, "expert"), u32(chunk.rows / rowsPerExpert, "experts"),
-               sharedInput ? k : 1, bi.offset};
+        } push{K,
+               rowsPerExpert,
+               u32(w.rowBytes(), "row bytes"),
+               bx.offset,
+               xStride,
+               by.offset,
+               yStride,
+               0,
+               0.0f,
+               0,
+               u32(chunk.firstRow / rowsPerExpert, "expert"),
+               u32(chunk.rows / rowsPerExpert, "experts"),
+               sharedInput ? k : 1,
+               bi.offset};
         const uint32_t groups = ceilDiv(rowsPerExpert, rowsPerGroup);
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         push.groupsX = gx;
         rec.dispatch(make(shader, {tuning_.matvecWorkgroup, rowsPerGroup},
-                          {reads(w.chunkRange(c)), reads(bx.range), writes(by.range), reads(bi.range)}, push, gx,
-                          slots, ceilDiv(groups, gx)));
+                          {reads(w.chunkRange(c)), reads(bx.range), writes(by.range), reads(bi.range)}, push,
+                          gx, slots, ceilDiv(groups, gx)));
     }
 }
 
@@ -202,8 +248,8 @@ void Kernels::rmsNorm(Recorder& rec, const RmsNormArgs& a) {
         uint32_t n, xOffset, xStride, wOffset, rOffset, rStride, oOffset, oStride;
         float eps, scale;
         uint32_t hasWeight, hasResidual;
-    } push{a.n, bx.offset, xStride, bw.offset, br.offset, rStride, bo.offset, oStride, a.eps, a.scale,
-           a.weight ? 1u : 0u, a.residual ? 1u : 0u};
+    } push{a.n,       bx.offset, xStride, bw.offset, br.offset,          rStride,
+           bo.offset, oStride,   a.eps,   a.scale,   a.weight ? 1u : 0u, a.residual ? 1u : 0u};
     // In place (out == x): one read-write binding for the tracker; the shader still sees two.
     const bool inPlace = bx.range.buffer == bo.range.buffer && bx.range.offset == bo.range.offset;
     std::vector<Binding> bindings{inPlace ? readsWrites(bx.range) : reads(bx.range), reads(bw.range),
@@ -220,18 +266,28 @@ void Kernels::rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint
     const Bound bx = bind(dev, x, extent(tokens, tokenStride, heads * headDim));
     Bound bf;
     if (freqFactors) bf = bind(dev, *freqFactors, headDim / 2);
+    const Buffer& table = ropeTable(base, headDim);
     struct {
-        uint32_t headDim, heads, offset, tokenStride, headStride, pos0;
-        float log2Base;
-        uint32_t hasFreqFactors, ffOffset;
-    } push{headDim, heads, bx.offset, tokenStride, headDim, pos0, static_cast<float>(std::log2(double(base))),
-           freqFactors ? 1u : 0u, bf.offset};
-    rec.dispatch(make("rope", {kElementwiseWorkgroup}, {readsWrites(bx.range), reads(bf.range)}, push,
+        uint32_t headDim, heads, offset, tokenStride, headStride, pos0, freqOffset, hasFreqFactors, ffOffset;
+    } push{headDim, heads, bx.offset, tokenStride, headDim, pos0, 0, freqFactors ? 1u : 0u, bf.offset};
+    rec.dispatch(make("rope", {kElementwiseWorkgroup},
+                      {readsWrites(bx.range), reads(bf.range), reads(whole(table))}, push,
                       ceilDiv(uint64_t(heads) * headDim / 2, kElementwiseWorkgroup), tokens));
 }
 
-void Kernels::geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows, uint32_t gateStride,
-                    uint32_t upStride, uint32_t outStride) {
+const Buffer& Kernels::ropeTable(float base, uint32_t headDim) {
+    auto key = std::make_pair(base, headDim);
+    if (auto it = ropeTables_.find(key); it != ropeTables_.end()) return *it->second;
+    std::vector<float> freq(headDim / 2);
+    for (uint32_t i = 0; i < headDim / 2; ++i)
+        freq[i] = static_cast<float>(std::pow(double(base), -2.0 * i / double(headDim)));
+    auto buffer = std::make_unique<Buffer>(pipelines_.device(), freq.size() * 4);
+    upload(pipelines_.device(), *buffer, 0, freq.data(), freq.size() * 4);
+    return *ropeTables_.emplace(key, std::move(buffer)).first->second;
+}
+
+void Kernels::geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows,
+                    uint32_t gateStride, uint32_t upStride, uint32_t outStride) {
     const Device& dev = pipelines_.device();
     if (!gateStride) gateStride = n;
     if (!upStride) upStride = n;
@@ -242,8 +298,8 @@ void Kernels::geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uin
     struct {
         uint32_t n, gOffset, gStride, uOffset, uStride, oOffset, oStride;
     } push{n, bg.offset, gateStride, bu.offset, upStride, bo.offset, outStride};
-    rec.dispatch(make("geglu", {kElementwiseWorkgroup}, {reads(bg.range), reads(bu.range), writes(bo.range)}, push,
-                      ceilDiv(n, kElementwiseWorkgroup), rows));
+    rec.dispatch(make("geglu", {kElementwiseWorkgroup}, {reads(bg.range), reads(bu.range), writes(bo.range)},
+                      push, ceilDiv(n, kElementwiseWorkgroup), rows));
 }
 
 void Kernels::softmax(Recorder& rec, View x, uint32_t n, uint32_t rows, uint32_t stride, float scale) {
@@ -264,7 +320,8 @@ void Kernels::softcap(Recorder& rec, View x, uint32_t n, float cap) {
     } push{n, bx.offset, cap};
     const uint32_t groups = ceilDiv(n, kElementwiseWorkgroup);
     const uint32_t gx = std::min<uint32_t>(groups, 65535);
-    rec.dispatch(make("softcap", {kElementwiseWorkgroup}, {readsWrites(bx.range)}, push, gx, ceilDiv(groups, gx)));
+    rec.dispatch(
+        make("softcap", {kElementwiseWorkgroup}, {readsWrites(bx.range)}, push, gx, ceilDiv(groups, gx)));
 }
 
 void Kernels::kvStore(Recorder& rec, View src, View cache, uint32_t rowFloats, uint32_t tokens, uint32_t pos0,
@@ -290,13 +347,15 @@ uint32_t Kernels::attentionSplits(const AttentionArgs& a) const {
     return std::clamp<uint32_t>(ceilDiv(length, tuning_.attentionMinPerSplit), 1, tuning_.attentionMaxSplits);
 }
 
-uint64_t Kernels::attentionScratchElements(uint32_t heads, uint32_t headDim, uint32_t splits, uint32_t tokens) {
+uint64_t Kernels::attentionScratchElements(uint32_t heads, uint32_t headDim, uint32_t splits,
+                                           uint32_t tokens) {
     return uint64_t(tokens) * heads * splits * (headDim + 2);
 }
 
 void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
     const Device& dev = pipelines_.device();
-    if (a.kvHeads == 0 || a.heads % a.kvHeads) throw VulkanError("attention: heads must be a multiple of kvHeads");
+    if (a.kvHeads == 0 || a.heads % a.kvHeads)
+        throw VulkanError("attention: heads must be a multiple of kvHeads");
     if (a.headDim == 0 || a.headDim > 512) throw VulkanError("attention: head dim must be 1..512");
     if (a.capacity < a.tokens) throw VulkanError("attention: the cache is smaller than the query batch");
     const uint32_t qStride = a.qTokenStride ? a.qTokenStride : a.heads * a.headDim;
@@ -326,19 +385,20 @@ void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
             kvRowFloats, splitLen, splits, oOffset, oTokenStride;
         float scale;
         uint32_t statsOffset;
-    } push{a.headDim, a.heads, a.kvHeads, a.capacity, a.pos0, a.window, bq.offset, qStride, bk.offset,
-           bv.offset, kvRow, splitLen, splits, bo.offset, oStride, a.scale, 0};
+    } push{a.headDim, a.heads, a.kvHeads, a.capacity, a.pos0,    a.window, bq.offset, qStride, bk.offset,
+           bv.offset, kvRow,   splitLen,  splits,     bo.offset, oStride,  a.scale,   0};
     if (splits == 1) {
         rec.dispatch(make(reducing("attention"), {WG, maxD},
-                          {reads(bq.range), reads(bk.range), reads(bv.range), writes(bo.range), {}}, push, a.heads, 1,
-                          a.tokens));
+                          {reads(bq.range), reads(bk.range), reads(bv.range), writes(bo.range), {}}, push,
+                          a.heads, 1, a.tokens));
         return;
     }
     push.oOffset = partial.offset;
     push.statsOffset = stats.offset;
-    rec.dispatch(make(reducing("attention"), {WG, maxD},
-                      {reads(bq.range), reads(bk.range), reads(bv.range), writes(partial.range), writes(stats.range)},
-                      push, a.heads, splits, a.tokens));
+    rec.dispatch(
+        make(reducing("attention"), {WG, maxD},
+             {reads(bq.range), reads(bk.range), reads(bv.range), writes(partial.range), writes(stats.range)},
+             push, a.heads, splits, a.tokens));
     struct {
         uint32_t headDim, heads, splits, oOffset, oTokenStride, partOffset, statsOffset;
     } combine{a.headDim, a.heads, splits, bo.offset, oStride, partial.offset, stats.offset};
@@ -346,8 +406,8 @@ void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
                       combine, a.heads, a.tokens));
 }
 
-void Kernels::gather(Recorder& rec, const WeightTensor& table, View ids, View out, uint32_t tokens, float scale,
-                     uint32_t outStride) {
+void Kernels::gather(Recorder& rec, const WeightTensor& table, View ids, View out, uint32_t tokens,
+                     float scale, uint32_t outStride) {
     const Device& dev = pipelines_.device();
     const uint32_t K = u32(table.cols(), "row length");
     if (!outStride) outStride = K;
@@ -360,8 +420,14 @@ void Kernels::gather(Recorder& rec, const WeightTensor& table, View ids, View ou
             uint32_t K, rowBytes, firstRow, rows, oOffset, oStride;
             float scale;
             uint32_t idsOffset;
-        } push{K, u32(table.rowBytes(), "row bytes"), u32(chunk.firstRow, "row"), u32(chunk.rows, "rows"),
-               bo.offset, outStride, scale, bi.offset};
+        } push{K,
+               u32(table.rowBytes(), "row bytes"),
+               u32(chunk.firstRow, "row"),
+               u32(chunk.rows, "rows"),
+               bo.offset,
+               outStride,
+               scale,
+               bi.offset};
         rec.dispatch(make(shader, {kElementwiseWorkgroup},
                           {reads(table.chunkRange(c)), reads(bi.range), writes(bo.range)}, push, tokens));
     }
@@ -383,8 +449,8 @@ void Kernels::moeRoute(Recorder& rec, View logits, View ids, View weights, uint3
                       {reads(bl.range), writes(bi.range), writes(bw.range)}, push, tokens));
 }
 
-void Kernels::moeCombine(Recorder& rec, View y, View ids, View weights, std::optional<View> expertScale, View out,
-                         uint32_t n, uint32_t k, uint32_t tokens, bool accumulate, uint32_t yStride,
+void Kernels::moeCombine(Recorder& rec, View y, View ids, View weights, std::optional<View> expertScale,
+                         View out, uint32_t n, uint32_t k, uint32_t tokens, bool accumulate, uint32_t yStride,
                          uint32_t outStride) {
     const Device& dev = pipelines_.device();
     if (!yStride) yStride = n;
@@ -397,13 +463,23 @@ void Kernels::moeCombine(Recorder& rec, View y, View ids, View weights, std::opt
     Bound be;
     if (expertScale) be = bind(dev, *expertScale, 1); // indexed by expert id; bound from its start
     // Indexed by expert id: bind from the view's start to the end of the buffer.
-    if (expertScale) be.range.bytes = std::min<uint64_t>(expertScale->buffer->size() - be.range.offset,
-                                                         dev.features().maxStorageBufferRange);
+    if (expertScale)
+        be.range.bytes = std::min<uint64_t>(expertScale->buffer->size() - be.range.offset,
+                                            dev.features().maxStorageBufferRange);
     struct {
-        uint32_t n, k, yOffset, yStride, oOffset, oStride, hasExpertScale, accumulate, idsOffset, weightsOffset,
-            scaleOffset;
-    } push{n,         k, by.offset, yStride, bo.offset, outStride, expertScale ? 1u : 0u, accumulate ? 1u : 0u,
-           bi.offset, bw.offset, be.offset};
+        uint32_t n, k, yOffset, yStride, oOffset, oStride, hasExpertScale, accumulate, idsOffset,
+            weightsOffset, scaleOffset;
+    } push{n,
+           k,
+           by.offset,
+           yStride,
+           bo.offset,
+           outStride,
+           expertScale ? 1u : 0u,
+           accumulate ? 1u : 0u,
+           bi.offset,
+           bw.offset,
+           be.offset};
     rec.dispatch(make("moe_combine", {kElementwiseWorkgroup},
                       {reads(by.range), reads(bi.range), reads(bw.range), reads(be.range),
                        accumulate ? readsWrites(bo.range) : writes(bo.range)},
@@ -411,12 +487,13 @@ void Kernels::moeCombine(Recorder& rec, View y, View ids, View weights, std::opt
 }
 
 void Kernels::readAll(Recorder& rec, const Buffer& source, const Buffer& sink, uint32_t workgroups) {
-    const uint64_t bytes = std::min<uint64_t>(source.size(), pipelines_.device().features().maxStorageBufferRange);
+    const uint64_t bytes =
+        std::min<uint64_t>(source.size(), pipelines_.device().features().maxStorageBufferRange);
     struct {
         uint32_t words;
     } push{u32(bytes / 16, "words")};
-    rec.dispatch(make("bandwidth", {256}, {reads({source.handle(), 0, bytes / 16 * 16}), writes(whole(sink))}, push,
-                      workgroups));
+    rec.dispatch(make("bandwidth", {256}, {reads({source.handle(), 0, bytes / 16 * 16}), writes(whole(sink))},
+                      push, workgroups));
 }
 
 } // namespace ocelle::vulkan

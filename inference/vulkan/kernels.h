@@ -16,7 +16,10 @@
 #include "vulkan/compute.h"
 
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
+#include <utility>
 
 namespace ocelle::vulkan {
 
@@ -24,10 +27,12 @@ struct View {
     const Buffer* buffer = nullptr;
     uint64_t offset = 0; // in 4-byte elements
 };
-inline View at(const Buffer& b, uint64_t offset = 0) { return {&b, offset}; }
+inline View at(const Buffer& b, uint64_t offset = 0) {
+    return {&b, offset};
+}
 
 struct KernelTuning {
-    bool useSubgroups = true;    // subgroup-arithmetic variants (forced off when the device lacks them)
+    bool useSubgroups = true;     // subgroup-arithmetic variants (forced off when the device lacks them)
     uint32_t matvecWorkgroup = 0; // 0: chosen from the device
     uint32_t matvecRows = 0;      // rows per matvec workgroup; 0: chosen from the device
     uint32_t attentionMinPerSplit = 128; // decode attention: key positions per split at least
@@ -37,7 +42,7 @@ struct KernelTuning {
 struct RmsNormArgs {
     View x;
     View out;
-    uint32_t n = 0;    // row length
+    uint32_t n = 0; // row length
     uint32_t rows = 1;
     float eps = 1e-6f;
     std::optional<View> weight;   // length n, shared by all rows
@@ -47,18 +52,18 @@ struct RmsNormArgs {
 };
 
 struct AttentionArgs {
-    View q;       // [tokens][heads][headDim] (token stride qTokenStride, 0: heads*headDim)
-    View kCache;  // [capacity][kvHeads][headDim]
+    View q;      // [tokens][heads][headDim] (token stride qTokenStride, 0: heads*headDim)
+    View kCache; // [capacity][kvHeads][headDim]
     View vCache;
-    View out;     // [tokens][heads][headDim] (token stride outTokenStride, 0: heads*headDim)
+    View out;                    // [tokens][heads][headDim] (token stride outTokenStride, 0: heads*headDim)
     std::optional<View> scratch; // decode splits: attentionScratchElements() elements
     uint32_t headDim = 0, heads = 0, kvHeads = 0;
     uint32_t capacity = 0; // cache slots; position p is slot p % capacity
     uint32_t pos0 = 0;     // position of the first query token (its K/V already stored)
     uint32_t tokens = 1;
-    uint32_t window = 0;   // 0: full causal; else sliding window of this many positions
+    uint32_t window = 0; // 0: full causal; else sliding window of this many positions
     float scale = 1.0f;
-    uint32_t splits = 0;   // 0: automatic (decode) / 1 (prefill)
+    uint32_t splits = 0; // 0: automatic (decode) / 1 (prefill)
     uint32_t qTokenStride = 0, outTokenStride = 0;
 };
 
@@ -78,29 +83,31 @@ public:
     // Expert matvec: w holds experts x rowsPerExpert rows (WeightTensor rowGroup = rowsPerExpert).
     // For slot s = token * k + j the expert is ids[s]; the input is x[token] when sharedInput, else
     // x[s]; y[s] gets rowsPerExpert values.
-    void moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, View y, uint32_t tokens, uint32_t k,
-                   bool sharedInput, uint32_t xStride = 0, uint32_t yStride = 0);
+    void moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, View y, uint32_t tokens,
+                   uint32_t k, bool sharedInput, uint32_t xStride = 0, uint32_t yStride = 0);
     void rmsNorm(Recorder& rec, const RmsNormArgs& a);
     // In place on [tokens][heads][headDim]; base is the RoPE theta; freqFactors has headDim/2 floats.
-    void rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t pos0, float base,
-              std::optional<View> freqFactors = std::nullopt, uint32_t tokenStride = 0);
+    void rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t pos0,
+              float base, std::optional<View> freqFactors = std::nullopt, uint32_t tokenStride = 0);
     // out[r][i] = gelu_tanh(gate[r][i]) * up[r][i], i < n.
-    void geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows = 1, uint32_t gateStride = 0,
-               uint32_t upStride = 0, uint32_t outStride = 0);
-    void softmax(Recorder& rec, View x, uint32_t n, uint32_t rows = 1, uint32_t stride = 0, float scale = 1.0f);
+    void geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows = 1,
+               uint32_t gateStride = 0, uint32_t upStride = 0, uint32_t outStride = 0);
+    void softmax(Recorder& rec, View x, uint32_t n, uint32_t rows = 1, uint32_t stride = 0,
+                 float scale = 1.0f);
     void softcap(Recorder& rec, View x, uint32_t n, float cap);
     // Stores rows of `tokens` new tokens (rowFloats each) at slots (pos0 + t) % capacity.
     void kvStore(Recorder& rec, View src, View cache, uint32_t rowFloats, uint32_t tokens, uint32_t pos0,
                  uint32_t capacity, uint32_t srcStride = 0);
     void attention(Recorder& rec, const AttentionArgs& a);
     uint32_t attentionSplits(const AttentionArgs& a) const;
-    static uint64_t attentionScratchElements(uint32_t heads, uint32_t headDim, uint32_t splits, uint32_t tokens);
+    static uint64_t attentionScratchElements(uint32_t heads, uint32_t headDim, uint32_t splits,
+                                             uint32_t tokens);
     // out[t] = dequant(table[ids[t]]) * scale.
-    void gather(Recorder& rec, const WeightTensor& table, View ids, View out, uint32_t tokens, float scale = 1.0f,
-                uint32_t outStride = 0);
+    void gather(Recorder& rec, const WeightTensor& table, View ids, View out, uint32_t tokens,
+                float scale = 1.0f, uint32_t outStride = 0);
     // Softmax over experts, top k, renormalised: ids[t][k] (uint32) and weights[t][k].
-    void moeRoute(Recorder& rec, View logits, View ids, View weights, uint32_t experts, uint32_t k, uint32_t tokens,
-                  uint32_t logitStride = 0);
+    void moeRoute(Recorder& rec, View logits, View ids, View weights, uint32_t experts, uint32_t k,
+                  uint32_t tokens, uint32_t logitStride = 0);
     // out[t] (+)= sum_j weights[t][j] * expertScale[ids[t][j]] * y[t*k+j].
     void moeCombine(Recorder& rec, View y, View ids, View weights, std::optional<View> expertScale, View out,
                     uint32_t n, uint32_t k, uint32_t tokens, bool accumulate, uint32_t yStride = 0,
@@ -112,6 +119,9 @@ public:
 
 private:
     std::string reducing(const std::string& name) const;
+    // base^(-2i/headDim) rounded once from double, uploaded on first use per (base, headDim).
+    const Buffer& ropeTable(float base, uint32_t headDim);
+    std::map<std::pair<float, uint32_t>, std::unique_ptr<Buffer>> ropeTables_;
     Pipelines& pipelines_;
     KernelTuning tuning_;
     uint32_t matmulBN_ = 64;

@@ -17,7 +17,9 @@ std::optional<uint32_t> findMemoryType(const VkPhysicalDeviceMemoryProperties& p
     return std::nullopt;
 }
 
-std::string mib(uint64_t bytes) { return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB"; }
+std::string mib(uint64_t bytes) {
+    return std::to_string((bytes + (1u << 20) - 1) >> 20) + " MiB";
+}
 
 // Shaders read weights as 32-bit words and may read one word past a row's last byte.
 constexpr uint64_t kTailSlack = 16;
@@ -31,7 +33,8 @@ Buffer::Buffer(Device& device, uint64_t bytes, MemoryKind kind) : device_(device
     VkBufferCreateInfo info{};
     info.sType = VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO;
     info.size = bytes;
-    info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    info.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT |
+                 VK_BUFFER_USAGE_TRANSFER_DST_BIT;
     info.sharingMode = VK_SHARING_MODE_EXCLUSIVE;
     check(vk().vkCreateBuffer(device.handle(), &info, nullptr, &buffer_), "vkCreateBuffer");
     VkMemoryRequirements req{};
@@ -79,7 +82,8 @@ Buffer::Buffer(Device& device, uint64_t bytes, MemoryKind kind) : device_(device
     }
     check(vk().vkBindBufferMemory(device.handle(), buffer_, memory_, 0), "vkBindBufferMemory");
     // Only coherent memory is mapped, so no flush/invalidate calls are needed anywhere.
-    const VkMemoryPropertyFlags mappable = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    const VkMemoryPropertyFlags mappable =
+        VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
     if ((flags & mappable) == mappable)
         check(vk().vkMapMemory(device.handle(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_), "vkMapMemory");
     else if (kind != MemoryKind::DeviceLocal)
@@ -131,16 +135,18 @@ void download(Device& device, const Buffer& src, uint64_t srcOffset, void* data,
     }
 }
 
-std::unique_ptr<WeightTensor> WeightTensor::upload(Device& device, uint32_t ggmlType, uint64_t rows, uint64_t cols,
-                                                   const void* data, uint64_t rowGroup, uint64_t maxChunkBytes,
-                                                   const ProgressCallback& progress) {
+std::unique_ptr<WeightTensor> WeightTensor::upload(Device& device, uint32_t ggmlType, uint64_t rows,
+                                                   uint64_t cols, const void* data, uint64_t rowGroup,
+                                                   uint64_t maxChunkBytes, const ProgressCallback& progress) {
     const auto traits = gguf::typeTraits(ggmlType);
     if (!traits) throw std::invalid_argument("unknown tensor type id " + std::to_string(ggmlType));
     if (cols == 0 || rows == 0) throw std::invalid_argument("empty weight tensor");
     if (cols % traits->blockElements != 0)
-        throw std::invalid_argument(std::string("row length ") + std::to_string(cols) + " is not a multiple of the " +
-                                    traits->name + " block size " + std::to_string(traits->blockElements));
-    if (rowGroup == 0 || rows % rowGroup != 0) throw std::invalid_argument("rows are not a whole number of row groups");
+        throw std::invalid_argument(std::string("row length ") + std::to_string(cols) +
+                                    " is not a multiple of the " + traits->name + " block size " +
+                                    std::to_string(traits->blockElements));
+    if (rowGroup == 0 || rows % rowGroup != 0)
+        throw std::invalid_argument("rows are not a whole number of row groups");
 
     auto t = std::unique_ptr<WeightTensor>(new WeightTensor());
     t->type_ = ggmlType;
@@ -152,8 +158,9 @@ std::unique_ptr<WeightTensor> WeightTensor::upload(Device& device, uint32_t ggml
     if (maxChunkBytes) limit = std::min(limit, maxChunkBytes);
     const uint64_t groupBytes = t->rowBytes_ * rowGroup;
     if (groupBytes > limit)
-        throw VulkanError("a weight row group of " + std::to_string(groupBytes) + " bytes exceeds the device's " +
-                          std::to_string(limit) + "-byte storage-buffer range");
+        throw VulkanError("a weight row group of " + std::to_string(groupBytes) +
+                          " bytes exceeds the device's " + std::to_string(limit) +
+                          "-byte storage-buffer range");
     const uint64_t rowsPerChunk = limit / groupBytes * rowGroup;
     const uint64_t total = rows * t->rowBytes_;
     for (uint64_t first = 0; first < rows; first += rowsPerChunk) {

@@ -43,8 +43,12 @@ struct BufferRange {
     uint64_t offset = 0;
     uint64_t bytes = 0;
 };
-inline BufferRange whole(const Buffer& b) { return {b.handle(), 0, b.size()}; }
-inline BufferRange slice(const Buffer& b, uint64_t offset, uint64_t bytes) { return {b.handle(), offset, bytes}; }
+inline BufferRange whole(const Buffer& b) {
+    return {b.handle(), 0, b.size()};
+}
+inline BufferRange slice(const Buffer& b, uint64_t offset, uint64_t bytes) {
+    return {b.handle(), offset, bytes};
+}
 
 // Copies host data into a buffer (mapped memcpy when host-visible, else through staging) and back.
 void upload(Device& device, Buffer& dst, uint64_t dstOffset, const void* data, uint64_t bytes);
@@ -67,8 +71,9 @@ public:
 
     // `maxChunkBytes` 0 means the device's binding limit; tests pass smaller values to force splits.
     // Throws std::invalid_argument for an unknown type or cols not a multiple of the block size.
-    static std::unique_ptr<WeightTensor> upload(Device& device, uint32_t ggmlType, uint64_t rows, uint64_t cols,
-                                                const void* data, uint64_t rowGroup = 1, uint64_t maxChunkBytes = 0,
+    static std::unique_ptr<WeightTensor> upload(Device& device, uint32_t ggmlType, uint64_t rows,
+                                                uint64_t cols, const void* data, uint64_t rowGroup = 1,
+                                                uint64_t maxChunkBytes = 0,
                                                 const ProgressCallback& progress = {});
 
     uint32_t type() const { return type_; }

@@ -3,10 +3,16 @@
 // rotates with i + headDim/2 by angle pos * base^(-2i/headDim) / freqFactor[i]. The optional
 // frequency factors (GGUF rope_freqs: 1.0 for rotated pairs, 1e30 for the rest) divide the angle
 // in fp32, so 1e30 gives a zero angle (cos 1, sin 0) and never overflows.
+//
+// Precision: base^(-2i/d) comes from a host table rounded once from double (GPU exp2/pow may be
+// off by tens of ulp), and the angle is reduced modulo 2 pi with a three-part constant before
+// cos/sin (whose accuracy is only specified near [-pi, pi]). What remains is the fp32 rounding of
+// pos * freq, about one ulp of the angle, as in ggml.
 #include "common.glsl"
 
 layout(binding = 0) buffer Data { float xs[]; };
 layout(binding = 1) readonly buffer FreqFactors { float ff[]; };
+layout(binding = 2) readonly buffer Frequencies { float freq[]; }; // base^(-2i/headDim), i < headDim/2
 
 layout(push_constant) uniform Push {
     uint headDim;
@@ -15,7 +21,7 @@ layout(push_constant) uniform Push {
     uint tokenStride; // floats between tokens
     uint headStride;  // floats between heads
     uint pos0;        // position of token 0
-    float log2Base;   // log2(rope base)
+    uint freqOffset;
     uint hasFreqFactors;
     uint ffOffset;
 } p;
@@ -28,11 +34,17 @@ void main() {
     const uint head = index / halfDim;
     const uint i = index % halfDim;
     const float pos = float(p.pos0 + token);
-    // base^(-2i/d) as exp2: one rounding instead of a running product.
-    float angle = pos * exp2(-float(2u * i) / float(p.headDim) * p.log2Base);
+    precise float angle = pos * freq[p.freqOffset + i];
     if (p.hasFreqFactors != 0u) angle /= ff[p.ffOffset + i];
-    const float c = cos(angle);
-    const float s = sin(angle);
+    // Cody-Waite: 2 pi = C1 + C2 + C3 with C1, C2 short enough that k * C1 and k * C2 are exact
+    // for k < 2^15 (angles up to ~2e5 rad).
+    const float C1 = 6.28125;
+    const float C2 = 0.001934051513671875;
+    const float C3 = 1.2556658930407139e-06;
+    const float k = round(angle * 0.15915494309189535);
+    precise float reduced = ((angle - k * C1) - k * C2) - k * C3;
+    const float c = cos(reduced);
+    const float s = sin(reduced);
     const uint b = p.offset + token * p.tokenStride + head * p.headStride;
     const float x0 = xs[b + i];
     const float x1 = xs[b + i + halfDim];
