@@ -64,6 +64,7 @@ public:
     ValueType elementType() const { return elementType_; }
     uint64_t size() const { return count_; }
     std::optional<int64_t> intAt(uint64_t i) const;
+    std::optional<uint64_t> uintAt(uint64_t i) const; // integer elements that are not negative
     std::optional<double> floatAt(uint64_t i) const;
     std::optional<bool> boolAt(uint64_t i) const;
     std::string_view stringAt(uint64_t i) const { return strings_.at(i); }
@@ -99,7 +100,7 @@ struct TensorInfo {
     TensorType type() const { return static_cast<TensorType>(rawType); }
     int64_t elements() const;
     int64_t dim(size_t i) const { return i < ne.size() ? ne[i] : 1; }
-    int64_t rows() const; // elements / ne[0]
+    int64_t rows() const;            // elements / ne[0]
     std::string shapeString() const; // "{64, 262144}"
 };
 

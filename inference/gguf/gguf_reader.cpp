@@ -19,22 +19,33 @@ bool scalarSize(ValueType t, uint64_t& size) {
     switch (t) {
     case ValueType::UInt8:
     case ValueType::Int8:
-    case ValueType::Bool: size = 1; return true;
+    case ValueType::Bool:
+        size = 1;
+        return true;
     case ValueType::UInt16:
-    case ValueType::Int16: size = 2; return true;
+    case ValueType::Int16:
+        size = 2;
+        return true;
     case ValueType::UInt32:
     case ValueType::Int32:
-    case ValueType::Float32: size = 4; return true;
+    case ValueType::Float32:
+        size = 4;
+        return true;
     case ValueType::UInt64:
     case ValueType::Int64:
-    case ValueType::Float64: size = 8; return true;
+    case ValueType::Float64:
+        size = 8;
+        return true;
     case ValueType::String:
-    case ValueType::Array: return false;
+    case ValueType::Array:
+        return false;
     }
     return false;
 }
 
-bool knownValueType(uint32_t t) { return t <= static_cast<uint32_t>(ValueType::Float64); }
+bool knownValueType(uint32_t t) {
+    return t <= static_cast<uint32_t>(ValueType::Float64);
+}
 
 template <typename T> T loadLE(const uint8_t* p) {
     T v;
@@ -45,19 +56,42 @@ template <typename T> T loadLE(const uint8_t* p) {
 // Decodes one scalar of type t at p into (bits, float).
 void decodeScalar(ValueType t, const uint8_t* p, uint64_t& bits, double& f) {
     switch (t) {
-    case ValueType::UInt8: bits = loadLE<uint8_t>(p); break;
-    case ValueType::Int8: bits = static_cast<uint64_t>(static_cast<int64_t>(loadLE<int8_t>(p))); break;
-    case ValueType::UInt16: bits = loadLE<uint16_t>(p); break;
-    case ValueType::Int16: bits = static_cast<uint64_t>(static_cast<int64_t>(loadLE<int16_t>(p))); break;
-    case ValueType::UInt32: bits = loadLE<uint32_t>(p); break;
-    case ValueType::Int32: bits = static_cast<uint64_t>(static_cast<int64_t>(loadLE<int32_t>(p))); break;
-    case ValueType::UInt64: bits = loadLE<uint64_t>(p); break;
-    case ValueType::Int64: bits = static_cast<uint64_t>(loadLE<int64_t>(p)); break;
-    case ValueType::Bool: bits = loadLE<uint8_t>(p) != 0; break;
-    case ValueType::Float32: f = loadLE<float>(p); break;
-    case ValueType::Float64: f = loadLE<double>(p); break;
+    case ValueType::UInt8:
+        bits = loadLE<uint8_t>(p);
+        break;
+    case ValueType::Int8:
+        bits = static_cast<uint64_t>(static_cast<int64_t>(loadLE<int8_t>(p)));
+        break;
+    case ValueType::UInt16:
+        bits = loadLE<uint16_t>(p);
+        break;
+    case ValueType::Int16:
+        bits = static_cast<uint64_t>(static_cast<int64_t>(loadLE<int16_t>(p)));
+        break;
+    case ValueType::UInt32:
+        bits = loadLE<uint32_t>(p);
+        break;
+    case ValueType::Int32:
+        bits = static_cast<uint64_t>(static_cast<int64_t>(loadLE<int32_t>(p)));
+        break;
+    case ValueType::UInt64:
+        bits = loadLE<uint64_t>(p);
+        break;
+    case ValueType::Int64:
+        bits = static_cast<uint64_t>(loadLE<int64_t>(p));
+        break;
+    case ValueType::Bool:
+        bits = loadLE<uint8_t>(p) != 0;
+        break;
+    case ValueType::Float32:
+        f = loadLE<float>(p);
+        break;
+    case ValueType::Float64:
+        f = loadLE<double>(p);
+        break;
     case ValueType::String:
-    case ValueType::Array: break;
+    case ValueType::Array:
+        break;
     }
 }
 
@@ -74,8 +108,10 @@ bool isIntegerType(ValueType t) {
     case ValueType::UInt32:
     case ValueType::Int32:
     case ValueType::UInt64:
-    case ValueType::Int64: return true;
-    default: return false;
+    case ValueType::Int64:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -89,28 +125,45 @@ std::optional<int64_t> asInt(ValueType t, uint64_t bits) {
 
 const char* valueTypeName(ValueType t) {
     switch (t) {
-    case ValueType::UInt8: return "u8";
-    case ValueType::Int8: return "i8";
-    case ValueType::UInt16: return "u16";
-    case ValueType::Int16: return "i16";
-    case ValueType::UInt32: return "u32";
-    case ValueType::Int32: return "i32";
-    case ValueType::Float32: return "f32";
-    case ValueType::Bool: return "bool";
-    case ValueType::String: return "string";
-    case ValueType::Array: return "array";
-    case ValueType::UInt64: return "u64";
-    case ValueType::Int64: return "i64";
-    case ValueType::Float64: return "f64";
+    case ValueType::UInt8:
+        return "u8";
+    case ValueType::Int8:
+        return "i8";
+    case ValueType::UInt16:
+        return "u16";
+    case ValueType::Int16:
+        return "i16";
+    case ValueType::UInt32:
+        return "u32";
+    case ValueType::Int32:
+        return "i32";
+    case ValueType::Float32:
+        return "f32";
+    case ValueType::Bool:
+        return "bool";
+    case ValueType::String:
+        return "string";
+    case ValueType::Array:
+        return "array";
+    case ValueType::UInt64:
+        return "u64";
+    case ValueType::Int64:
+        return "i64";
+    case ValueType::Float64:
+        return "f64";
     }
     return "?";
 }
 
 // ---- Value ----
 
-bool Value::isInteger() const { return isIntegerType(type_); }
+bool Value::isInteger() const {
+    return isIntegerType(type_);
+}
 
-std::optional<int64_t> Value::toInt() const { return asInt(type_, bits_); }
+std::optional<int64_t> Value::toInt() const {
+    return asInt(type_, bits_);
+}
 
 std::optional<uint64_t> Value::toUInt() const {
     if (!isIntegerType(type_)) return std::nullopt;
@@ -144,6 +197,17 @@ std::optional<int64_t> Value::intAt(uint64_t i) const {
     return asInt(elementType_, bits);
 }
 
+std::optional<uint64_t> Value::uintAt(uint64_t i) const {
+    if (!isArray() || i >= count_ || !raw_ || !isIntegerType(elementType_)) return std::nullopt;
+    uint64_t size = 0;
+    scalarSize(elementType_, size);
+    uint64_t bits = 0;
+    double f = 0;
+    decodeScalar(elementType_, raw_ + i * size, bits, f);
+    if (isSigned(elementType_) && static_cast<int64_t>(bits) < 0) return std::nullopt;
+    return bits;
+}
+
 std::optional<double> Value::floatAt(uint64_t i) const {
     if (!isArray() || i >= count_ || !raw_) return std::nullopt;
     if (isIntegerType(elementType_)) {
@@ -172,7 +236,8 @@ std::string Value::describe(size_t maxItems) const {
         s.append(string_.size() > 80 ? "...\"" : "\"");
         return s;
     }
-    case ValueType::Bool: return bits_ ? "true" : "false";
+    case ValueType::Bool:
+        return bits_ ? "true" : "false";
     case ValueType::Float32:
     case ValueType::Float64: {
         char buf[64];
@@ -217,7 +282,9 @@ int64_t TensorInfo::elements() const {
     return n;
 }
 
-int64_t TensorInfo::rows() const { return ne.empty() || ne[0] == 0 ? 0 : elements() / ne[0]; }
+int64_t TensorInfo::rows() const {
+    return ne.empty() || ne[0] == 0 ? 0 : elements() / ne[0];
+}
 
 std::string TensorInfo::shapeString() const {
     std::string s = "{";
@@ -291,8 +358,8 @@ private:
 
     void require(uint64_t n, const std::string& what) {
         if (n > remaining())
-            file_.fail("truncated while reading " + what + " at byte " + std::to_string(pos_) + " (file has " +
-                       std::to_string(file_.size_) + " bytes)");
+            file_.fail("truncated while reading " + what + " at byte " + std::to_string(pos_) +
+                       " (file has " + std::to_string(file_.size_) + " bytes)");
     }
 
     uint32_t u32() {
@@ -312,7 +379,8 @@ private:
     std::string_view string(const std::string& what) {
         const uint64_t len = need<uint64_t>("the length of " + what);
         if (len > remaining())
-            file_.fail("the length of " + what + " (" + std::to_string(len) + " bytes) runs past the end of the file");
+            file_.fail("the length of " + what + " (" + std::to_string(len) +
+                       " bytes) runs past the end of the file");
         std::string_view s(reinterpret_cast<const char*>(file_.base_ + pos_), len);
         pos_ += len;
         return s;
@@ -371,7 +439,8 @@ private:
         t.name = std::string(string("the name of tensor #" + std::to_string(index)));
         const uint32_t nDims = need<uint32_t>("the rank of tensor '" + t.name + "'");
         if (nDims == 0 || nDims > kMaxDims)
-            file_.fail("tensor '" + t.name + "' has " + std::to_string(nDims) + " dimensions (1 to 4 allowed)");
+            file_.fail("tensor '" + t.name + "' has " + std::to_string(nDims) +
+                       " dimensions (1 to 4 allowed)");
         int64_t elements = 1;
         for (uint32_t d = 0; d < nDims; ++d) {
             const uint64_t n = need<uint64_t>("the shape of tensor '" + t.name + "'");
@@ -386,15 +455,17 @@ private:
         if (!traits)
             file_.fail("tensor '" + t.name + "' has unknown tensor type " + std::to_string(t.rawType));
         if (t.ne[0] % traits->blockElements != 0)
-            file_.fail("tensor '" + t.name + "' of type " + traits->name + " has width " + std::to_string(t.ne[0]) +
-                       ", not a multiple of its block size " + std::to_string(traits->blockElements));
+            file_.fail("tensor '" + t.name + "' of type " + traits->name + " has width " +
+                       std::to_string(t.ne[0]) + ", not a multiple of its block size " +
+                       std::to_string(traits->blockElements));
         const uint64_t blocks = static_cast<uint64_t>(elements) / traits->blockElements;
         if (__builtin_mul_overflow(blocks, static_cast<uint64_t>(traits->blockBytes), &t.nbytes))
             file_.fail("tensor '" + t.name + "' has an absurd shape (byte size overflows)");
         if (t.nbytes > file_.size_)
             file_.fail("tensor '" + t.name + "' " + t.shapeString() + " needs " + std::to_string(t.nbytes) +
                        " bytes, more than the whole file");
-        if (!file_.tensorIndex_.emplace(t.name, index).second) file_.fail("duplicate tensor name '" + t.name + "'");
+        if (!file_.tensorIndex_.emplace(t.name, index).second)
+            file_.fail("duplicate tensor name '" + t.name + "'");
         return t;
     }
 
@@ -443,7 +514,9 @@ File::~File() {
     if (mapping_) munmap(mapping_, size_);
 }
 
-void File::fail(const std::string& message) const { throw Error(path_ + ": " + message); }
+void File::fail(const std::string& message) const {
+    throw Error(path_ + ": " + message);
+}
 
 const Value* File::find(std::string_view key) const {
     auto it = metadataIndex_.find(std::string(key));
@@ -454,7 +527,8 @@ std::optional<int64_t> File::getInt(std::string_view key) const {
     const Value* v = find(key);
     if (!v) return std::nullopt;
     auto i = v->toInt();
-    if (!i) fail("metadata '" + std::string(key) + "' should be an integer, found " + valueTypeName(v->type()));
+    if (!i)
+        fail("metadata '" + std::string(key) + "' should be an integer, found " + valueTypeName(v->type()));
     return i;
 }
 
