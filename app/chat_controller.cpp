@@ -74,7 +74,9 @@ bool ChatController::selectConversation(int id) {
     return true;
 }
 
-void ChatController::dismissNotice() { setNotice({}); }
+void ChatController::dismissNotice() {
+    setNotice({});
+}
 
 void ChatController::setNotice(const QString& notice) {
     if (notice == notice_) return;

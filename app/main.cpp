@@ -33,7 +33,8 @@ int main(int argc, char** argv) {
     parser.setApplicationDescription(QStringLiteral("Chat with Google's Gemma 4 models on this computer."));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("model"), QStringLiteral("A Gemma 4 GGUF model file to open."),
+    parser.addPositionalArgument(QStringLiteral("model"),
+                                 QStringLiteral("A Gemma 4 GGUF model file to open."),
                                  QStringLiteral("[model.gguf]"));
     const QCommandLineOption firstFrameOption(
         QStringLiteral("quit-after-first-frame"),
@@ -50,8 +51,10 @@ int main(int argc, char** argv) {
     }
 
     const QString scheme = parser.value(themeOption);
-    if (scheme != QLatin1String("system") && scheme != QLatin1String("light") && scheme != QLatin1String("dark")) {
-        std::fprintf(stderr, "ocelle: --theme must be system, light or dark (got '%s')\n", qPrintable(scheme));
+    if (scheme != QLatin1String("system") && scheme != QLatin1String("light") &&
+        scheme != QLatin1String("dark")) {
+        std::fprintf(stderr, "ocelle: --theme must be system, light or dark (got '%s')\n",
+                     qPrintable(scheme));
         return 2;
     }
 
@@ -80,7 +83,8 @@ int main(int argc, char** argv) {
         QObject::connect(
             window, &QQuickWindow::frameSwapped, &app,
             [&sinceStart] {
-                std::printf("ocelle: first frame after %lld ms\n", static_cast<long long>(sinceStart.elapsed()));
+                std::printf("ocelle: first frame after %lld ms\n",
+                            static_cast<long long>(sinceStart.elapsed()));
                 std::fflush(stdout);
                 QTimer::singleShot(0, qApp, &QCoreApplication::quit);
             },

@@ -31,7 +31,8 @@ QString ModelController::fileName() const {
 bool ModelController::openModelFile(const QUrl& file) {
     if (file.isLocalFile()) return openModelPath(file.toLocalFile());
     if (file.scheme().isEmpty()) return openModelPath(file.toString()); // a bare path passed from QML
-    fail(file.toString(), tr("Only files on this computer can be opened (got a %1: address).").arg(file.scheme()));
+    fail(file.toString(),
+         tr("Only files on this computer can be opened (got a %1: address).").arg(file.scheme()));
     return false;
 }
 
@@ -56,7 +57,8 @@ bool ModelController::openModelPath(const QString& path) {
 
     const QString shownName = QFileInfo(absolute).fileName();
     if (architecture.isEmpty()) {
-        fail(absolute, tr("%1 has no general.architecture entry, so it is not a model Ocelle can run.").arg(shownName));
+        fail(absolute,
+             tr("%1 has no general.architecture entry, so it is not a model Ocelle can run.").arg(shownName));
         return false;
     }
     if (architecture == QLatin1String(kProjectorArchitecture)) {
@@ -66,11 +68,13 @@ bool ModelController::openModelPath(const QString& path) {
         return false;
     }
     if (architecture != QLatin1String(kGemma4Architecture)) {
-        fail(absolute, tr("%1 is a \"%2\" model. Ocelle runs Gemma 4 (gemma4) models.").arg(shownName, architecture));
+        fail(absolute,
+             tr("%1 is a \"%2\" model. Ocelle runs Gemma 4 (gemma4) models.").arg(shownName, architecture));
         return false;
     }
     if (gguf->tensors().empty()) {
-        fail(absolute, tr("%1 holds no weights (a vocabulary-only file). Open a full Gemma 4 model.").arg(shownName));
+        fail(absolute,
+             tr("%1 holds no weights (a vocabulary-only file). Open a full Gemma 4 model.").arg(shownName));
         return false;
     }
 

@@ -13,7 +13,8 @@ private slots:
         QVERIFY2(info.diagnostics().startsWith(QStringLiteral("Ocelle " OCELLE_EXPECTED_VERSION)),
                  qPrintable(info.diagnostics()));
         QVERIFY2(info.mediaBackends().contains(QStringLiteral("OpenCV ")), qPrintable(info.mediaBackends()));
-        QVERIFY2(info.mediaBackends().contains(QStringLiteral("libavformat ")), qPrintable(info.mediaBackends()));
+        QVERIFY2(info.mediaBackends().contains(QStringLiteral("libavformat ")),
+                 qPrintable(info.mediaBackends()));
         QVERIFY(info.diagnostics().endsWith(info.mediaBackends()));
     }
 };

@@ -12,7 +12,8 @@ private slots:
     void sendingWithoutAModelExplainsAndSendsNothing() {
         ModelController models;
         ChatController chat(&models);
-        QAbstractItemModelTester messagesTester(chat.messages(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester messagesTester(chat.messages(),
+                                                QAbstractItemModelTester::FailureReportingMode::QtTest);
         QSignalSpy noticeSpy(&chat, &ChatController::noticeChanged);
 
         QVERIFY(!chat.send(QStringLiteral("   \n ")));
@@ -52,7 +53,8 @@ private slots:
     void newChatReusesAnEmptyConversation() {
         ModelController models;
         ChatController chat(&models);
-        QAbstractItemModelTester tester(chat.conversations(), QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QAbstractItemModelTester tester(chat.conversations(),
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
         QSignalSpy currentSpy(&chat, &ChatController::currentConversationChanged);
         QCOMPARE(chat.currentConversationId(), -1);
         QVERIFY(chat.currentTitle().isEmpty());

@@ -23,7 +23,8 @@ private slots:
         QCOMPARE(countSpy.count(), 2);
 
         const QModelIndex first = model.index(0);
-        QCOMPARE(model.data(first, MessageListModel::TextRole).toString(), QStringLiteral("What is a GGUF file?"));
+        QCOMPARE(model.data(first, MessageListModel::TextRole).toString(),
+                 QStringLiteral("What is a GGUF file?"));
         QCOMPARE(model.data(first, MessageListModel::IsUserRole).toBool(), true);
         QCOMPARE(model.data(model.index(1), MessageListModel::IsUserRole).toBool(), false);
         QCOMPARE(model.data(first, MessageListModel::AuthorRole).value<MessageListModel::Author>(),
@@ -64,7 +65,8 @@ private slots:
         const int second = model.add(QStringLiteral("Travel"));
         QVERIFY(first != second);
         QCOMPARE(model.count(), 2);
-        QCOMPARE(model.data(model.index(0), ConversationListModel::TitleRole).toString(), QStringLiteral("Travel"));
+        QCOMPARE(model.data(model.index(0), ConversationListModel::TitleRole).toString(),
+                 QStringLiteral("Travel"));
         QCOMPARE(model.rowOf(first), 1);
         QCOMPARE(model.rowOf(second), 0);
         QCOMPARE(model.idAt(1), first);
@@ -76,7 +78,8 @@ private slots:
         QVERIFY(!model.rename(first, QStringLiteral("   "))); // a blank title is refused
         QVERIFY(!model.rename(999, QStringLiteral("Nobody")));
         QVERIFY(model.setData(model.index(0), QStringLiteral("Trips"), Qt::EditRole));
-        QCOMPARE(model.data(model.index(0), ConversationListModel::TitleRole).toString(), QStringLiteral("Trips"));
+        QCOMPARE(model.data(model.index(0), ConversationListModel::TitleRole).toString(),
+                 QStringLiteral("Trips"));
         QVERIFY(model.flags(model.index(0)).testFlag(Qt::ItemIsEditable));
 
         QVERIFY(model.remove(second));

@@ -12,7 +12,9 @@
 namespace {
 
 const QString kFixtures = QStringLiteral(OCELLE_FIXTURES_DIR);
-QString fixture(const char* relative) { return kFixtures + QLatin1Char('/') + QLatin1String(relative); }
+QString fixture(const char* relative) {
+    return kFixtures + QLatin1Char('/') + QLatin1String(relative);
+}
 
 // The tensor count as the GGUF header stores it (bytes 8..15 after magic and version), read here
 // without the GGUF reader so the controller's number is checked against the file itself.
@@ -101,8 +103,10 @@ private slots:
         ModelController controller;
         QVERIFY(!controller.openModelPath(path));
         QCOMPARE(controller.state(), ModelController::State::Failed);
-        QVERIFY2(controller.statusText().contains(QStringLiteral("not a GGUF file")), qPrintable(controller.statusText()));
-        QVERIFY2(controller.statusText().contains(QFileInfo(path).absoluteFilePath()), qPrintable(controller.statusText()));
+        QVERIFY2(controller.statusText().contains(QStringLiteral("not a GGUF file")),
+                 qPrintable(controller.statusText()));
+        QVERIFY2(controller.statusText().contains(QFileInfo(path).absoluteFilePath()),
+                 qPrintable(controller.statusText()));
         QCOMPARE(controller.tensorCount(), 0);
     }
 
@@ -110,7 +114,8 @@ private slots:
         ModelController controller;
         QVERIFY(!controller.openModelPath(kFixtures + QStringLiteral("/models/no-such-model.gguf")));
         QCOMPARE(controller.state(), ModelController::State::Failed);
-        QVERIFY2(controller.statusText().contains(QStringLiteral("no-such-model.gguf")), qPrintable(controller.statusText()));
+        QVERIFY2(controller.statusText().contains(QStringLiteral("no-such-model.gguf")),
+                 qPrintable(controller.statusText()));
         QVERIFY(!controller.openModelPath(QString()));
         QVERIFY(!controller.openModelFile(QUrl(QStringLiteral("https://example.invalid/model.gguf"))));
         QVERIFY(controller.statusText().contains(QStringLiteral("https")));
@@ -124,7 +129,8 @@ private slots:
         QVERIFY(writeFile(path, original.read(4096)));
         ModelController controller;
         QVERIFY(!controller.openModelPath(path));
-        QVERIFY2(controller.statusText().contains(QStringLiteral("cut.gguf")), qPrintable(controller.statusText()));
+        QVERIFY2(controller.statusText().contains(QStringLiteral("cut.gguf")),
+                 qPrintable(controller.statusText()));
         QCOMPARE(controller.state(), ModelController::State::Failed);
     }
 
@@ -132,13 +138,15 @@ private slots:
         ModelController controller;
         QVERIFY(!controller.openModelPath(fixture("vision/tiny-gemma4-e-mmproj.gguf")));
         QCOMPARE(controller.state(), ModelController::State::Failed);
-        QVERIFY2(controller.statusText().contains(QStringLiteral("mmproj")), qPrintable(controller.statusText()));
+        QVERIFY2(controller.statusText().contains(QStringLiteral("mmproj")),
+                 qPrintable(controller.statusText()));
     }
 
     void explainsAVocabularyOnlyFile() {
         ModelController controller;
         QVERIFY(!controller.openModelPath(fixture("tokenizer/ggml-vocab-gemma-4.gguf")));
-        QVERIFY2(controller.statusText().contains(QStringLiteral("no weights")), qPrintable(controller.statusText()));
+        QVERIFY2(controller.statusText().contains(QStringLiteral("no weights")),
+                 qPrintable(controller.statusText()));
     }
 
     void namesAnOtherArchitecture() {
@@ -147,7 +155,8 @@ private slots:
         QVERIFY(writeFile(path, minimalGguf({{"general.architecture", "llama"}})));
         ModelController controller;
         QVERIFY(!controller.openModelPath(path));
-        QVERIFY2(controller.statusText().contains(QStringLiteral("\"llama\"")), qPrintable(controller.statusText()));
+        QVERIFY2(controller.statusText().contains(QStringLiteral("\"llama\"")),
+                 qPrintable(controller.statusText()));
 
         const QString nameless = dir.filePath(QStringLiteral("nameless.gguf"));
         QVERIFY(writeFile(nameless, minimalGguf({{"general.name", "x"}})));

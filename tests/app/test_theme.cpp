@@ -16,8 +16,11 @@ QPalette paletteWithWindow(const QColor& window) {
 }
 
 double relativeLuminance(const QColor& color) {
-    const auto channel = [](double c) { return c <= 0.03928 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4); };
-    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) + 0.0722 * channel(color.blueF());
+    const auto channel = [](double c) {
+        return c <= 0.03928 ? c / 12.92 : std::pow((c + 0.055) / 1.055, 2.4);
+    };
+    return 0.2126 * channel(color.redF()) + 0.7152 * channel(color.greenF()) +
+           0.0722 * channel(color.blueF());
 }
 
 double contrast(const QColor& a, const QColor& b) {
@@ -78,7 +81,8 @@ private slots:
             const QString scheme = theme.dark() ? QStringLiteral("dark") : QStringLiteral("light");
             const auto check = [&](const char* what, const QColor& fg, const QColor& bg) {
                 const double ratio = contrast(fg, bg);
-                QVERIFY2(ratio >= 4.5, qPrintable(QStringLiteral("%1 %2: contrast %3 < 4.5").arg(scheme, what).arg(ratio)));
+                QVERIFY2(ratio >= 4.5,
+                         qPrintable(QStringLiteral("%1 %2: contrast %3 < 4.5").arg(scheme, what).arg(ratio)));
             };
             check("text on background", theme.text(), theme.background());
             check("text on sidebar", theme.text(), theme.sidebar());

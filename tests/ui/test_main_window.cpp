@@ -70,8 +70,8 @@ private:
     // Delegates have no QObject parent, so they are reached through their view.
     QQuickItem* firstConversation() const {
         QQuickItem* delegate = nullptr;
-        QMetaObject::invokeMethod(item("conversationList"), "itemAtIndex", Q_RETURN_ARG(QQuickItem*, delegate),
-                                  Q_ARG(int, 0));
+        QMetaObject::invokeMethod(item("conversationList"), "itemAtIndex",
+                                  Q_RETURN_ARG(QQuickItem*, delegate), Q_ARG(int, 0));
         return delegate;
     }
     void click(QQuickItem* target) {
@@ -98,16 +98,14 @@ private slots:
         qInfo("main window exposed %lld ms after loading started", static_cast<long long>(timer.elapsed()));
     }
 
-    void cleanupTestCase() {
-        engine_.reset();
-    }
+    void cleanupTestCase() { engine_.reset(); }
 
     void emptyStateIsShown() {
         const QRectF windowRect(0, 0, window_->width(), window_->height());
-        for (const char* name : {"sidebar", "newChatButton", "conversationList", "noConversationsLabel",
-                                 "diagnosticsLabel", "emptyState", "emptyStateTitle", "emptyStateBody",
-                                 "openModelButton", "headerOpenModelButton", "composer", "composerInput",
-                                 "attachButton", "sendButton"}) {
+        for (const char* name :
+             {"sidebar", "newChatButton", "conversationList", "noConversationsLabel", "diagnosticsLabel",
+              "emptyState", "emptyStateTitle", "emptyStateBody", "openModelButton", "headerOpenModelButton",
+              "composer", "composerInput", "attachButton", "sendButton"}) {
             QQuickItem* i = item(name);
             QVERIFY2(i, name);
             QVERIFY2(i->isVisible(), name);
@@ -155,7 +153,8 @@ private slots:
         const QString status = textOf("modelStatusText");
         QVERIFY2(status.contains(QStringLiteral("tiny-gemma4-e.gguf")), qPrintable(status));
         QVERIFY2(status.contains(QStringLiteral("gemma4")), qPrintable(status));
-        QVERIFY2(status.contains(QString::number(models->tensorCount()) + QStringLiteral(" tensors")), qPrintable(status));
+        QVERIFY2(status.contains(QString::number(models->tensorCount()) + QStringLiteral(" tensors")),
+                 qPrintable(status));
         QVERIFY(textOf("headerModelLabel").contains(QStringLiteral("tiny-gemma4-e.gguf")));
         // Still not able to answer, so the empty state stays.
         QVERIFY(item("emptyState")->isVisible());
@@ -165,12 +164,14 @@ private slots:
     void choosingANonGgufFileShowsTheReadersError() {
         ModelController* models = ModelController::instance(engine_.get());
         bool accepted = true;
-        QVERIFY(QMetaObject::invokeMethod(models, "openModelFile", Q_RETURN_ARG(bool, accepted),
-                                          Q_ARG(QUrl, QUrl::fromLocalFile(kFixtures + QStringLiteral("/README.md")))));
+        QVERIFY(QMetaObject::invokeMethod(
+            models, "openModelFile", Q_RETURN_ARG(bool, accepted),
+            Q_ARG(QUrl, QUrl::fromLocalFile(kFixtures + QStringLiteral("/README.md")))));
         QVERIFY(!accepted);
         QTRY_VERIFY(textOf("modelStatusText").contains(QStringLiteral("not a GGUF file")));
         QVERIFY(item("modelStatusText")->isVisible());
-        QCOMPARE(item("modelStatusText")->property("color").value<QColor>(), Theme::instance(engine_.get())->error());
+        QCOMPARE(item("modelStatusText")->property("color").value<QColor>(),
+                 Theme::instance(engine_.get())->error());
         QCOMPARE(textOf("headerModelLabel"), QStringLiteral("No model loaded"));
         grab(QStringLiteral("model-failed.png"));
     }
