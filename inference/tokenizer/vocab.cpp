@@ -68,6 +68,12 @@ uint64_t mixHash(uint64_t x) { // splitmix64 finaliser: spreads the packed pair 
 
 constexpr uint64_t kEmptyKey = ~uint64_t{0};
 
+uint32_t hashText(std::string_view s) {
+    uint64_t h = 0xcbf29ce484222325ULL; // FNV-1a, then mixed so the low bits are usable
+    for (char c : s) h = (h ^ static_cast<uint8_t>(c)) * 0x100000001b3ULL;
+    return static_cast<uint32_t>(mixHash(h));
+}
+
 int hexDigit(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
@@ -85,6 +91,71 @@ int byteTokenValue(std::string_view text) {
 } // namespace
 
 Vocab::~Vocab() = default;
+
+void Vocab::SymbolMap::reserve(size_t entries) {
+    size_t capacity = 16;
+    while (capacity < entries * 2) capacity <<= 1;
+    slots_.assign(capacity, Slot{0, -1});
+    used_ = 0;
+}
+
+int32_t Vocab::SymbolMap::find(std::string_view text, const std::vector<std::string_view>& texts) const {
+    if (slots_.empty()) return -1;
+    const uint32_t h = hashText(text);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        const Slot& slot = slots_[i];
+        if (slot.id < 0) return -1;
+        if (slot.hash == h && texts[static_cast<size_t>(slot.id)] == text) return slot.id;
+    }
+}
+
+int32_t Vocab::SymbolMap::insert(int32_t id, const std::vector<std::string_view>& texts) {
+    if ((used_ + 1) * 2 > slots_.size()) grow();
+    const std::string_view text = texts[static_cast<size_t>(id)];
+    const uint32_t h = hashText(text);
+    const size_t mask = slots_.size() - 1;
+    for (size_t i = h & mask;; i = (i + 1) & mask) {
+        Slot& slot = slots_[i];
+        if (slot.id < 0) {
+            slot = Slot{h, id};
+            ++used_;
+            return id;
+        }
+        if (slot.hash == h && texts[static_cast<size_t>(slot.id)] == text) return slot.id;
+    }
+}
+
+void Vocab::SymbolMap::prefetchSlot(uint32_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+}
+
+void Vocab::SymbolMap::prefetchEntry(uint32_t hash, const std::vector<std::string_view>& texts,
+                                     bool bytes) const {
+    if (slots_.empty()) return;
+    const Slot& slot = slots_[hash & (slots_.size() - 1)];
+    if (slot.id < 0) return;
+    const std::string_view& text = texts[static_cast<size_t>(slot.id)];
+    if (bytes) {
+        __builtin_prefetch(text.data());
+    } else {
+        __builtin_prefetch(&text);
+    }
+}
+
+void Vocab::SymbolMap::grow() {
+    std::vector<Slot> old;
+    old.swap(slots_);
+    reserve(std::max<size_t>(old.size(), 8));
+    const size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+        if (s.id < 0) continue;
+        size_t i = s.hash & mask;
+        while (slots_[i].id >= 0) i = (i + 1) & mask;
+        slots_[i] = s;
+        ++used_;
+    }
+}
 
 std::unique_ptr<Vocab> Vocab::load(const std::string& path) {
     std::unique_ptr<gguf::File> file;
@@ -160,7 +231,8 @@ void Vocab::build(const gguf::File& file) {
     scores_.assign(n, 0.0f);
     types_.assign(n, TokenType::Normal);
     flags_.assign(n, 0);
-    symbolIds_.reserve(n + n / 4);
+    symbolTexts_.assign(tokens_.begin(), tokens_.end());
+    symbolIds_.reserve(n + n / 8);
     for (uint64_t i = 0; i < n; ++i) {
         const auto id = static_cast<TokenId>(i);
         if (scores) scores_[i] = static_cast<float>(scores->floatAt(i).value_or(0.0));
@@ -185,9 +257,9 @@ void Vocab::build(const gguf::File& file) {
             flags_[i] = 0;
             break; // unused/undefined tokens render as nothing
         }
-        if (!symbolIds_.emplace(tokens_[i], id).second)
-            fail("duplicate token '" + std::string(tokens_[i]) + "' (ids " +
-                 std::to_string(symbolIds_.at(tokens_[i])) + " and " + std::to_string(i) + ")");
+        if (const int32_t stored = symbolIds_.insert(id, symbolTexts_); stored != id)
+            fail("duplicate token '" + std::string(tokens_[i]) + "' (ids " + std::to_string(stored) +
+                 " and " + std::to_string(i) + ")");
     }
 
     std::fill(std::begin(byteTokens_), std::end(byteTokens_), -1);
@@ -252,37 +324,59 @@ void Vocab::build(const gguf::File& file) {
     size_t capacity = 16;
     while (capacity < m * 2) capacity <<= 1;
     mergeKeys_.assign(capacity, kEmptyKey);
-    mergeValues_.assign(capacity, Merge{0, 0});
+    mergeValues_.assign(capacity, Merge{0});
     auto internSymbol = [&](std::string_view text) -> int32_t {
-        auto it = symbolIds_.find(text);
-        if (it != symbolIds_.end()) return it->second;
-        const size_t extraId = n + extraSymbols_.size();
+        const int32_t found = symbolIds_.find(text, symbolTexts_);
+        if (found >= 0) return found;
+        const size_t extraId = symbolTexts_.size();
         if (extraId > static_cast<size_t>(std::numeric_limits<int32_t>::max()))
             fail("too many merge symbols");
         extraSymbols_.emplace_back(text);
-        symbolIds_.emplace(extraSymbols_.back(), static_cast<int32_t>(extraId));
-        return static_cast<int32_t>(extraId);
+        symbolTexts_.push_back(extraSymbols_.back());
+        return symbolIds_.insert(static_cast<int32_t>(extraId), symbolTexts_);
     };
-    std::string joined;
-    for (uint64_t i = 0; i < m; ++i) {
-        const std::string_view entry = merges->stringAt(i);
-        const size_t space = entry.size() > 1 ? entry.find(' ', 1) : std::string_view::npos;
-        if (space == std::string_view::npos)
-            fail("merge " + std::to_string(i) + " ('" + std::string(entry) +
-                 "') has no space between its two parts");
-        const std::string_view left = entry.substr(0, space), right = entry.substr(space + 1);
-        if (right.empty())
-            fail("merge " + std::to_string(i) + " ('" + std::string(entry) + "') has an empty part");
-        const int32_t leftId = internSymbol(left), rightId = internSymbol(right);
-        joined.assign(left).append(right);
-        const int32_t resultId = internSymbol(joined);
-        const uint64_t key = pairKey(leftId, rightId);
-        size_t slot = mixHash(key) & (capacity - 1);
-        while (mergeKeys_[slot] != kEmptyKey && mergeKeys_[slot] != key) slot = (slot + 1) & (capacity - 1);
-        if (mergeKeys_[slot] == key) continue; // the first (lowest-rank) occurrence wins
-        mergeKeys_[slot] = key;
-        mergeValues_[slot] = Merge{static_cast<int32_t>(i), resultId};
-        ++mergeCount_;
+    // The symbol of a merged pair is looked up when the merge happens (tokenizeRun); merged texts
+    // that are parts of later merges get their ids here.
+    // Merges are looked up in batches: the table is far bigger than the caches, so the slots and
+    // token texts a batch needs are prefetched before any of them is compared.
+    constexpr uint64_t kBatch = 64;
+    std::string_view parts[kBatch][2];
+    uint32_t hashes[kBatch][2];
+    for (uint64_t base = 0; base < m; base += kBatch) {
+        const uint64_t count = std::min(kBatch, m - base);
+        for (uint64_t k = 0; k < count; ++k) {
+            const uint64_t i = base + k;
+            const std::string_view entry = merges->stringAt(i);
+            const size_t space = entry.size() > 1 ? entry.find(' ', 1) : std::string_view::npos;
+            if (space == std::string_view::npos)
+                fail("merge " + std::to_string(i) + " ('" + std::string(entry) +
+                     "') has no space between its two parts");
+            parts[k][0] = entry.substr(0, space);
+            parts[k][1] = entry.substr(space + 1);
+            if (parts[k][1].empty())
+                fail("merge " + std::to_string(i) + " ('" + std::string(entry) + "') has an empty part");
+            for (int side = 0; side < 2; ++side) {
+                hashes[k][side] = hashText(parts[k][side]);
+                symbolIds_.prefetchSlot(hashes[k][side]);
+            }
+        }
+        for (uint64_t k = 0; k < count; ++k)
+            for (int side = 0; side < 2; ++side)
+                symbolIds_.prefetchEntry(hashes[k][side], symbolTexts_, false);
+        for (uint64_t k = 0; k < count; ++k)
+            for (int side = 0; side < 2; ++side)
+                symbolIds_.prefetchEntry(hashes[k][side], symbolTexts_, true);
+        for (uint64_t k = 0; k < count; ++k) {
+            const int32_t leftId = internSymbol(parts[k][0]), rightId = internSymbol(parts[k][1]);
+            const uint64_t key = pairKey(leftId, rightId);
+            size_t slot = mixHash(key) & (capacity - 1);
+            while (mergeKeys_[slot] != kEmptyKey && mergeKeys_[slot] != key)
+                slot = (slot + 1) & (capacity - 1);
+            if (mergeKeys_[slot] == key) continue; // the first (lowest-rank) occurrence wins
+            mergeKeys_[slot] = key;
+            mergeValues_[slot] = Merge{static_cast<int32_t>(base + k)};
+            ++mergeCount_;
+        }
     }
 }
 
@@ -315,9 +409,9 @@ bool Vocab::isEndOfGeneration(TokenId id) const {
 }
 
 std::optional<TokenId> Vocab::find(std::string_view text) const {
-    auto it = symbolIds_.find(text);
-    if (it == symbolIds_.end() || static_cast<size_t>(it->second) >= tokens_.size()) return std::nullopt;
-    return it->second;
+    const int32_t id = symbolIds_.find(text, symbolTexts_);
+    if (id < 0 || static_cast<size_t>(id) >= tokens_.size()) return std::nullopt;
+    return id;
 }
 
 TokenId Vocab::require(std::string_view text) const {
@@ -326,8 +420,7 @@ TokenId Vocab::require(std::string_view text) const {
 }
 
 int32_t Vocab::symbolOf(std::string_view text) const {
-    auto it = symbolIds_.find(text);
-    return it == symbolIds_.end() ? -1 : it->second;
+    return symbolIds_.find(text, symbolTexts_);
 }
 
 const Vocab::Merge* Vocab::findMerge(int32_t left, int32_t right) const {
@@ -464,7 +557,7 @@ void Vocab::tokenizeRun(std::string_view run, std::vector<TokenId>& out) const {
 
     // Candidate merges of adjacent symbols, lowest rank first, leftmost first among equal ranks.
     struct Candidate {
-        int32_t rank, left, right, result;
+        int32_t rank, left, right;
         uint32_t length; // combined length when queued; a mismatch later means it went stale
     };
     auto later = [](const Candidate& a, const Candidate& b) {
@@ -474,8 +567,7 @@ void Vocab::tokenizeRun(std::string_view run, std::vector<TokenId>& out) const {
     auto consider = [&](int32_t left, int32_t right) {
         if (left < 0 || right < 0) return;
         if (const Merge* merge = findMerge(symbols[left].id, symbols[right].id))
-            queue.push(
-                {merge->rank, left, right, merge->result, symbols[left].length + symbols[right].length});
+            queue.push({merge->rank, left, right, symbols[left].length + symbols[right].length});
     };
     for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) consider(i - 1, i);
 
@@ -486,7 +578,7 @@ void Vocab::tokenizeRun(std::string_view run, std::vector<TokenId>& out) const {
         Symbol& right = symbols[c.right];
         if (left.length == 0 || right.length == 0 || left.length + right.length != c.length) continue;
         left.length += right.length;
-        left.id = c.result;
+        left.id = symbolOf(run.substr(left.start, left.length));
         right.length = 0;
         left.next = right.next;
         if (right.next >= 0) symbols[right.next].prev = c.left;

@@ -15,7 +15,6 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace ocelle::gguf {
@@ -100,9 +99,30 @@ public:
 
 private:
     Vocab() = default;
+    // Open-addressing map from symbol text to symbol id (no per-entry allocation, one probe
+    // sequence per look-up: loading 262144 tokens and half a million merges stays fast).
+    class SymbolMap {
+    public:
+        void reserve(size_t entries);
+        // The id stored for `text`, or -1.
+        int32_t find(std::string_view text, const std::vector<std::string_view>& texts) const;
+        // Inserts id for texts[id] unless that text is present; returns the id that is stored.
+        int32_t insert(int32_t id, const std::vector<std::string_view>& texts);
+        // Cache warm-up for a coming find(): the first probe slot, then what it points to.
+        void prefetchSlot(uint32_t hash) const;
+        void prefetchEntry(uint32_t hash, const std::vector<std::string_view>& texts, bool bytes) const;
+
+    private:
+        struct Slot {
+            uint32_t hash;
+            int32_t id; // -1: empty
+        };
+        void grow();
+        std::vector<Slot> slots_;
+        size_t used_ = 0;
+    };
     struct Merge {
         int32_t rank;
-        int32_t result; // symbol id of the merged text
     };
 
     void build(const gguf::File& file);
@@ -119,7 +139,8 @@ private:
     std::vector<TokenType> types_;
     std::vector<uint8_t> flags_;
     // Symbols are token ids, plus ids >= size() for strings that occur in merges but are no token.
-    std::unordered_map<std::string_view, int32_t> symbolIds_;
+    std::vector<std::string_view> symbolTexts_; // by symbol id
+    SymbolMap symbolIds_;
     std::deque<std::string> extraSymbols_; // texts of the non-token symbols (stable addresses)
     // Open-addressing table from (left symbol, right symbol) to merge.
     std::vector<uint64_t> mergeKeys_;
