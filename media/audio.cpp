@@ -74,7 +74,8 @@ private:
         resampler_.reset(raw);
         if (status >= 0) status = swr_init(resampler_.get());
         if (status < 0) {
-            throw MediaError(name_ + ": cannot convert its audio to 16 kHz mono (" + detail::avErrorText(status) + ")");
+            throw MediaError(name_ + ": cannot convert its audio to 16 kHz mono (" +
+                             detail::avErrorText(status) + ")");
         }
     }
 
@@ -85,7 +86,8 @@ private:
         out.resize(before + static_cast<std::size_t>(capacity));
         auto* target = reinterpret_cast<std::uint8_t*>(out.data() + before);
         const int produced = swr_convert(resampler_.get(), &target, capacity, input, inputSamples);
-        if (produced < 0) throw MediaError(name_ + ": resampling failed (" + detail::avErrorText(produced) + ")");
+        if (produced < 0)
+            throw MediaError(name_ + ": resampling failed (" + detail::avErrorText(produced) + ")");
         out.resize(before + static_cast<std::size_t>(produced));
     }
 
@@ -100,7 +102,8 @@ private:
 // What the container says the audio lasts, when it knows (not guessed from the bitrate).
 double promisedSeconds(const AVFormatContext* format, const AVStream* stream) {
     if (format->duration_estimation_method == AVFMT_DURATION_FROM_BITRATE) return 0.0;
-    if (stream->duration > 0 && stream->time_base.den > 0) return static_cast<double>(stream->duration) * av_q2d(stream->time_base);
+    if (stream->duration > 0 && stream->time_base.den > 0)
+        return static_cast<double>(stream->duration) * av_q2d(stream->time_base);
     if (format->duration > 0) return static_cast<double>(format->duration) / AV_TIME_BASE;
     return 0.0;
 }
@@ -119,7 +122,8 @@ DecodedAudio decodeAudioFile(const std::string& path, const AudioLimits& limits)
     audio.sourceChannels = stream->codecpar->ch_layout.nb_channels;
     const double promised = promisedSeconds(input.format(), stream);
     if (promised > limits.maxSeconds) {
-        throw MediaError(path + ": audio is " + secondsText(promised) + " long; the limit is " + secondsText(limits.maxSeconds));
+        throw MediaError(path + ": audio is " + secondsText(promised) + " long; the limit is " +
+                         secondsText(limits.maxSeconds));
     }
     const auto maxSamples = static_cast<std::size_t>(limits.maxSeconds * kAudioSampleRate);
 
@@ -134,14 +138,16 @@ DecodedAudio decodeAudioFile(const std::string& path, const AudioLimits& limits)
     resampler.flush(audio.samples);
 
     if (audio.samples.empty()) {
-        throw MediaError(path + ": no audio could be decoded" +
-                         (failedPackets > 0 ? std::string(" (corrupt data)") : std::string(" (the track is empty)")));
+        throw MediaError(
+            path + ": no audio could be decoded" +
+            (failedPackets > 0 ? std::string(" (corrupt data)") : std::string(" (the track is empty)")));
     }
     // A cut file decodes without complaint up to where it stops; the header still tells its length.
     const double decoded = audio.seconds();
     if (promised > 0.0 && decoded < promised * 0.95 && promised - decoded > 0.25) {
-        throw MediaError(path + ": the file is truncated or damaged: its header promises " + secondsText(promised) +
-                         " of audio but only " + secondsText(decoded) + " could be decoded");
+        throw MediaError(path + ": the file is truncated or damaged: its header promises " +
+                         secondsText(promised) + " of audio but only " + secondsText(decoded) +
+                         " could be decoded");
     }
     return audio;
 }
@@ -166,8 +172,12 @@ namespace {
 
 constexpr int kSpectrumBins = kMelFftSize / 2 + 1;
 
-double hzToMel(double hz) { return 2595.0 * std::log10(1.0 + hz / 700.0); }
-double melToHz(double mel) { return 700.0 * (std::pow(10.0, mel / 2595.0) - 1.0); }
+double hzToMel(double hz) {
+    return 2595.0 * std::log10(1.0 + hz / 700.0);
+}
+double melToHz(double mel) {
+    return 700.0 * (std::pow(10.0, mel / 2595.0) - 1.0);
+}
 
 // [kSpectrumBins][kMelBins] triangles on the HTK scale, 0-8000 Hz, peak 1 (no area normalisation);
 // built like HF's mel_filter_bank(norm=None, mel_scale="htk") in double precision.
@@ -177,7 +187,8 @@ const std::vector<double>& melFilters() {
         std::array<double, kMelBins + 2> edges{};
         const double melMax = hzToMel(nyquist);
         const double step = melMax / (kMelBins + 1); // numpy linspace(0, melMax, 130)
-        for (int i = 0; i < kMelBins + 2; ++i) edges[static_cast<std::size_t>(i)] = melToHz(i == kMelBins + 1 ? melMax : i * step);
+        for (int i = 0; i < kMelBins + 2; ++i)
+            edges[static_cast<std::size_t>(i)] = melToHz(i == kMelBins + 1 ? melMax : i * step);
         std::vector<double> bank(static_cast<std::size_t>(kSpectrumBins) * kMelBins);
         for (int k = 0; k < kSpectrumBins; ++k) {
             const double frequency = k * (nyquist / (kSpectrumBins - 1));
@@ -198,7 +209,8 @@ const std::vector<double>& melFilters() {
 const std::array<double, kMelWindow>& hannWindow() {
     static const std::array<double, kMelWindow> window = [] {
         std::array<double, kMelWindow> w{};
-        for (int n = 0; n < kMelWindow; ++n) w[static_cast<std::size_t>(n)] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * n / kMelWindow);
+        for (int n = 0; n < kMelWindow; ++n)
+            w[static_cast<std::size_t>(n)] = 0.5 - 0.5 * std::cos(2.0 * std::numbers::pi * n / kMelWindow);
         return w;
     }();
     return window;
@@ -216,7 +228,9 @@ LogMel logMelFeatures(std::span<const float> samples, LogMelVariant variant) {
     // Sample i of the left-padded signal.
     auto padded = [&](std::int64_t i) -> double {
         const std::int64_t source = i - kMelLeftPad;
-        return source >= 0 && source < static_cast<std::int64_t>(samples.size()) ? samples[static_cast<std::size_t>(source)] : 0.0;
+        return source >= 0 && source < static_cast<std::int64_t>(samples.size())
+                   ? samples[static_cast<std::size_t>(source)]
+                   : 0.0;
     };
     // Frames go through cv::dft in batches (one row each) to keep memory flat for long pieces.
     constexpr int batchFrames = 256;
@@ -229,19 +243,24 @@ LogMel logMelFeatures(std::span<const float> samples, LogMelVariant variant) {
         for (int f = 0; f < count; ++f) {
             auto* row = frames.ptr<double>(f);
             const std::int64_t start = static_cast<std::int64_t>(first + f) * kMelHop;
-            for (int n = 0; n < kMelWindow; ++n) row[n] = padded(start + n) * window[static_cast<std::size_t>(n)];
+            for (int n = 0; n < kMelWindow; ++n)
+                row[n] = padded(start + n) * window[static_cast<std::size_t>(n)];
         }
         cv::dft(frames.rowRange(0, count), spectrum, cv::DFT_ROWS | cv::DFT_COMPLEX_OUTPUT);
         for (int f = 0; f < count; ++f) {
             const auto* bins = spectrum.ptr<cv::Vec2d>(f);
-            for (int k = 0; k < kSpectrumBins; ++k) magnitude[static_cast<std::size_t>(k)] = std::hypot(bins[k][0], bins[k][1]);
+            for (int k = 0; k < kSpectrumBins; ++k)
+                magnitude[static_cast<std::size_t>(k)] = std::hypot(bins[k][0], bins[k][1]);
             const int frame = first + f;
             for (int m = 0; m < kMelBins; ++m) {
                 double energy = 0.0;
                 for (int k = 0; k < kSpectrumBins; ++k) {
-                    energy += filters[static_cast<std::size_t>(k) * kMelBins + m] * magnitude[static_cast<std::size_t>(k)];
+                    energy += filters[static_cast<std::size_t>(k) * kMelBins + m] *
+                              magnitude[static_cast<std::size_t>(k)];
                 }
-                const double logged = variant == LogMelVariant::HuggingFace ? std::log(energy + 0.001) : std::log(std::max(energy, 0.001));
+                const double logged = variant == LogMelVariant::HuggingFace
+                                          ? std::log(energy + 0.001)
+                                          : std::log(std::max(energy, 0.001));
                 mel.values[static_cast<std::size_t>(m) * mel.frames + frame] = static_cast<float>(logged);
             }
         }

@@ -47,8 +47,8 @@ std::vector<std::vector<float>> splitIntoPieces(std::span<const float> samples);
 // ---- Features ----------------------------------------------------------------------------------
 
 inline constexpr int kMelBins = 128;
-inline constexpr int kMelHop = 160;       // 10 ms
-inline constexpr int kMelWindow = 320;    // 20 ms, periodic Hann
+inline constexpr int kMelHop = 160;    // 10 ms
+inline constexpr int kMelWindow = 320; // 20 ms, periodic Hann
 inline constexpr int kMelFftSize = 512;
 inline constexpr int kMelLeftPad = 160;
 

@@ -45,6 +45,12 @@ void quietFfmpegLogging() {
     }();
     (void)once;
 }
+std::string openFailureHint(int status) {
+    if (status == AVERROR_INVALIDDATA)
+        return ": not a format FFmpeg reads, or the file is damaged or truncated";
+    if (status == AVERROR(ENOENT)) return ": no such file";
+    return {};
+}
 } // namespace
 
 // Serves a byte span to libavformat through a custom AVIOContext.
@@ -86,7 +92,8 @@ InputFile::InputFile(const std::string& path) : name_(path) {
     AVFormatContext* raw = nullptr;
     const int status = avformat_open_input(&raw, path.c_str(), nullptr, nullptr);
     if (status < 0) {
-        throw MediaError(path + ": cannot open as a media file (" + avErrorText(status) + ")");
+        throw MediaError(path + ": cannot open as a media file (" + avErrorText(status) + ")" +
+                         openFailureHint(status));
     }
     format_.reset(raw);
     findStreamInfo();
@@ -111,7 +118,8 @@ InputFile::InputFile(std::span<const std::uint8_t> memory, const std::string& na
     raw->flags |= AVFMT_FLAG_CUSTOM_IO;
     const int status = avformat_open_input(&raw, nullptr, nullptr, nullptr); // frees raw on failure
     if (status < 0) {
-        throw MediaError(name + ": cannot open as a media file (" + avErrorText(status) + ")");
+        throw MediaError(name + ": cannot open as a media file (" + avErrorText(status) + ")" +
+                         openFailureHint(status));
     }
     format_.reset(raw);
     findStreamInfo();

@@ -18,13 +18,20 @@ namespace ocelle::media {
 
 const char* imageFormatName(ImageFormat format) {
     switch (format) {
-    case ImageFormat::Png: return "PNG";
-    case ImageFormat::Jpeg: return "JPEG";
-    case ImageFormat::WebP: return "WebP";
-    case ImageFormat::Bmp: return "BMP";
-    case ImageFormat::Tiff: return "TIFF";
-    case ImageFormat::Gif: return "GIF";
-    case ImageFormat::Unknown: break;
+    case ImageFormat::Png:
+        return "PNG";
+    case ImageFormat::Jpeg:
+        return "JPEG";
+    case ImageFormat::WebP:
+        return "WebP";
+    case ImageFormat::Bmp:
+        return "BMP";
+    case ImageFormat::Tiff:
+        return "TIFF";
+    case ImageFormat::Gif:
+        return "GIF";
+    case ImageFormat::Unknown:
+        break;
     }
     return "unknown";
 }
@@ -41,7 +48,8 @@ public:
         return offset <= bytes_.size() && count <= bytes_.size() - offset;
     }
     void require(std::size_t offset, std::size_t count, const char* what) const {
-        if (!has(offset, count)) throw MediaError(name_ + ": truncated or malformed image header (" + what + ")");
+        if (!has(offset, count))
+            throw MediaError(name_ + ": truncated or malformed image header (" + what + ")");
     }
     std::uint8_t u8(std::size_t offset) const {
         require(offset, 1, "field past the end");
@@ -57,7 +65,9 @@ public:
     }
     std::uint32_t be32(std::size_t offset) const { return be16(offset) << 16 | be16(offset + 2); }
     std::uint32_t le32(std::size_t offset) const { return le16(offset) | le16(offset + 2) << 16; }
-    std::uint32_t le24(std::size_t offset) const { return le16(offset) | static_cast<std::uint32_t>(u8(offset + 2)) << 16; }
+    std::uint32_t le24(std::size_t offset) const {
+        return le16(offset) | static_cast<std::uint32_t>(u8(offset + 2)) << 16;
+    }
     bool matches(std::size_t offset, const char* text) const {
         const std::size_t length = std::strlen(text);
         return has(offset, length) && std::memcmp(bytes_.data() + offset, text, length) == 0;
@@ -119,9 +129,12 @@ int orientationFromExif(std::span<const std::uint8_t> exif, const std::string& n
 }
 
 void readPngHeader(const ByteReader& reader, ImageHeader& header) {
-    if (!reader.matches(12, "IHDR")) throw MediaError(reader.name() + ": malformed PNG (no IHDR chunk first)");
-    header.width = static_cast<int>(std::min<std::uint32_t>(reader.be32(16), std::numeric_limits<int>::max()));
-    header.height = static_cast<int>(std::min<std::uint32_t>(reader.be32(20), std::numeric_limits<int>::max()));
+    if (!reader.matches(12, "IHDR"))
+        throw MediaError(reader.name() + ": malformed PNG (no IHDR chunk first)");
+    header.width =
+        static_cast<int>(std::min<std::uint32_t>(reader.be32(16), std::numeric_limits<int>::max()));
+    header.height =
+        static_cast<int>(std::min<std::uint32_t>(reader.be32(20), std::numeric_limits<int>::max()));
     // Walk the chunks: finds eXIf, and proves the file reaches IEND (a cut file does not).
     std::size_t offset = 8;
     while (true) {
@@ -154,12 +167,14 @@ void readJpegHeader(const ByteReader& reader, ImageHeader& header) {
             continue;
         }
         const std::size_t length = reader.be16(offset + 2);
-        if (length < 2 || !reader.has(offset + 2, length)) throw MediaError(reader.name() + ": truncated JPEG header");
+        if (length < 2 || !reader.has(offset + 2, length))
+            throw MediaError(reader.name() + ": truncated JPEG header");
         const std::size_t payload = offset + 4;
         if (marker == 0xE1 && reader.matches(payload, "Exif")) {
             header.exifOrientation = orientationFromExif(reader.slice(payload, length - 2), reader.name());
         }
-        const bool startOfFrame = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+        const bool startOfFrame =
+            marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
         if (startOfFrame) {
             header.height = static_cast<int>(reader.be16(payload + 1));
             header.width = static_cast<int>(reader.be16(payload + 3));
@@ -173,7 +188,8 @@ void readJpegHeader(const ByteReader& reader, ImageHeader& header) {
     // complete file has its end-of-image marker after the scan data.
     const auto bytes = reader.slice(0, reader.size());
     const std::uint8_t endMarker[2] = {0xFF, 0xD9};
-    const auto found = std::search(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end(), endMarker, endMarker + 2);
+    const auto found = std::search(bytes.begin() + static_cast<std::ptrdiff_t>(offset), bytes.end(),
+                                   endMarker, endMarker + 2);
     if (found == bytes.end()) throw MediaError(reader.name() + ": truncated JPEG (no end-of-image marker)");
 }
 
@@ -184,14 +200,16 @@ void readWebPHeader(const ByteReader& reader, ImageHeader& header) {
         const std::size_t length = reader.le32(offset + 4);
         const std::size_t payload = offset + 8;
         if (reader.matches(offset, "VP8 ")) {
-            if (reader.u8(payload + 3) != 0x9D || reader.u8(payload + 4) != 0x01 || reader.u8(payload + 5) != 0x2A) {
+            if (reader.u8(payload + 3) != 0x9D || reader.u8(payload + 4) != 0x01 ||
+                reader.u8(payload + 5) != 0x2A) {
                 throw MediaError(reader.name() + ": corrupt WebP (bad VP8 start code)");
             }
             header.width = static_cast<int>(reader.le16(payload + 6) & 0x3FFF);
             header.height = static_cast<int>(reader.le16(payload + 8) & 0x3FFF);
             haveSize = true;
         } else if (reader.matches(offset, "VP8L")) {
-            if (reader.u8(payload) != 0x2F) throw MediaError(reader.name() + ": corrupt WebP (bad VP8L signature)");
+            if (reader.u8(payload) != 0x2F)
+                throw MediaError(reader.name() + ": corrupt WebP (bad VP8L signature)");
             const std::uint32_t bits = reader.le32(payload + 1);
             header.width = static_cast<int>((bits & 0x3FFF) + 1);
             header.height = static_cast<int>(((bits >> 14) & 0x3FFF) + 1);
@@ -233,9 +251,10 @@ void rejectBadSize(const ImageHeader& header, const std::string& name, const Ima
     }
     const std::int64_t pixels = static_cast<std::int64_t>(header.width) * header.height;
     if (pixels > limits.maxPixels) {
-        throw MediaError(name + ": image too large (" + std::to_string(header.width) + "x" + std::to_string(header.height) +
-                         " = " + std::to_string(pixels / 1'000'000) + " megapixels; the limit is " +
-                         std::to_string(limits.maxPixels / 1'000'000) + " megapixels)");
+        throw MediaError(name + ": image too large (" + std::to_string(header.width) + "x" +
+                         std::to_string(header.height) + " = " + std::to_string(pixels / 1'000'000) +
+                         " megapixels; the limit is " + std::to_string(limits.maxPixels / 1'000'000) +
+                         " megapixels)");
     }
 }
 
@@ -243,21 +262,38 @@ void rejectBadSize(const ImageHeader& header, const std::string& name, const Ima
 cv::Mat applyOrientation(const cv::Mat& stored, int orientation) {
     cv::Mat upright;
     switch (orientation) {
-    case 2: cv::flip(stored, upright, 1); break;
-    case 3: cv::flip(stored, upright, -1); break;
-    case 4: cv::flip(stored, upright, 0); break;
-    case 5: cv::transpose(stored, upright); break;
-    case 6: cv::transpose(stored, upright); cv::flip(upright, upright, 1); break; // 90 degrees clockwise
-    case 7: cv::transpose(stored, upright); cv::flip(upright, upright, -1); break;
-    case 8: cv::transpose(stored, upright); cv::flip(upright, upright, 0); break; // 90 counter-clockwise
-    default: return stored;
+    case 2:
+        cv::flip(stored, upright, 1);
+        break;
+    case 3:
+        cv::flip(stored, upright, -1);
+        break;
+    case 4:
+        cv::flip(stored, upright, 0);
+        break;
+    case 5:
+        cv::transpose(stored, upright);
+        break;
+    case 6:
+        cv::transpose(stored, upright);
+        cv::flip(upright, upright, 1);
+        break; // 90 degrees clockwise
+    case 7:
+        cv::transpose(stored, upright);
+        cv::flip(upright, upright, -1);
+        break;
+    case 8:
+        cv::transpose(stored, upright);
+        cv::flip(upright, upright, 0);
+        break; // 90 counter-clockwise
+    default:
+        return stored;
     }
     return upright;
 }
 
 // Any OpenCV decode (1-4 channels in B,G,R,A order; 8/16-bit or float) to RGB8 over white.
-template <typename Sample>
-void toRgbOverWhite(const cv::Mat& decoded, double maxValue, RgbImage& out) {
+template <typename Sample> void toRgbOverWhite(const cv::Mat& decoded, double maxValue, RgbImage& out) {
     const int channels = decoded.channels();
     for (int y = 0; y < decoded.rows; ++y) {
         const auto* row = decoded.ptr<Sample>(y);
@@ -272,7 +308,9 @@ void toRgbOverWhite(const cv::Mat& decoded, double maxValue, RgbImage& out) {
                 rgb[1] = pixel[1];
                 rgb[2] = pixel[0];
             }
-            const double alpha = channels == 4 ? pixel[3] / maxValue : channels == 2 ? pixel[1] / maxValue : 1.0;
+            const double alpha = channels == 4   ? pixel[3] / maxValue
+                                 : channels == 2 ? pixel[1] / maxValue
+                                                 : 1.0;
             for (int c = 0; c < 3; ++c) {
                 // Composite onto white in the source precision, then round to 8 bits once.
                 const double unit = std::clamp(rgb[c] / maxValue, 0.0, 1.0) * alpha + (1.0 - alpha);
@@ -288,10 +326,18 @@ RgbImage fromOpenCv(const cv::Mat& decoded, const std::string& name) {
     image.height = decoded.rows;
     image.rgb.resize(static_cast<std::size_t>(image.width) * image.height * 3);
     switch (decoded.depth()) {
-    case CV_8U: toRgbOverWhite<std::uint8_t>(decoded, 255.0, image); break;
-    case CV_16U: toRgbOverWhite<std::uint16_t>(decoded, 65535.0, image); break;
-    case CV_32F: toRgbOverWhite<float>(decoded, 1.0, image); break;
-    default: throw MediaError(name + ": unsupported sample format (OpenCV depth " + std::to_string(decoded.depth()) + ")");
+    case CV_8U:
+        toRgbOverWhite<std::uint8_t>(decoded, 255.0, image);
+        break;
+    case CV_16U:
+        toRgbOverWhite<std::uint16_t>(decoded, 65535.0, image);
+        break;
+    case CV_32F:
+        toRgbOverWhite<float>(decoded, 1.0, image);
+        break;
+    default:
+        throw MediaError(name + ": unsupported sample format (OpenCV depth " +
+                         std::to_string(decoded.depth()) + ")");
     }
     return image;
 }
@@ -307,9 +353,9 @@ RgbImage decodeGifFirstFrame(std::span<const std::uint8_t> bytes, const std::str
     const int stream = input.openDecoder(AVMEDIA_TYPE_VIDEO, "no image in the GIF file", decoder);
     cv::Mat rgba;
     detail::decodeStream(input, stream, decoder.get(), [&](AVFrame* frame) {
-        std::unique_ptr<SwsContext, SwsDeleter> scaler(
-            sws_getContext(frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), frame->width,
-                           frame->height, AV_PIX_FMT_BGRA, SWS_POINT, nullptr, nullptr, nullptr));
+        std::unique_ptr<SwsContext, SwsDeleter> scaler(sws_getContext(
+            frame->width, frame->height, static_cast<AVPixelFormat>(frame->format), frame->width,
+            frame->height, AV_PIX_FMT_BGRA, SWS_POINT, nullptr, nullptr, nullptr));
         if (!scaler) throw MediaError(name + ": cannot convert the GIF's pixel format");
         rgba.create(frame->height, frame->width, CV_8UC4);
         std::uint8_t* planes[1] = {rgba.data};
@@ -343,40 +389,46 @@ ImageHeader readImageHeader(std::span<const std::uint8_t> bytes, const std::stri
         header.format = ImageFormat::Tiff;
         const TiffTags tags = readTiffIfd0(bytes, nameForErrors);
         header.width = static_cast<int>(std::min<std::uint32_t>(tags.width, std::numeric_limits<int>::max()));
-        header.height = static_cast<int>(std::min<std::uint32_t>(tags.height, std::numeric_limits<int>::max()));
+        header.height =
+            static_cast<int>(std::min<std::uint32_t>(tags.height, std::numeric_limits<int>::max()));
         header.exifOrientation = tags.orientation;
     } else if (reader.matches(0, "GIF87a") || reader.matches(0, "GIF89a")) {
         header.format = ImageFormat::Gif;
         header.width = static_cast<int>(reader.le16(6));
         header.height = static_cast<int>(reader.le16(8));
     } else {
-        throw MediaError(nameForErrors + ": not an image in a supported format (PNG, JPEG, WebP, BMP, TIFF, GIF)");
+        throw MediaError(nameForErrors +
+                         ": not an image in a supported format (PNG, JPEG, WebP, BMP, TIFF, GIF)");
     }
     return header;
 }
 
-RgbImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& nameForErrors, const ImageLimits& limits) {
+RgbImage decodeImage(std::span<const std::uint8_t> bytes, const std::string& nameForErrors,
+                     const ImageLimits& limits) {
     const ImageHeader header = readImageHeader(bytes, nameForErrors);
     rejectBadSize(header, nameForErrors, limits);
     if (header.format == ImageFormat::Gif) return decodeGifFirstFrame(bytes, nameForErrors);
 
     // IMREAD_UNCHANGED keeps alpha and 16 bits; OpenCV then skips EXIF orientation for JPEG/PNG/WebP
     // (applied below from our own header parse). Its TIFF reader orients the pixels itself.
-    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<std::uint8_t*>(bytes.data()));
+    const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8UC1,
+                          const_cast<std::uint8_t*>(bytes.data()));
     cv::Mat decoded;
     try {
         decoded = cv::imdecode(encoded, cv::IMREAD_UNCHANGED);
     } catch (const cv::Exception& error) {
-        throw MediaError(nameForErrors + ": corrupt " + imageFormatName(header.format) + " image (" + error.err + ")");
+        throw MediaError(nameForErrors + ": corrupt " + imageFormatName(header.format) + " image (" +
+                         error.err + ")");
     }
     if (decoded.empty()) {
-        throw MediaError(nameForErrors + ": corrupt or truncated " + std::string(imageFormatName(header.format)) +
-                         " image (the decoder rejected it)");
+        throw MediaError(nameForErrors + ": corrupt or truncated " +
+                         std::string(imageFormatName(header.format)) + " image (the decoder rejected it)");
     }
     if (decoded.cols != header.width || decoded.rows != header.height) {
         const bool tiffOriented = header.format == ImageFormat::Tiff && decoded.cols == header.height &&
                                   decoded.rows == header.width;
-        if (!tiffOriented) throw MediaError(nameForErrors + ": decoded size differs from the header (corrupt file)");
+        if (!tiffOriented)
+            throw MediaError(nameForErrors + ": decoded size differs from the header (corrupt file)");
     }
     if (header.format != ImageFormat::Tiff) decoded = applyOrientation(decoded, header.exifOrientation);
     return fromOpenCv(decoded, nameForErrors);
@@ -388,8 +440,8 @@ RgbImage loadImage(const std::string& path, const ImageLimits& limits) {
     const std::streamoff size = file.tellg();
     if (size <= 0) throw MediaError(path + ": the file is empty");
     if (size > limits.maxFileBytes) {
-        throw MediaError(path + ": file too large for an image (" + std::to_string(size / (1024 * 1024)) + " MiB; limit " +
-                         std::to_string(limits.maxFileBytes / (1024 * 1024)) + " MiB)");
+        throw MediaError(path + ": file too large for an image (" + std::to_string(size / (1024 * 1024)) +
+                         " MiB; limit " + std::to_string(limits.maxFileBytes / (1024 * 1024)) + " MiB)");
     }
     std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
     file.seekg(0);

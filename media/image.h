@@ -38,7 +38,7 @@ struct ImageLimits {
 // What the header says, without decoding the pixels.
 struct ImageHeader {
     ImageFormat format = ImageFormat::Unknown;
-    int width = 0;  // as stored (before EXIF orientation)
+    int width = 0; // as stored (before EXIF orientation)
     int height = 0;
     int exifOrientation = 1; // 1..8 (TIFF/EXIF convention), 1 when absent
 };

@@ -8,7 +8,8 @@ namespace ocelle::media {
 
 void requireValidBudget(int budget) {
     if (budget != 70 && budget != 140 && budget != 280 && budget != 560 && budget != 1120) {
-        throw MediaError("image token budget " + std::to_string(budget) + " is not one of 70, 140, 280, 560, 1120");
+        throw MediaError("image token budget " + std::to_string(budget) +
+                         " is not one of 70, 140, 280, 560, 1120");
     }
 }
 
@@ -38,9 +39,15 @@ ImageSize llamaCppCanvasSize(int width, int height, int minTokens, int maxTokens
     const int align = kSoftTokenSide;
     const int minPixels = minTokens * align * align;
     const int maxPixels = maxTokens * align * align;
-    auto roundBy = [align](float x) { return static_cast<int>(std::round(x / static_cast<float>(align))) * align; };
-    auto ceilBy = [align](float x) { return static_cast<int>(std::ceil(x / static_cast<float>(align))) * align; };
-    auto floorBy = [align](float x) { return static_cast<int>(std::floor(x / static_cast<float>(align))) * align; };
+    auto roundBy = [align](float x) {
+        return static_cast<int>(std::round(x / static_cast<float>(align))) * align;
+    };
+    auto ceilBy = [align](float x) {
+        return static_cast<int>(std::ceil(x / static_cast<float>(align))) * align;
+    };
+    auto floorBy = [align](float x) {
+        return static_cast<int>(std::floor(x / static_cast<float>(align))) * align;
+    };
     int heightBar = std::max(align, roundBy(static_cast<float>(height)));
     int widthBar = std::max(align, roundBy(static_cast<float>(width)));
     const auto pixels = static_cast<std::int64_t>(height) * width;
@@ -70,7 +77,8 @@ int softTokensFor(ImageSize preprocessed) {
 
 int softTokenCount(int width, int height, int budget, ImageSizePolicy policy) {
     requireValidBudget(budget);
-    if (policy == ImageSizePolicy::HuggingFace) return softTokensFor(huggingFaceTargetSize(width, height, budget));
+    if (policy == ImageSizePolicy::HuggingFace)
+        return softTokensFor(huggingFaceTargetSize(width, height, budget));
     return softTokensFor(llamaCppCanvasSize(width, height, std::min(70, budget), budget));
 }
 
@@ -117,7 +125,8 @@ ResampleTaps computeTaps(int inSize, int outSize) {
             sum += row[static_cast<std::size_t>(i)];
         }
         for (int i = 0; i < count; ++i) {
-            const double normalized = sum != 0.0 ? row[static_cast<std::size_t>(i)] / sum : row[static_cast<std::size_t>(i)];
+            const double normalized =
+                sum != 0.0 ? row[static_cast<std::size_t>(i)] / sum : row[static_cast<std::size_t>(i)];
             const double fixed = normalized * (1 << kPrecisionBits);
             taps.weights[static_cast<std::size_t>(out) * taps.kernelSize + i] =
                 static_cast<std::int32_t>(fixed < 0 ? fixed - 0.5 : fixed + 0.5);
@@ -136,7 +145,8 @@ std::uint8_t clampFixed(std::int32_t value) {
 
 RgbImage resampleHorizontal(const RgbImage& in, int width) {
     const ResampleTaps taps = computeTaps(in.width, width);
-    RgbImage out{width, in.height, std::vector<std::uint8_t>(static_cast<std::size_t>(width) * in.height * 3)};
+    RgbImage out{width, in.height,
+                 std::vector<std::uint8_t>(static_cast<std::size_t>(width) * in.height * 3)};
     for (int y = 0; y < in.height; ++y) {
         const std::uint8_t* source = in.rgb.data() + static_cast<std::size_t>(y) * in.width * 3;
         std::uint8_t* target = out.rgb.data() + static_cast<std::size_t>(y) * width * 3;
@@ -202,18 +212,20 @@ PreprocessedImage preprocessImage(const RgbImage& image, const PreprocessOptions
         const ImageSize target = huggingFaceTargetSize(image.width, image.height, options.budget);
         result.resized = resizeBicubicPillow(image, target.width, target.height);
     } else {
-        const ImageSize canvas = llamaCppCanvasSize(image.width, image.height,
-                                                    std::min(options.llamaCppMinTokens, options.budget), options.budget);
+        const ImageSize canvas = llamaCppCanvasSize(
+            image.width, image.height, std::min(options.llamaCppMinTokens, options.budget), options.budget);
         const ImageSize content = llamaCppContentSize(image.width, image.height, canvas);
         const RgbImage inside = resizeBicubicPillow(image, content.width, content.height);
-        result.resized = {canvas.width, canvas.height,
-                          std::vector<std::uint8_t>(static_cast<std::size_t>(canvas.width) * canvas.height * 3, 0)};
+        result.resized = {
+            canvas.width, canvas.height,
+            std::vector<std::uint8_t>(static_cast<std::size_t>(canvas.width) * canvas.height * 3, 0)};
         const int left = (canvas.width - content.width) / 2;
         const int top = (canvas.height - content.height) / 2;
         for (int y = 0; y < content.height; ++y) {
             std::copy_n(inside.rgb.data() + static_cast<std::size_t>(y) * content.width * 3,
                         static_cast<std::size_t>(content.width) * 3,
-                        result.resized.rgb.data() + (static_cast<std::size_t>(y + top) * canvas.width + left) * 3);
+                        result.resized.rgb.data() +
+                            (static_cast<std::size_t>(y + top) * canvas.width + left) * 3);
         }
     }
     result.patchesX = result.resized.width / kPatchSize;
@@ -227,7 +239,9 @@ PreprocessedImage preprocessImage(const RgbImage& image, const PreprocessOptions
             for (int row = 0; row < kPatchSize; ++row) {
                 for (int column = 0; column < kPatchSize; ++column) {
                     for (int c = 0; c < 3; ++c) {
-                        *out++ = static_cast<float>(result.resized.at(px * kPatchSize + column, py * kPatchSize + row, c)) / 255.0f;
+                        *out++ = static_cast<float>(
+                                     result.resized.at(px * kPatchSize + column, py * kPatchSize + row, c)) /
+                                 255.0f;
                     }
                 }
             }

@@ -21,9 +21,11 @@ inline void runTool(const QString& program, const QStringList& arguments, int ti
     QProcess process;
     process.start(program, arguments);
     if (!process.waitForStarted(10000)) {
-        throw std::runtime_error("cannot start " + program.toStdString() + " (is it installed? run scripts/setup)");
+        throw std::runtime_error("cannot start " + program.toStdString() +
+                                 " (is it installed? run scripts/setup)");
     }
-    if (!process.waitForFinished(timeoutMs) || process.exitStatus() != QProcess::NormalExit || process.exitCode() != 0) {
+    if (!process.waitForFinished(timeoutMs) || process.exitStatus() != QProcess::NormalExit ||
+        process.exitCode() != 0) {
         throw std::runtime_error(program.toStdString() + " " + arguments.join(' ').toStdString() +
                                  " failed: " + process.readAllStandardError().toStdString());
     }

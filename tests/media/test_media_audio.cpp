@@ -37,8 +37,7 @@ double rms(const std::vector<float>& samples) {
     return samples.empty() ? 0 : std::sqrt(sum / double(samples.size()));
 }
 
-template <typename Call>
-QString errorOf(Call call) {
+template <typename Call> QString errorOf(Call call) {
     try {
         call();
     } catch (const MediaError& error) {
@@ -58,7 +57,9 @@ private:
     static QStringList quiet() { return {"-hide_banner", "-loglevel", "error", "-y"}; }
     // A 3 s, 440 Hz sine (amplitude 1/8, FFmpeg's default) at 44.1 kHz stereo, encoded as asked.
     QString makeSine(const QString& name, const QStringList& codec) const {
-        runTool("ffmpeg", quiet() + QStringList{"-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100:duration=3", "-ac", "2"} +
+        runTool("ffmpeg", quiet() +
+                              QStringList{"-f", "lavfi", "-i",
+                                          "sine=frequency=440:sample_rate=44100:duration=3", "-ac", "2"} +
                               codec + QStringList{path(name)});
         return path(name);
     }
@@ -95,8 +96,10 @@ private slots:
         const std::vector<float> reference = readFloats(audio + "speech.mel.f32"); // [128][249]
         QCOMPARE(mel.values.size(), reference.size());
         double maxDifference = 0;
-        for (std::size_t i = 0; i < reference.size(); ++i) maxDifference = std::max(maxDifference, double(std::abs(mel.values[i] - reference[i])));
-        qInfo("log-mel vs llama.cpp speech.mel.f32: max |difference| %.3g over %zu values", maxDifference, reference.size());
+        for (std::size_t i = 0; i < reference.size(); ++i)
+            maxDifference = std::max(maxDifference, double(std::abs(mel.values[i] - reference[i])));
+        qInfo("log-mel vs llama.cpp speech.mel.f32: max |difference| %.3g over %zu values", maxDifference,
+              reference.size());
         // The fixture README: an independent NumPy version reproduces it to 2.9e-4.
         QVERIFY2(maxDifference < 5e-4, qPrintable(QString::number(maxDifference)));
 
@@ -139,20 +142,23 @@ private slots:
         QCOMPARE(audio.sourceChannels, 2);
         QCOMPARE(dominantFrequency(audio.samples, 8000, 100, 2000), 440.0);
         // Both channels carry the sine at 1/8: the mono mix keeps that level (RMS 0.125/sqrt 2).
-        const double level = rms(std::vector<float>(audio.samples.begin() + 8000, audio.samples.end() - 8000));
+        const double level =
+            rms(std::vector<float>(audio.samples.begin() + 8000, audio.samples.end() - 8000));
         QVERIFY2(std::abs(level - 0.125 / std::sqrt(2.0)) < 0.01, qPrintable(QString::number(level)));
     }
 
     void audioTrackOfAVideo() {
-        runTool("ffmpeg", quiet() + QStringList{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2", "-f", "lavfi", "-i",
-                                                "sine=frequency=1000:sample_rate=48000:duration=2", "-c:v", "mpeg4", "-c:a", "aac",
-                                                "-shortest", path("clip.mp4")});
+        runTool("ffmpeg",
+                quiet() + QStringList{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=2", "-f",
+                                      "lavfi", "-i", "sine=frequency=1000:sample_rate=48000:duration=2",
+                                      "-c:v", "mpeg4", "-c:a", "aac", "-shortest", path("clip.mp4")});
         const DecodedAudio audio = decodeAudioFile(path("clip.mp4").toStdString());
         QVERIFY(std::abs(audio.seconds() - 2.0) < 0.1);
         QCOMPARE(dominantFrequency(audio.samples, 4000, 500, 1500), 1000.0);
         // The same video without sound is refused plainly.
-        runTool("ffmpeg", quiet() + QStringList{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=1", "-c:v", "mpeg4",
-                                                path("mute.mp4")});
+        runTool("ffmpeg",
+                quiet() + QStringList{"-f", "lavfi", "-i", "testsrc=size=160x120:rate=10:duration=1", "-c:v",
+                                      "mpeg4", path("mute.mp4")});
         const QString error = errorOf([&] { decodeAudioFile(path("mute.mp4").toStdString()); });
         QVERIFY2(error.contains("no audio track"), qPrintable(error));
     }
@@ -167,7 +173,8 @@ private slots:
         int loudest = 0;
         for (int b = 1; b < kMelBins; ++b)
             if (mel.at(100, b) > mel.at(100, loudest)) loudest = b;
-        const double melOf1234 = 2595 * std::log10(1 + 1234 / 700.0), melStep = 2595 * std::log10(1 + 8000 / 700.0) / 129;
+        const double melOf1234 = 2595 * std::log10(1 + 1234 / 700.0),
+                     melStep = 2595 * std::log10(1 + 8000 / 700.0) / 129;
         QVERIFY2(std::abs(loudest + 1 - melOf1234 / melStep) <= 1.0, qPrintable(QString::number(loudest)));
 
         runTool("espeak-ng", {"-w", path("speech.wav"), "Ocelle listens to what you say."});

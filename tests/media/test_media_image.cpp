@@ -35,8 +35,8 @@ int referenceHfTokens(int width, int height, int budget) {
 QByteArray exifSegment(int orientation) {
     QByteArray payload("Exif\0\0", 6);
     payload += QByteArray("MM\x00\x2A\x00\x00\x00\x08", 8);
-    payload += QByteArray("\x00\x01", 2);                                         // one entry
-    payload += QByteArray("\x01\x12\x00\x03\x00\x00\x00\x01", 8);                 // 0x0112 SHORT x1
+    payload += QByteArray("\x00\x01", 2);                                          // one entry
+    payload += QByteArray("\x01\x12\x00\x03\x00\x00\x00\x01", 8);                  // 0x0112 SHORT x1
     payload += char(0), payload += char(orientation), payload += QByteArray(2, 0); // value
     payload += QByteArray(4, 0);                                                   // no next IFD
     QByteArray segment("\xFF\xE1", 2);
@@ -51,13 +51,19 @@ void expectColor(const RgbImage& image, int x, int y, int r, int g, int b, int t
     for (int c = 0; c < 3; ++c) {
         if (std::abs(got[c] - want[c]) > tolerance) {
             QFAIL(qPrintable(QString("pixel (%1,%2) is (%3,%4,%5), expected (%6,%7,%8)")
-                                 .arg(x).arg(y).arg(got[0]).arg(got[1]).arg(got[2]).arg(r).arg(g).arg(b)));
+                                 .arg(x)
+                                 .arg(y)
+                                 .arg(got[0])
+                                 .arg(got[1])
+                                 .arg(got[2])
+                                 .arg(r)
+                                 .arg(g)
+                                 .arg(b)));
         }
     }
 }
 
-template <typename Call>
-QString errorOf(Call call) {
+template <typename Call> QString errorOf(Call call) {
     try {
         call();
     } catch (const MediaError& error) {
@@ -106,10 +112,12 @@ private slots:
     void tokenCountsFollowTheReferenceRule_data() {
         QTest::addColumn<int>("width");
         QTest::addColumn<int>("height");
-        const int sizes[][2] = {{896, 896}, {640, 480}, {1920, 1080}, {1280, 720}, {300, 900}, {1, 5000}, {5000, 1},
-                                {48, 48},   {10, 10},   {4032, 3024}, {3024, 4032}, {1000, 30}, {333, 777}, {7000, 7000},
-                                {2, 3},     {1600, 200}};
-        for (const auto& size : sizes) QTest::newRow(qPrintable(QString("%1x%2").arg(size[0]).arg(size[1]))) << size[0] << size[1];
+        const int sizes[][2] = {{896, 896}, {640, 480},   {1920, 1080}, {1280, 720},
+                                {300, 900}, {1, 5000},    {5000, 1},    {48, 48},
+                                {10, 10},   {4032, 3024}, {3024, 4032}, {1000, 30},
+                                {333, 777}, {7000, 7000}, {2, 3},       {1600, 200}};
+        for (const auto& size : sizes)
+            QTest::newRow(qPrintable(QString("%1x%2").arg(size[0]).arg(size[1]))) << size[0] << size[1];
     }
     void tokenCountsFollowTheReferenceRule() {
         QFETCH(int, width);
@@ -117,12 +125,14 @@ private slots:
         for (int budget : {70, 140, 280, 560, 1120}) {
             const int tokens = softTokenCount(width, height, budget);
             QCOMPARE(tokens, referenceHfTokens(width, height, budget));
-            QVERIFY2(tokens <= budget, qPrintable(QString("%1 tokens over budget %2").arg(tokens).arg(budget)));
+            QVERIFY2(tokens <= budget,
+                     qPrintable(QString("%1 tokens over budget %2").arg(tokens).arg(budget)));
             const ImageSize target = huggingFaceTargetSize(width, height, budget);
             QCOMPARE(target.width % 48, 0);
             QCOMPARE(target.height % 48, 0);
             const ImageSize canvas = llamaCppCanvasSize(width, height, 70, budget);
-            QVERIFY(canvas.width % 48 == 0 && canvas.height % 48 == 0 && canvas.width > 0 && canvas.height > 0);
+            QVERIFY(canvas.width % 48 == 0 && canvas.height % 48 == 0 && canvas.width > 0 &&
+                    canvas.height > 0);
             QCOMPARE(softTokenCount(width, height, budget, ImageSizePolicy::LlamaCpp), softTokensFor(canvas));
         }
     }
@@ -137,8 +147,10 @@ private slots:
         QTest::addColumn<QString>("pixels");
         QTest::addColumn<int>("width");
         QTest::addColumn<int>("height");
-        QTest::newRow("photo") << "test_photo.png" << "photo.pixels.f32" << 624 << 480;
-        QTest::newRow("document") << "test_document.png" << "document.pixels.f32" << 288 << 912;
+        QTest::newRow("photo") << "test_photo.png"
+                               << "photo.pixels.f32" << 624 << 480;
+        QTest::newRow("document") << "test_document.png"
+                                  << "document.pixels.f32" << 288 << 912;
     }
     void llamaCppPixelsMatchFixture() {
         QFETCH(QString, image);
@@ -160,7 +172,8 @@ private slots:
             differing += difference != 0.0f;
             maxDifference = std::max(maxDifference, difference);
         }
-        qInfo("%s: %zu of %zu values differ, max |difference| %g", qPrintable(image), differing, ours.size(), maxDifference);
+        qInfo("%s: %zu of %zu values differ, max |difference| %g", qPrintable(image), differing, ours.size(),
+              maxDifference);
         QCOMPARE(differing, std::size_t(0)); // bit-exact
     }
 
@@ -175,14 +188,16 @@ private slots:
         QCOMPARE(pre.patches.size(), std::size_t(57 * 42 * 768));
         // Patch vector order: (row, column, channel), channel fastest; patches row-major.
         const int px = 5, py = 7, row = 3, column = 11, channel = 2;
-        const float value = pre.patches[(std::size_t(py) * 57 + px) * 768 + (row * 16 + column) * 3 + channel];
+        const float value =
+            pre.patches[(std::size_t(py) * 57 + px) * 768 + (row * 16 + column) * 3 + channel];
         QCOMPARE(value, pre.resized.at(px * 16 + column, py * 16 + row, channel) / 255.0f);
         for (float v : pre.patches) QVERIFY(v >= 0.0f && v <= 1.0f);
     }
 
     void resizeKeepsFlatColourAndAverages() {
         RgbImage flat{37, 23, std::vector<std::uint8_t>(37 * 23 * 3)};
-        for (std::size_t i = 0; i < flat.rgb.size(); ++i) flat.rgb[i] = std::uint8_t(i % 3 == 0 ? 200 : i % 3 == 1 ? 17 : 99);
+        for (std::size_t i = 0; i < flat.rgb.size(); ++i)
+            flat.rgb[i] = std::uint8_t(i % 3 == 0 ? 200 : i % 3 == 1 ? 17 : 99);
         for (auto [w, h] : {std::pair{96, 48}, std::pair{5, 3}, std::pair{37, 96}}) {
             const RgbImage out = resizeBicubicPillow(flat, w, h);
             for (int y = 0; y < h; ++y)
@@ -200,7 +215,8 @@ private slots:
 
     void decodesEveryFormat_data() {
         QTest::addColumn<QString>("file");
-        for (const char* name : {"rb.png", "rb.jpg", "rb.webp", "rb.bmp", "rb.tif", "rb.gif"}) QTest::newRow(name) << name;
+        for (const char* name : {"rb.png", "rb.jpg", "rb.webp", "rb.bmp", "rb.tif", "rb.gif"})
+            QTest::newRow(name) << name;
     }
     void decodesEveryFormat() {
         QFETCH(QString, file);
@@ -241,10 +257,12 @@ private slots:
         const QByteArray plain = readBytes(makeRedBlue("plain.jpg"));
         const QString oriented = path(QString("exif%1.jpg").arg(orientation));
         writeBytes(oriented, plain.left(2) + exifSegment(orientation) + plain.mid(2));
-        QCOMPARE(readImageHeader(std::span(reinterpret_cast<const std::uint8_t*>(readBytes(oriented).constData()),
-                                           std::size_t(readBytes(oriented).size())), "x")
-                     .exifOrientation,
-                 orientation);
+        QCOMPARE(
+            readImageHeader(std::span(reinterpret_cast<const std::uint8_t*>(readBytes(oriented).constData()),
+                                      std::size_t(readBytes(oriented).size())),
+                            "x")
+                .exifOrientation,
+            orientation);
         const RgbImage image = loadImage(oriented.toStdString());
         QCOMPARE(image.width, width);
         QCOMPARE(image.height, height);
@@ -261,21 +279,24 @@ private slots:
     }
 
     void transparencyGoesOntoWhite() {
-        runTool("convert", {"-size", "10x10", "xc:rgba(0,0,255,0)", "-size", "10x10", "xc:rgba(255,0,0,0.5)", "+append",
-                            "PNG32:" + path("alpha.png")});
+        runTool("convert", {"-size", "10x10", "xc:rgba(0,0,255,0)", "-size", "10x10", "xc:rgba(255,0,0,0.5)",
+                            "+append", "PNG32:" + path("alpha.png")});
         const RgbImage image = loadImage(path("alpha.png").toStdString());
-        expectColor(image, 5, 5, 255, 255, 255, 0);   // fully transparent -> white
+        expectColor(image, 5, 5, 255, 255, 255, 0);  // fully transparent -> white
         expectColor(image, 15, 5, 255, 127, 127, 1); // half red over white
     }
 
     void sixteenBitAndGrey() {
-        runTool("convert", {"-size", "8x8", "xc:rgb(50%,25%,75%)", "-depth", "16", "PNG48:" + path("deep.png")});
+        runTool("convert",
+                {"-size", "8x8", "xc:rgb(50%,25%,75%)", "-depth", "16", "PNG48:" + path("deep.png")});
         const RgbImage deep = loadImage(path("deep.png").toStdString());
         expectColor(deep, 3, 3, 128, 64, 191, 1);
-        runTool("convert", {"-size", "8x8", "xc:gray(30%)", "-colorspace", "Gray", "-depth", "8", "PNG8:" + path("grey.png")});
+        runTool("convert", {"-size", "8x8", "xc:gray(30%)", "-colorspace", "Gray", "-depth", "8",
+                            "PNG8:" + path("grey.png")});
         const RgbImage grey = loadImage(path("grey.png").toStdString());
         expectColor(grey, 3, 3, 77, 77, 77, 1);
-        runTool("convert", {"-size", "8x8", "xc:gray(30%)", "-colorspace", "Gray", "-depth", "16", path("grey16.png")});
+        runTool("convert",
+                {"-size", "8x8", "xc:gray(30%)", "-colorspace", "Gray", "-depth", "16", path("grey16.png")});
         expectColor(loadImage(path("grey16.png").toStdString()), 3, 3, 77, 77, 77, 1);
     }
 
@@ -289,7 +310,8 @@ private slots:
         QCOMPARE(pre.resized.height, 280 * 48);
         QCOMPARE(pre.softTokens, 280);
         QCOMPARE(pre.softTokens, referenceHfTokens(1, 5000, 280));
-        QVERIFY(pre.resized.at(20, 10, 0) > 200 && pre.resized.at(20, 13400, 0) < 50); // the gradient survives
+        QVERIFY(pre.resized.at(20, 10, 0) > 200 &&
+                pre.resized.at(20, 13400, 0) < 50); // the gradient survives
         const PreprocessedImage llama = preprocessImage(thin, {1120, ImageSizePolicy::LlamaCpp});
         QVERIFY(llama.softTokens >= 70 && llama.softTokens <= 1120);
     }
