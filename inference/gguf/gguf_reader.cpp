@@ -1,5 +1,6 @@
 #include "gguf/gguf.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -314,7 +315,8 @@ public:
         if (tensorCount > remaining() / 24)
             file_.fail("tensor count " + std::to_string(tensorCount) + " cannot fit in the file");
 
-        file_.metadata_.reserve(kvCount);
+        // No reserve from the counts: they are only bounded by the file size, and a hostile file
+        // must not buy an allocation many times its size with them.
         for (uint64_t i = 0; i < kvCount; ++i) {
             std::string key(string("metadata key #" + std::to_string(i)));
             const uint32_t rawType = need<uint32_t>("the type of '" + key + "'");
@@ -325,13 +327,14 @@ public:
         }
 
         if (const Value* a = file_.find("general.alignment")) {
-            auto align = a->toUInt();
+            // ggml reads the alignment as a u32 and refuses any other type; so do we.
+            auto align = a->type() == ValueType::UInt32 ? a->toUInt() : std::nullopt;
             if (!align || *align == 0 || (*align & (*align - 1)) != 0 || *align > (1u << 20))
-                file_.fail("general.alignment must be a power of two up to 1 MiB, found " + a->describe());
+                file_.fail(std::string("general.alignment must be a u32 power of two up to 1 MiB, found ") +
+                           valueTypeName(a->type()) + " " + a->describe());
             file_.alignment_ = *align;
         }
 
-        file_.tensors_.reserve(tensorCount);
         for (uint64_t i = 0; i < tensorCount; ++i) file_.tensors_.push_back(tensorInfo(i));
 
         uint64_t dataOffset = pos_;
@@ -427,7 +430,6 @@ private:
             if (v.count_ > remaining() / 12)
                 file_.fail("metadata array '" + key + "' claims " + std::to_string(v.count_) +
                            " arrays, more than the file holds");
-            v.items_.reserve(v.count_);
             for (uint64_t i = 0; i < v.count_; ++i)
                 v.items_.push_back(value(static_cast<uint32_t>(ValueType::Array), key, depth + 1));
         }

@@ -229,11 +229,10 @@ Writer::Writer(uint32_t version) : version_(version) {
 void Writer::set(const std::string& key, MetaValue value) {
     if (key.empty()) throw std::invalid_argument("gguf::Writer: empty metadata key");
     if (key == kAlignmentKey) {
-        const bool isUnsigned = value.type() == ValueType::UInt8 || value.type() == ValueType::UInt16 ||
-                                value.type() == ValueType::UInt32 || value.type() == ValueType::UInt64;
         const uint64_t a = value.bits();
-        if (!isUnsigned || a == 0 || (a & (a - 1)) != 0)
-            throw std::invalid_argument("gguf::Writer: general.alignment must be an unsigned power of two");
+        if (value.type() != ValueType::UInt32 || a == 0 || (a & (a - 1)) != 0 || a > (1u << 20))
+            throw std::invalid_argument(
+                "gguf::Writer: general.alignment must be a u32 power of two up to 1 MiB");
         alignment_ = a;
     }
     for (auto& [k, v] : metadata_) {

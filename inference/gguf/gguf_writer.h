@@ -58,7 +58,7 @@ public:
     explicit Writer(uint32_t version = 3);
 
     // Adds or replaces a key (the order of first insertion is kept). Setting "general.alignment"
-    // (an unsigned integer power of two) changes the alignment of the tensor data.
+    // (a u32 power of two up to 1 MiB, as readers require) changes the alignment of the tensor data.
     // Throws std::invalid_argument for an empty key or a bad alignment.
     void set(const std::string& key, MetaValue value);
     // Writes general.alignment as a u32 (GGUF's default is 32 and needs no key).

@@ -55,6 +55,8 @@ std::optional<TypeTraits> typeTraits(uint32_t rawType);
 
 // "Q4_K", or "type 77" for an unknown id.
 std::string typeName(uint32_t rawType);
-inline std::string typeName(TensorType t) { return typeName(static_cast<uint32_t>(t)); }
+inline std::string typeName(TensorType t) {
+    return typeName(static_cast<uint32_t>(t));
+}
 
 } // namespace ocelle::gguf
