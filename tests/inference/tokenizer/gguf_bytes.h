@@ -55,7 +55,7 @@ private:
     }
     void put(const void* p, size_t n) {
         const auto* b = static_cast<const uint8_t*>(p);
-        bytes_.insert(bytes_.end(), b, b + n);
+        for (size_t i = 0; i < n; ++i) bytes_.push_back(b[i]); // (vector::insert trips a GCC 12 false warning)
     }
     void u32(uint32_t v) {
         for (int i = 0; i < 4; ++i) bytes_.push_back(static_cast<uint8_t>(v >> (8 * i)));
