@@ -1,0 +1,210 @@
+// bench_vulkan_kernels: the Vulkan kernels' speed on one device, as tables (not a test).
+//
+//   bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R --cols K] [--wg N --rows-per-wg N]
+//
+// Prints the streaming-read bandwidth of the device (the decode roofline), matvec throughput per
+// weight type in GB/s of weights read (and as a fraction of that bandwidth), matmul GFLOP/s for a
+// prefill batch, and the fixed cost of one tiny dispatch. A CPU-type device (lavapipe) is used when
+// it is the only one, since this is a measurement, not the automatic backend choice.
+#include "gguf/dequant.h"
+#include "gguf/tensor_types.h"
+#include "vulkan/kernels.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace ocelle::vulkan;
+using ocelle::gguf::TensorType;
+
+namespace {
+
+struct Options {
+    std::string device;
+    int reps = 5;
+    uint32_t rows = 6144; // Gemma 4 E2B FFN gate/up: 6144 x 1536
+    uint32_t cols = 1536;
+    uint32_t prefill = 128;
+    uint32_t wg = 0;
+    uint32_t rowsPerWg = 0;
+};
+
+double seconds() {
+    using namespace std::chrono;
+    return duration<double>(steady_clock::now().time_since_epoch()).count();
+}
+
+std::vector<uint8_t> randomWeights(TensorType type, uint64_t rows, uint64_t k, std::mt19937& rng) {
+    const auto traits = *ocelle::gguf::typeTraits(uint32_t(type));
+    const uint64_t rowBytes = k / traits.blockElements * traits.blockBytes;
+    std::vector<uint8_t> data(rows * rowBytes);
+    std::uniform_int_distribution<int> byte(0, 255);
+    for (auto& b : data) b = uint8_t(byte(rng));
+    // Make every fp16/bf16 scale or value finite and small: rewrite whole rows of floats through the
+    // quantizer where one exists, patch K-quant scales otherwise.
+    if (ocelle::gguf::canQuantize(uint32_t(type))) {
+        std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+        std::vector<float> row(k);
+        for (uint64_t r = 0; r < rows; ++r) {
+            for (auto& v : row) v = uni(rng);
+            ocelle::gguf::quantizeRow(uint32_t(type), row.data(), data.data() + r * rowBytes, int64_t(k));
+        }
+    } else {
+        const uint16_t small = ocelle::gguf::floatToFp16(0.01f);
+        for (uint64_t b = 0; b < data.size() / traits.blockBytes; ++b) {
+            uint8_t* block = data.data() + b * traits.blockBytes;
+            if (type == TensorType::Q6_K) std::memcpy(block + 208, &small, 2);
+            else {
+                std::memcpy(block, &small, 2);
+                std::memcpy(block + 2, &small, 2);
+            }
+        }
+    }
+    return data;
+}
+
+// Runs `record` reps times (each a full command buffer) after one warm-up; returns the best time.
+template <typename F> double best(Recorder& rec, int reps, F&& record) {
+    rec.begin();
+    record();
+    rec.submitAndWait();
+    double fastest = 1e30;
+    for (int i = 0; i < reps; ++i) {
+        const double t0 = seconds();
+        rec.begin();
+        record();
+        rec.submitAndWait();
+        fastest = std::min(fastest, seconds() - t0);
+    }
+    return fastest;
+}
+
+int run(const Options& o) {
+    DeviceOptions deviceOptions;
+    deviceOptions.forced = o.device;
+    deviceOptions.validation = false;
+    std::unique_ptr<Device> device;
+    try {
+        device = Device::open(deviceOptions);
+    } catch (const VulkanError& e) {
+        // Only CPU devices: measure the first usable one anyway.
+        Instance probe(false);
+        for (const auto& d : probe.devices())
+            if (d.usable() && deviceOptions.forced.empty()) deviceOptions.forced = std::to_string(d.index);
+        if (deviceOptions.forced.empty()) {
+            std::fprintf(stderr, "bench_vulkan_kernels: %s\n", e.what());
+            return 1;
+        }
+        device = Device::open(deviceOptions);
+    }
+    const auto& f = device->features();
+    std::printf("device: %s (%s), subgroup %u, max binding %llu MiB\n", device->info().name.c_str(),
+                deviceTypeName(device->info().type), f.subgroupSize,
+                static_cast<unsigned long long>(f.maxStorageBufferRange >> 20));
+    Pipelines pipelines(*device);
+    KernelTuning tuning;
+    tuning.matvecWorkgroup = o.wg;
+    tuning.matvecRows = o.rowsPerWg;
+    Kernels kernels(pipelines, tuning);
+    std::printf("matvec tuning: workgroup %u, rows per workgroup %u, %s reduction\n\n",
+                kernels.tuning().matvecWorkgroup, kernels.tuning().matvecRows,
+                kernels.tuning().useSubgroups ? "subgroup" : "shared-memory");
+    Recorder rec(pipelines);
+    std::mt19937 rng(1234);
+
+    // Streaming read: the largest bindable buffer, read 4 times per command buffer.
+    const uint64_t probeBytes = std::min<uint64_t>(device->maxBindingBytes(), 256ull << 20) / 16 * 16;
+    Buffer source(*device, probeBytes), sink(*device, 1 << 16);
+    {
+        std::vector<uint32_t> fill(probeBytes / 4);
+        for (auto& v : fill) v = uint32_t(rng());
+        upload(*device, source, 0, fill.data(), probeBytes);
+    }
+    const int passes = 4;
+    const double tRead = best(rec, o.reps, [&] {
+        for (int i = 0; i < passes; ++i) kernels.readAll(rec, source, sink, 256);
+    });
+    const double bandwidth = double(probeBytes) * passes / tRead / 1e9;
+    std::printf("| probe                 | bytes      | time (ms) | GB/s   |\n");
+    std::printf("|-----------------------|-----------:|----------:|-------:|\n");
+    std::printf("| bandwidth (stream read)| %10llu | %9.3f | %6.2f |\n\n", static_cast<unsigned long long>(probeBytes * passes),
+                tRead * 1e3, bandwidth);
+
+    // Dispatch overhead: many tiny dependent dispatches.
+    Buffer tiny(*device, 4096);
+    const int tinyCount = 200;
+    const double tTiny = best(rec, o.reps, [&] {
+        for (int i = 0; i < tinyCount; ++i) kernels.softcap(rec, at(tiny), 64, 30.0f);
+    });
+    std::printf("dependent tiny dispatch: %.1f us each (%d per command buffer)\n\n", tTiny / tinyCount * 1e6, tinyCount);
+
+    std::printf("matvec %u x %u (decode), matmul with %u tokens (prefill)\n", o.rows, o.cols, o.prefill);
+    std::printf("| type | weights (MiB) | matvec (ms) | matvec GB/s | of bandwidth | matmul (ms) | matmul GFLOP/s |\n");
+    std::printf("|------|--------------:|------------:|------------:|-------------:|------------:|---------------:|\n");
+    const TensorType types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
+                                TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
+    std::vector<float> x(size_t(o.prefill) * o.cols);
+    std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
+    for (auto& v : x) v = uni(rng);
+    Buffer bx(*device, x.size() * 4), by(*device, size_t(o.prefill) * o.rows * 4);
+    upload(*device, bx, 0, x.data(), x.size() * 4);
+    for (TensorType type : types) {
+        const auto bytes = randomWeights(type, o.rows, o.cols, rng);
+        auto w = WeightTensor::upload(*device, uint32_t(type), o.rows, o.cols, bytes.data());
+        const int perBuffer = 8; // as in a token: many matvecs per command buffer
+        const double tMv = best(rec, o.reps, [&] {
+            for (int i = 0; i < perBuffer; ++i) kernels.matvec(rec, *w, at(bx), at(by));
+        }) / perBuffer;
+        const double tMm = best(rec, std::max(1, o.reps / 2), [&] { kernels.matmul(rec, *w, at(bx), at(by), o.prefill); });
+        const double gb = double(w->totalBytes()) / tMv / 1e9;
+        std::printf("| %-4s | %13.2f | %11.3f | %11.2f | %11.0f%% | %11.2f | %14.2f |\n",
+                    ocelle::gguf::typeTraits(uint32_t(type))->name, double(w->totalBytes()) / (1 << 20), tMv * 1e3, gb,
+                    100.0 * gb / bandwidth, tMm * 1e3, 2.0 * o.rows * o.cols * o.prefill / tMm / 1e9);
+    }
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    Options o;
+    for (int i = 1; i < argc; ++i) {
+        const std::string a = argv[i];
+        auto next = [&]() -> std::string {
+            if (i + 1 >= argc) {
+                std::fprintf(stderr, "%s needs a value\n", a.c_str());
+                std::exit(2);
+            }
+            return argv[++i];
+        };
+        if (a == "--device") o.device = next();
+        else if (a == "--reps") o.reps = std::max(1, std::atoi(next().c_str()));
+        else if (a == "--rows") o.rows = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--cols") o.cols = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--prefill") o.prefill = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--wg") o.wg = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--rows-per-wg") o.rowsPerWg = uint32_t(std::atoi(next().c_str()));
+        else {
+            std::fprintf(stderr,
+                         "usage: bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R] [--cols K]\n"
+                         "                            [--prefill N] [--wg N] [--rows-per-wg N]\n");
+            return a == "--help" ? 0 : 2;
+        }
+    }
+    if (o.cols % 256 != 0 || o.rows == 0) {
+        std::fprintf(stderr, "--cols must be a multiple of 256 (K-quant blocks) and --rows positive\n");
+        return 2;
+    }
+    try {
+        return run(o);
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "bench_vulkan_kernels: %s\n", e.what());
+        return 1;
+    }
+}
