@@ -225,6 +225,16 @@ LogMel logMelFeatures(std::span<const float> samples, LogMelVariant variant) {
     if (mel.frames == 0) return mel;
     const auto& filters = melFilters();
     const auto& window = hannWindow();
+    // Each triangle covers a few spectrum bins: sum only over those (the others are exactly zero).
+    std::array<std::pair<int, int>, kMelBins> filterSpan{};
+    for (int m = 0; m < kMelBins; ++m) {
+        int begin = kSpectrumBins, end = 0;
+        for (int k = 0; k < kSpectrumBins; ++k) {
+            if (filters[static_cast<std::size_t>(k) * kMelBins + m] != 0.0)
+                begin = std::min(begin, k), end = k + 1;
+        }
+        filterSpan[static_cast<std::size_t>(m)] = {begin, std::max(begin, end)};
+    }
     // Sample i of the left-padded signal.
     auto padded = [&](std::int64_t i) -> double {
         const std::int64_t source = i - kMelLeftPad;
@@ -254,7 +264,8 @@ LogMel logMelFeatures(std::span<const float> samples, LogMelVariant variant) {
             const int frame = first + f;
             for (int m = 0; m < kMelBins; ++m) {
                 double energy = 0.0;
-                for (int k = 0; k < kSpectrumBins; ++k) {
+                for (int k = filterSpan[static_cast<std::size_t>(m)].first;
+                     k < filterSpan[static_cast<std::size_t>(m)].second; ++k) {
                     energy += filters[static_cast<std::size_t>(k) * kMelBins + m] *
                               magnitude[static_cast<std::size_t>(k)];
                 }
