@@ -31,18 +31,41 @@ int referenceHfTokens(int width, int height, int budget) {
     return int((h / 48) * (w / 48));
 }
 
-// An APP1 EXIF segment holding only the orientation tag (big-endian TIFF, one IFD entry).
+// A big-endian TIFF structure with one IFD entry: the orientation tag.
+QByteArray tiffWithOrientation(int orientation) {
+    QByteArray tiff("MM\x00\x2A\x00\x00\x00\x08", 8);
+    tiff += QByteArray("\x00\x01", 2);                                    // one entry
+    tiff += QByteArray("\x01\x12\x00\x03\x00\x00\x00\x01", 8);            // 0x0112 SHORT x1
+    tiff += char(0), tiff += char(orientation), tiff += QByteArray(2, 0); // value
+    tiff += QByteArray(4, 0);                                             // no next IFD
+    return tiff;
+}
+
+// An APP1 EXIF segment for JPEG.
 QByteArray exifSegment(int orientation) {
-    QByteArray payload("Exif\0\0", 6);
-    payload += QByteArray("MM\x00\x2A\x00\x00\x00\x08", 8);
-    payload += QByteArray("\x00\x01", 2);                                          // one entry
-    payload += QByteArray("\x01\x12\x00\x03\x00\x00\x00\x01", 8);                  // 0x0112 SHORT x1
-    payload += char(0), payload += char(orientation), payload += QByteArray(2, 0); // value
-    payload += QByteArray(4, 0);                                                   // no next IFD
+    const QByteArray payload = QByteArray("Exif\0\0", 6) + tiffWithOrientation(orientation);
     QByteArray segment("\xFF\xE1", 2);
     const int length = int(payload.size()) + 2;
     segment += char(length >> 8), segment += char(length & 0xFF);
     return segment + payload;
+}
+
+std::uint32_t crc32(const QByteArray& bytes) {
+    std::uint32_t crc = 0xFFFFFFFFu;
+    for (char byte : bytes) {
+        crc ^= std::uint8_t(byte);
+        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0xEDB88320u & (0u - (crc & 1u)));
+    }
+    return ~crc;
+}
+
+// A PNG eXIf chunk (valid CRC) for insertion after IHDR.
+QByteArray exifChunk(int orientation) {
+    const QByteArray body = QByteArray("eXIf") + tiffWithOrientation(orientation);
+    auto bigEndian = [](std::uint32_t v) {
+        return QByteArray(1, char(v >> 24)) + char(v >> 16 & 0xFF) + char(v >> 8 & 0xFF) + char(v & 0xFF);
+    };
+    return bigEndian(std::uint32_t(body.size() - 4)) + body + bigEndian(crc32(body));
 }
 
 void expectColor(const RgbImage& image, int x, int y, int r, int g, int b, int tolerance) {
@@ -268,6 +291,17 @@ private slots:
         QCOMPARE(image.height, height);
         expectColor(image, redX, redY, 255, 0, 0, 12);
         expectColor(image, width - 1 - redX, height - 1 - redY, 0, 0, 255, 12);
+    }
+
+    void exifOrientationInPng() {
+        const QByteArray plain = readBytes(makeRedBlue("plain.png"));
+        writeBytes(path("exif6.png"),
+                   plain.left(33) + exifChunk(6) + plain.mid(33)); // after the signature and IHDR
+        const RgbImage image = loadImage(path("exif6.png").toStdString());
+        QCOMPARE(image.width, 32);
+        QCOMPARE(image.height, 64);
+        expectColor(image, 16, 16, 255, 0, 0, 0);
+        expectColor(image, 16, 48, 0, 0, 255, 0);
     }
 
     void exifOrientationInTiff() {
