@@ -65,7 +65,8 @@ private slots:
     }
 
     void tokenizeFlags() {
-        const Run plain = cli({"tokenize", "--model", kVocab, "--text", "<|turn>user", "--no-bos", "--no-special"});
+        const Run plain =
+            cli({"tokenize", "--model", kVocab, "--text", "<|turn>user", "--no-bos", "--no-special"});
         const Run special = cli({"tokenize", "--model", kVocab, "--text", "<|turn>user"});
         QCOMPARE(plain.exitCode, 0);
         QVERIFY(special.out.startsWith("2 105 "));
@@ -77,7 +78,9 @@ private slots:
     void detokenizeMatchesFixtureCases() {
         const auto cases = readJsonLines(OCELLE_FIXTURES_DIR "/tokenizer/detok.jsonl");
         QVERIFY(cases.size() >= 21);
-        for (const QJsonObject& c : cases) {
+        // Every other case (the library test covers all); each flag combination occurs among them.
+        for (qsizetype i = 0; i < cases.size(); i += 2) {
+            const QJsonObject& c = cases[i];
             QStringList args = {"detokenize", "--model", kVocab, "--ids", idLine(c["ids"].toArray())};
             if (c["remove_special"].toBool()) args << "--remove-bos";
             if (c["unparse_special"].toBool()) args << "--special";
@@ -93,13 +96,15 @@ private slots:
         const QString path = dir.filePath("chat.json");
         QFile f(path);
         QVERIFY(f.open(QIODevice::WriteOnly));
-        f.write(R"({"thinking": true, "messages": [{"role": "system", "content": "You are a helpful assistant."},
+        f.write(
+            R"({"thinking": true, "messages": [{"role": "system", "content": "You are a helpful assistant."},
                    {"role": "user", "content": [{"type": "text", "text": "What is 2+2?"}]}]})");
         f.close();
         const Run text = cli({"chat-template", "--model", kVocab, "--json", path});
         QVERIFY2(text.exitCode == 0, text.err.constData());
-        QCOMPARE(text.out, QByteArray("<bos><|turn>system\n<|think|>You are a helpful assistant.<turn|>\n<|turn>user\n"
-                                      "What is 2+2?<turn|>\n<|turn>model\n"));
+        QCOMPARE(text.out,
+                 QByteArray("<bos><|turn>system\n<|think|>You are a helpful assistant.<turn|>\n<|turn>user\n"
+                            "What is 2+2?<turn|>\n<|turn>model\n"));
         // The ids are llama.cpp's for this prompt (detok.jsonl).
         const Run ids = cli({"chat-template", "--model", kVocab, "--json", path, "--ids"});
         QCOMPARE(ids.exitCode, 0);
@@ -130,7 +135,8 @@ private slots:
         f.close();
         const Run badJson = cli({"chat-template", "--model", kVocab, "--json", path});
         QCOMPARE(badJson.exitCode, 1);
-        QVERIFY2(badJson.err.contains("hologram") && badJson.err.contains("bad.json"), badJson.err.constData());
+        QVERIFY2(badJson.err.contains("hologram") && badJson.err.contains("bad.json"),
+                 badJson.err.constData());
     }
 };
 
