@@ -257,6 +257,27 @@ private slots:
             text.c_str());
     }
 
+    void richToolDeclaration() {
+        // Traced by hand through the template's format_function_declaration/format_parameters.
+        const auto tool = json::parse(
+            R"({"type": "function", "function": {"name": "search", "description": "Search", "parameters": {)"
+            R"("type": "object", "properties": {"query": {"type": "string", "description": "Text"},)"
+            R"("mode": {"type": "string", "enum": ["fast", "deep"]},)"
+            R"("Filters": {"type": "object", "description": "Filters", "properties": {"year": {"type": "integer"}},)"
+            R"("required": ["year"]}, "tags": {"type": "array", "items": {"type": "string"}},)"
+            R"("limit": {"type": "integer", "nullable": true}}, "required": ["query"]}}})");
+        const std::string q = "<|\"|>";
+        const std::string expected =
+            "declaration:search{description:" + q + "Search" + q + ",parameters:{properties:{" +
+            "Filters:{description:" + q + "Filters" + q + ",properties:{year:{type:" + q + "INTEGER" + q +
+            "}},required:[" + q + "year" + q + "],type:" + q + "OBJECT" + q + "}," +
+            "limit:{nullable:true,type:" + q + "INTEGER" + q + "}," + "mode:{enum:[" + q + "fast" + q + "," +
+            q + "deep" + q + "],type:" + q + "STRING" + q + "}," + "query:{description:" + q + "Text" + q +
+            ",type:" + q + "STRING" + q + "}," + "tags:{,items:{type:" + q + "STRING" + q + "}type:" + q +
+            "ARRAY" + q + "}" + "},required:[" + q + "query" + q + "],type:" + q + "OBJECT" + q + "}}";
+        QCOMPARE(formatToolDeclaration(tool), expected);
+    }
+
     void toolResponseThatIsNotAnObject() {
         Conversation c;
         c.messages = {user("Run it")};
