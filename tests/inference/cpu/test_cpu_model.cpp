@@ -3,6 +3,7 @@
 // the session mechanics (batching, ring caches, truncation, context-full, cancellation, f16 cache).
 #include "cpu/cpu_model.h"
 #include "cpu/kernels.h"
+#include "gguf/gguf_writer.h"
 
 #include <QDir>
 #include <QFile>
@@ -451,6 +452,57 @@ private slots:
                                  session->prefill(ids, cpu::LogitsFor::Last, {&outside, 1}));
         QVERIFY_THROWS_EXCEPTION(std::runtime_error,
                                  cpu::CpuModel::load((kModels + "/does-not-exist.gguf").toStdString()));
+    }
+
+    // GGUFs may store the experts' gate and up projections as two tensors instead of the fused
+    // ffn_gate_up_exps: the MoE fixture rewritten that way (same stored blocks, split per expert)
+    // still matches the float64 reference.
+    void splitExpertTensors() {
+        int rewritten = 0;
+        for (const Fixture& f : fixtures()) {
+            const auto source = gguf::File::open(f.gguf.toStdString());
+            if (!source->tensor("blk.0.ffn_gate_up_exps.weight")) continue;
+            gguf::Writer writer;
+            for (const auto& [key, value] : source->metadata())
+                if (key != "general.alignment") writer.set(key, gguf::MetaValue::copyOf(value));
+            for (const auto& t : source->tensors()) {
+                const std::string fused = "ffn_gate_up_exps.weight";
+                if (t.name.size() > fused.size() && t.name.ends_with(fused)) {
+                    const int64_t E = t.dim(0), F = t.dim(1) / 2, X = t.dim(2);
+                    const uint64_t rowBytes = t.nbytes / uint64_t(2 * F * X);
+                    std::vector<uint8_t> gate, up;
+                    for (int64_t e = 0; e < X; ++e) {
+                        const uint8_t* expert = t.data + uint64_t(e * 2 * F) * rowBytes;
+                        gate.insert(gate.end(), expert, expert + F * rowBytes);
+                        up.insert(up.end(), expert + F * rowBytes, expert + 2 * F * rowBytes);
+                    }
+                    const std::string prefix = t.name.substr(0, t.name.size() - fused.size());
+                    writer.addRawTensor(prefix + "ffn_gate_exps.weight", {E, F, X}, t.rawType, gate);
+                    writer.addRawTensor(prefix + "ffn_up_exps.weight", {E, F, X}, t.rawType, up);
+                } else {
+                    writer.addRawTensor(t.name, t.ne, t.rawType, std::span(t.data, t.nbytes));
+                }
+            }
+            const auto bytes = writer.toBytes();
+            auto file = gguf::File::fromMemory(bytes, "split-experts.gguf");
+            QVERIFY(!file->tensor("blk.0.ffn_gate_up_exps.weight") &&
+                    file->tensor("blk.0.ffn_gate_exps.weight"));
+            cpu::CpuModel model(model::Model::fromFile(std::move(file)));
+            QVERIFY(model.model().plan().layers[0].moe->gate);
+            const int vocab = model.hparams().nVocab;
+            Checker checker;
+            for (const auto& p : f.ref["prompts"].toArray()) {
+                const auto prompt = p.toObject();
+                const auto ids = promptWithGreedy(prompt);
+                auto session = model.createSession({.contextLength = int64_t(ids.size())});
+                const auto logits = session->prefill(ids, cpu::LogitsFor::All);
+                checkAgainstReferences(checker, logits.data(), vocab, prompt, f.ref["probe_ids"].toArray(),
+                                       2e-3, f.name + " split experts/" + prompt["name"].toString());
+            }
+            QVERIFY2(checker.failures.isEmpty(), qPrintable(checker.failures.join('\n')));
+            ++rewritten;
+        }
+        if (rewritten == 0) QSKIP("no MoE fixture");
     }
 
     // Soft tokens: llama.cpp's image embeddings for the vision fixture fed at the image positions,
