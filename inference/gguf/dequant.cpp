@@ -36,7 +36,8 @@ inline void storeU16(uint8_t* p, uint16_t v) {
     std::memcpy(p, &v, sizeof v);
 }
 
-// Branch-free fp16 -> f32 used inside row loops (selects compile to blends when vectorised).
+// Branch-free fp16 -> f32 for row loops: every case is computed and the right one picked with
+// masks, so the compiler can vectorise the loop (ternaries here became branches).
 inline float halfToFloatInline(uint16_t h) {
     const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
     const uint32_t exponent = h & 0x7c00u;
@@ -44,11 +45,17 @@ inline float halfToFloatInline(uint16_t h) {
     const uint32_t shifted = static_cast<uint32_t>(h & 0x7fffu) << 13;
     // Normal numbers: rebias the exponent from 15 to 127 (add 112 << 23).
     const uint32_t normal = shifted + 0x38000000u;
-    // Inf/NaN: exponent 31 -> 255; a NaN comes out quiet, as ggml's conversions return it.
-    const uint32_t special = (shifted + 0x70000000u) | (mantissa ? 0x00400000u : 0u);
+    // Inf/NaN: exponent 31 -> 255; a NaN comes out quiet (bit 22 set when the mantissa is not 0),
+    // as ggml's conversions return it.
+    const uint32_t quietBit = ((mantissa + 0x3ffu) & 0x400u) << 12;
+    const uint32_t special = (shifted + 0x70000000u) | quietBit;
     // Zero and subnormals: mantissa * 2^-24 is exact in f32.
-    const uint32_t subnormal = std::bit_cast<uint32_t>(static_cast<float>(mantissa) * 0x1p-24f);
-    const uint32_t magnitude = exponent == 0x7c00u ? special : (exponent == 0 ? subnormal : normal);
+    const uint32_t subnormal =
+        std::bit_cast<uint32_t>(static_cast<float>(static_cast<int32_t>(mantissa)) * 0x1p-24f);
+    const uint32_t isSpecial = 0u - static_cast<uint32_t>(exponent == 0x7c00u);
+    const uint32_t isSubnormal = 0u - static_cast<uint32_t>(exponent == 0);
+    const uint32_t magnitude =
+        (special & isSpecial) | (subnormal & isSubnormal) | (normal & ~(isSpecial | isSubnormal));
     return std::bit_cast<float>(sign | magnitude);
 }
 
@@ -63,16 +70,16 @@ inline void scaleMinK4(int j, const uint8_t* q, uint8_t& scale, uint8_t& min) {
     }
 }
 
-void dequantF16(const uint8_t* src, float* dst, int64_t n) {
+void dequantF16(const uint8_t* __restrict src, float* __restrict dst, int64_t n) {
     for (int64_t i = 0; i < n; ++i) dst[i] = halfToFloatInline(loadU16(src + 2 * i));
 }
 
-void dequantBF16(const uint8_t* src, float* dst, int64_t n) {
+void dequantBF16(const uint8_t* __restrict src, float* __restrict dst, int64_t n) {
     for (int64_t i = 0; i < n; ++i)
         dst[i] = std::bit_cast<float>(static_cast<uint32_t>(loadU16(src + 2 * i)) << 16);
 }
 
-void dequantQ8_0(const uint8_t* src, float* dst, int64_t n) {
+void dequantQ8_0(const uint8_t* __restrict src, float* __restrict dst, int64_t n) {
     for (int64_t b = 0; b < n / kQK; ++b, src += kQ8_0Bytes, dst += kQK) {
         const float d = halfToFloatInline(loadU16(src));
         const int8_t* qs = reinterpret_cast<const int8_t*>(src + 2);
@@ -80,18 +87,17 @@ void dequantQ8_0(const uint8_t* src, float* dst, int64_t n) {
     }
 }
 
-void dequantQ4_0(const uint8_t* src, float* dst, int64_t n) {
+void dequantQ4_0(const uint8_t* __restrict src, float* __restrict dst, int64_t n) {
     for (int64_t b = 0; b < n / kQK; ++b, src += kQ4_0Bytes, dst += kQK) {
         const float d = halfToFloatInline(loadU16(src));
         const uint8_t* qs = src + 2;
-        for (int j = 0; j < kQK / 2; ++j) {
-            dst[j] = static_cast<float>((qs[j] & 0x0F) - 8) * d;
-            dst[j + kQK / 2] = static_cast<float>((qs[j] >> 4) - 8) * d;
-        }
+        // Low nibbles are weights 0..15, high nibbles 16..31; codes 0..15 stand for -8..7.
+        for (int j = 0; j < kQK / 2; ++j) dst[j] = static_cast<float>((qs[j] & 0x0F) - 8) * d;
+        for (int j = 0; j < kQK / 2; ++j) dst[j + kQK / 2] = static_cast<float>((qs[j] >> 4) - 8) * d;
     }
 }
 
-void dequantQ4_K(const uint8_t* src, float* dst, int64_t n) {
+void dequantQ4_K(const uint8_t* __restrict src, float* __restrict dst, int64_t n) {
     for (int64_t b = 0; b < n / kQKK; ++b, src += kQ4_KBytes) {
         const float d = halfToFloatInline(loadU16(src));
         const float dmin = halfToFloatInline(loadU16(src + 2));
@@ -111,7 +117,7 @@ void dequantQ4_K(const uint8_t* src, float* dst, int64_t n) {
     }
 }
 
-void dequantQ5_K(const uint8_t* src, float* dst, int64_t n) {
+void dequantQ5_K(const uint8_t* __restrict src, float* __restrict dst, int64_t n) {
     for (int64_t b = 0; b < n / kQKK; ++b, src += kQ5_KBytes) {
         const float d = halfToFloatInline(loadU16(src));
         const float dmin = halfToFloatInline(loadU16(src + 2));
@@ -139,24 +145,33 @@ void dequantQ5_K(const uint8_t* src, float* dst, int64_t n) {
     }
 }
 
-void dequantQ6_K(const uint8_t* src, float* dst, int64_t n) {
+void dequantQ6_K(const uint8_t* __restrict src, float* __restrict dst, int64_t n) {
     for (int64_t b = 0; b < n / kQKK; ++b, src += kQ6_KBytes) {
         const uint8_t* ql = src;
         const uint8_t* qh = src + kQKK / 2;
         const int8_t* sc = reinterpret_cast<const int8_t*>(src + kQKK / 2 + kQKK / 4);
         const float d = halfToFloatInline(loadU16(src + kQKK / 2 + kQKK / 4 + kQKK / 16));
+        // Each half of 128 weights: 4 rows of 32 built from ql's nibbles and qh's 2-bit pairs,
+        // every 16 weights with their own scale. ggml computes (d * scale) * q, as done here.
         for (int half = 0; half < 2; ++half, dst += 128, ql += 64, qh += 32, sc += 8) {
-            for (int l = 0; l < 32; ++l) {
-                const int is = l / 16;
-                const int q1 = ((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32;
-                const int q2 = ((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32;
-                const int q3 = ((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32;
-                const int q4 = ((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32;
-                // (d * scale) * q, in that order, as ggml.
-                dst[l] = d * static_cast<float>(sc[is]) * static_cast<float>(q1);
-                dst[l + 32] = d * static_cast<float>(sc[is + 2]) * static_cast<float>(q2);
-                dst[l + 64] = d * static_cast<float>(sc[is + 4]) * static_cast<float>(q3);
-                dst[l + 96] = d * static_cast<float>(sc[is + 6]) * static_cast<float>(q4);
+            for (int part = 0; part < 2; ++part) {
+                const float s1 = d * static_cast<float>(sc[part]);
+                const float s2 = d * static_cast<float>(sc[part + 2]);
+                const float s3 = d * static_cast<float>(sc[part + 4]);
+                const float s4 = d * static_cast<float>(sc[part + 6]);
+                const uint8_t* lo = ql + 16 * part;
+                const uint8_t* hi = qh + 16 * part;
+                float* out = dst + 16 * part;
+                for (int l = 0; l < 16; ++l)
+                    out[l] = s1 * static_cast<float>(((lo[l] & 0xF) | ((hi[l] & 3) << 4)) - 32);
+                for (int l = 0; l < 16; ++l)
+                    out[l + 32] =
+                        s2 * static_cast<float>(((lo[l + 32] & 0xF) | (((hi[l] >> 2) & 3) << 4)) - 32);
+                for (int l = 0; l < 16; ++l)
+                    out[l + 64] = s3 * static_cast<float>(((lo[l] >> 4) | (((hi[l] >> 4) & 3) << 4)) - 32);
+                for (int l = 0; l < 16; ++l)
+                    out[l + 96] =
+                        s4 * static_cast<float>(((lo[l + 32] >> 4) | (((hi[l] >> 6) & 3) << 4)) - 32);
             }
         }
     }

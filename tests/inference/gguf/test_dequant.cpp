@@ -67,6 +67,7 @@ private slots:
     void fp16ToFloatMatchesCompiler();
     void floatToFp16MatchesCompiler();
     void fp16EdgeCases();
+    void rowConversionsMatchScalarOnEveryValue();
     void bf16EdgeCases();
     void bf16RoundingMatchesReference();
     void quantizeRoundTripErrorBounds_data();
@@ -277,6 +278,31 @@ void TestDequant::fp16EdgeCases() {
     for (uint32_t h = 0; h < 0x10000; ++h) {
         if ((h & 0x7c00) == 0x7c00 && (h & 0x3ff)) continue; // NaN
         QCOMPARE(floatToFp16(fp16ToFloat(static_cast<uint16_t>(h))), static_cast<uint16_t>(h));
+    }
+}
+
+// dequantizeRow's F16/BF16 paths (vectorised or hardware-converted) agree with the scalar
+// conversions on every one of the 65536 values, NaNs included, at every offset in a row.
+void TestDequant::rowConversionsMatchScalarOnEveryValue() {
+    std::vector<uint16_t> all(0x10000 + 7);
+    for (uint32_t h = 0; h < all.size(); ++h)
+        all[h] = static_cast<uint16_t>(h * 40503u); // odd multiplier: a permutation
+    for (TensorType type : {TensorType::F16, TensorType::BF16}) {
+        for (size_t start : {size_t(0), size_t(3)}) { // also from an odd element (unaligned source)
+            const int64_t n = 0x10000;
+            std::vector<float> row(n);
+            dequantizeRow(uint32_t(type), all.data() + start, row.data(), n);
+            for (int64_t i = 0; i < n; ++i) {
+                const uint16_t h = all[start + static_cast<size_t>(i)];
+                const float want = type == TensorType::F16 ? fp16ToFloat(h) : bf16ToFloat(h);
+                if (bitsOf(row[i]) != bitsOf(want))
+                    QFAIL(qPrintable(QString("%1 0x%2: row gives 0x%3, scalar 0x%4")
+                                         .arg(QString::fromStdString(typeName(type)))
+                                         .arg(h, 4, 16, QChar('0'))
+                                         .arg(bitsOf(row[i]), 8, 16, QChar('0'))
+                                         .arg(bitsOf(want), 8, 16, QChar('0'))));
+            }
+        }
     }
 }
 
