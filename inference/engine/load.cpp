@@ -13,6 +13,11 @@ namespace ocelle::engine {
 
 namespace {
 
+// Tokens per prefill pass. A cancel is seen between layers, so a pass's layer time bounds how fast
+// cancel() takes effect; 64 keeps that short on big models while the weights, read once per pass,
+// are still amortised over enough tokens.
+constexpr int kPrefillBatch = 64;
+
 class CpuBackendSession : public BackendSession {
 public:
     explicit CpuBackendSession(std::unique_ptr<cpu::CpuSession> session) : session_(std::move(session)) {}
@@ -75,6 +80,7 @@ public:
         cpuOptions.kvType = options.kvCacheType == KvCacheType::F16 ? model::KvType::F16 : model::KvType::F32;
         // Slack in the sliding rings lets a regenerated or edited last turn reuse the cache.
         cpuOptions.slidingSlack = 256;
+        cpuOptions.maxBatch = kPrefillBatch;
         return std::make_unique<CpuBackendSession>(model_->createSession(cpuOptions));
     }
 

@@ -169,7 +169,7 @@ private slots:
 
         Clock::time_point cancelledAt;
         std::thread canceller([&] {
-            // A 256-token pass takes ~0.5 s here: this lands inside the second pass or so.
+            // The whole prefill takes several seconds here: this lands in the middle of it.
             std::this_thread::sleep_for(std::chrono::milliseconds(700));
             cancelledAt = Clock::now();
             session->cancel();
