@@ -4,6 +4,8 @@
 #include <QJsonDocument>
 #include <QtTest>
 
+#include <random>
+
 using namespace ocelle::chat;
 
 class TestJson : public QObject {
@@ -78,6 +80,43 @@ private slots:
         } catch (const json::Error& e) {
             QVERIFY2(QString(e.what()).contains(expect), e.what());
         }
+    }
+
+    void mutatedDocumentsFailCleanly() {
+        // Byte mutations of a valid document either parse or throw json::Error, nothing else.
+        const std::string base =
+            "{\"a\": [1, 2.5e-3, {\"b\": \"x\\u00e9\\n\"}], \"c\": [true, false, null], \"d\": \"\xC3\xA9\"}";
+        QVERIFY(json::parse(base).isObject());
+        std::mt19937 rng(11);
+        const std::string alphabet = "{}[]\",:\\u0123456789.eE+-truefalsn \x80\xC3\xFF";
+        int parsed = 0, rejected = 0;
+        for (int i = 0; i < 5000; ++i) {
+            std::string doc = base;
+            const int edits = 1 + static_cast<int>(rng() % 3);
+            for (int e = 0; e < edits; ++e) {
+                const size_t at = rng() % doc.size();
+                switch (rng() % 3) {
+                case 0:
+                    doc[at] = alphabet[rng() % alphabet.size()];
+                    break;
+                case 1:
+                    doc.erase(at, 1);
+                    break;
+                default:
+                    doc.insert(at, 1, alphabet[rng() % alphabet.size()]);
+                    break;
+                }
+            }
+            try {
+                const auto v = json::parse(doc);
+                // What parses re-serializes to something that parses to the same value.
+                QVERIFY(json::parse(json::serialize(v)) == v);
+                ++parsed;
+            } catch (const json::Error&) {
+                ++rejected;
+            }
+        }
+        QVERIFY(parsed > 0 && rejected > 0);
     }
 
     void truthiness() {

@@ -5,6 +5,8 @@
 
 #include <QtTest>
 
+#include <random>
+
 using namespace ocelle;
 using namespace ocelle::chat;
 
@@ -141,6 +143,30 @@ private slots:
         QVERIFY(call.valid);
         QCOMPARE(json::serialize(call.arguments),
                  std::string(R"({"values":[1,-2e3],"label":"hello world"})"));
+    }
+
+    void anyTextParsesTheSameHoweverItIsSplit() {
+        // Random mixtures of tags, tag fragments and text: cutting the input anywhere must not
+        // change the result.
+        const std::vector<std::string> pieces = {"<|channel>",  "thought\n",    "<channel|>", "<|tool_call>",
+                                                 "call:f{a:1}", "<tool_call|>", "<",          "|",
+                                                 ">",           "text ",        "<|\"|>",     "<turn|>",
+                                                 "<|tool",      "_call>",       "\n",         "é"};
+        std::mt19937 rng(7);
+        for (int round = 0; round < 300; ++round) {
+            std::string text;
+            const int n = 1 + static_cast<int>(rng() % 12);
+            for (int i = 0; i < n; ++i) text += pieces[rng() % pieces.size()];
+            const ParsedOutput whole = feed(text, {});
+            std::vector<size_t> cuts;
+            for (size_t i = 1; i < text.size(); ++i)
+                if (rng() % 3 == 0) cuts.push_back(i);
+            const ParsedOutput split = feed(text, cuts);
+            QVERIFY2(describe(whole) == describe(split) &&
+                         whole.reasoningUnterminated == split.reasoningUnterminated,
+                     qPrintable(QString::fromStdString(text) + " -> " + describe(whole) + " vs " +
+                                describe(split)));
+        }
     }
 
     void tokenStreams() {
