@@ -206,7 +206,13 @@ FeedResult Session::feed(const Prompt& prompt) {
 
     const auto suffix = std::span(prompt.ids).subspan(common);
     const auto start = Clock::now();
-    const bool complete = backend_->evaluate(suffix, views, cancel_, logits_);
+    bool complete = false;
+    try {
+        complete = backend_->evaluate(suffix, views, cancel_, logits_);
+    } catch (...) {
+        syncCacheToBackend(); // whatever the backend kept, the ids must describe it
+        throw;
+    }
     stats_.prefillSeconds = secondsSince(start);
 
     const auto reached = size_t(std::max(0, backend_->position()));
@@ -282,7 +288,13 @@ GenerateResult Session::generate(const GenerateOptions& options, const TokenCall
             break;
         }
         const auto start = Clock::now();
-        const bool complete = backend_->evaluate(std::span(&id, 1), {}, cancel_, logits_);
+        bool complete = false;
+        try {
+            complete = backend_->evaluate(std::span(&id, 1), {}, cancel_, logits_);
+        } catch (...) {
+            syncCacheToBackend();
+            throw;
+        }
         stats_.decodeSeconds += secondsSince(start);
         if (!complete) {
             syncCacheToBackend();

@@ -204,6 +204,18 @@ private slots:
         QCOMPARE(parsed.last["stats"].toObject()["stop_reason"].toString(), QStringLiteral("cancelled"));
     }
 
+    void kvCacheTypeReachesTheSession() {
+        auto sessionBytes = [](const QString& kv) {
+            const Run run = runCli({"--model", eModel(), "--ids", "2 105", "--temp", "0", "--ctx", "2048",
+                                    "--kv", kv, "--max-tokens", "1", "--json"});
+            return parseJsonLines(run.out).last["stats"].toObject()["session_bytes"].toInteger();
+        };
+        const qint64 f32 = sessionBytes("f32");
+        const qint64 f16 = sessionBytes("f16");
+        QVERIFY2(f16 > 0 && f16 < f32, qPrintable(QString("f16 %1, f32 %2").arg(f16).arg(f32)));
+        QCOMPARE(runCli({"--model", eModel(), "--ids", "2", "--kv", "q8"}).exitCode, 2);
+    }
+
     void usageErrors() {
         QCOMPARE(runCli({"--prompt", "x"}).exitCode, 2);                     // no --model
         QCOMPARE(runCli({"--model", eModel()}).exitCode, 2);                 // no prompt
