@@ -378,6 +378,12 @@ void Vocab::build(const gguf::File& file) {
             ++mergeCount_;
         }
     }
+    mergeResults_ = std::make_unique<std::atomic<int32_t>[]>(capacity);
+    for (size_t i = 0; i < capacity; ++i) mergeResults_[i].store(kUnknownResult, std::memory_order_relaxed);
+    for (int c = 0; c < 128; ++c) {
+        const char ch = static_cast<char>(c);
+        asciiSymbols_[c] = symbolOf(std::string_view(&ch, 1));
+    }
 }
 
 std::string_view Vocab::text(TokenId id) const {
@@ -423,14 +429,25 @@ int32_t Vocab::symbolOf(std::string_view text) const {
     return symbolIds_.find(text, symbolTexts_);
 }
 
-const Vocab::Merge* Vocab::findMerge(int32_t left, int32_t right) const {
-    if (left < 0 || right < 0 || mergeKeys_.empty()) return nullptr;
+int64_t Vocab::findMerge(int32_t left, int32_t right) const {
+    if (left < 0 || right < 0 || mergeKeys_.empty()) return -1;
     const uint64_t key = pairKey(left, right);
     const size_t mask = mergeKeys_.size() - 1;
     for (size_t slot = mixHash(key) & mask;; slot = (slot + 1) & mask) {
-        if (mergeKeys_[slot] == key) return &mergeValues_[slot];
-        if (mergeKeys_[slot] == kEmptyKey) return nullptr;
+        if (mergeKeys_[slot] == key) return static_cast<int64_t>(slot);
+        if (mergeKeys_[slot] == kEmptyKey) return -1;
     }
+}
+
+int32_t Vocab::mergedSymbol(size_t slot, std::string_view mergedText) const {
+    // The merged text of a pair never changes, so its symbol is computed once and remembered
+    // (a benign race between threads stores the same value).
+    int32_t id = mergeResults_[slot].load(std::memory_order_relaxed);
+    if (id == kUnknownResult) {
+        id = symbolOf(mergedText);
+        mergeResults_[slot].store(id, std::memory_order_relaxed);
+    }
+    return id;
 }
 
 std::vector<TokenId> Vocab::tokenize(std::string_view text, bool addSpecial, bool parseSpecial) const {
@@ -550,7 +567,10 @@ void Vocab::tokenizeRun(std::string_view run, std::vector<TokenId>& out) const {
         const size_t length = std::min(run.size() - offset, utf8Length(static_cast<uint8_t>(run[offset])));
         const auto index = static_cast<int32_t>(symbols.size());
         symbols.push_back({static_cast<uint32_t>(offset), static_cast<uint32_t>(length),
-                           symbolOf(run.substr(offset, length)), index - 1, -1});
+                           length == 1 && static_cast<uint8_t>(run[offset]) < 0x80
+                               ? asciiSymbols_[static_cast<uint8_t>(run[offset])]
+                               : symbolOf(run.substr(offset, length)),
+                           index - 1, -1});
         if (index > 0) symbols[index - 1].next = index;
         offset += length;
     }
@@ -559,6 +579,7 @@ void Vocab::tokenizeRun(std::string_view run, std::vector<TokenId>& out) const {
     struct Candidate {
         int32_t rank, left, right;
         uint32_t length; // combined length when queued; a mismatch later means it went stale
+        size_t slot;     // the merge's table slot
     };
     auto later = [](const Candidate& a, const Candidate& b) {
         return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
@@ -566,8 +587,10 @@ void Vocab::tokenizeRun(std::string_view run, std::vector<TokenId>& out) const {
     std::priority_queue<Candidate, std::vector<Candidate>, decltype(later)> queue(later);
     auto consider = [&](int32_t left, int32_t right) {
         if (left < 0 || right < 0) return;
-        if (const Merge* merge = findMerge(symbols[left].id, symbols[right].id))
-            queue.push({merge->rank, left, right, symbols[left].length + symbols[right].length});
+        const int64_t slot = findMerge(symbols[left].id, symbols[right].id);
+        if (slot >= 0)
+            queue.push({mergeValues_[static_cast<size_t>(slot)].rank, left, right,
+                        symbols[left].length + symbols[right].length, static_cast<size_t>(slot)});
     };
     for (int32_t i = 1; i < static_cast<int32_t>(symbols.size()); ++i) consider(i - 1, i);
 
@@ -578,7 +601,7 @@ void Vocab::tokenizeRun(std::string_view run, std::vector<TokenId>& out) const {
         Symbol& right = symbols[c.right];
         if (left.length == 0 || right.length == 0 || left.length + right.length != c.length) continue;
         left.length += right.length;
-        left.id = symbolOf(run.substr(left.start, left.length));
+        left.id = mergedSymbol(c.slot, run.substr(left.start, left.length));
         right.length = 0;
         left.next = right.next;
         if (right.next >= 0) symbols[right.next].prev = c.left;

@@ -7,6 +7,7 @@
 // tokens only when asked (`parseSpecial`), and `addSpecial` puts exactly one `<bos>` in front.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -129,7 +130,8 @@ private:
     void tokenizeRun(std::string_view run, std::vector<TokenId>& out) const;
     void tokenizeFragment(std::string_view fragment, std::vector<TokenId>& out) const;
     int32_t symbolOf(std::string_view text) const;
-    const Merge* findMerge(int32_t left, int32_t right) const;
+    int64_t findMerge(int32_t left, int32_t right) const; // table slot, or -1
+    int32_t mergedSymbol(size_t slot, std::string_view mergedText) const;
 
     std::string path_;
     std::string textBlob_;            // all token texts back to back
@@ -145,6 +147,9 @@ private:
     // Open-addressing table from (left symbol, right symbol) to merge.
     std::vector<uint64_t> mergeKeys_;
     std::vector<Merge> mergeValues_;
+    static constexpr int32_t kUnknownResult = -2;
+    std::unique_ptr<std::atomic<int32_t>[]> mergeResults_; // per slot: symbol of the merged text, memoized
+    int32_t asciiSymbols_[128] = {};                       // symbol ids of single ASCII characters
     size_t mergeCount_ = 0;
     std::vector<TokenId> specialTokens_; // CONTROL/USER_DEFINED/UNKNOWN, longest text first
     TokenId byteTokens_[256] = {};       // <0xXX> ids, -1 when missing
