@@ -389,6 +389,20 @@ private:
         return s;
     }
 
+    // string() for the items of a string array (a vocabulary holds 262144): the error text is
+    // only built when the item is broken, by handing over to string().
+    std::string_view stringItem(uint64_t i, const std::string& key) {
+        if (remaining() >= 8) {
+            const uint64_t len = loadLE<uint64_t>(file_.base_ + pos_);
+            if (len <= remaining() - 8) {
+                std::string_view s(reinterpret_cast<const char*>(file_.base_ + pos_ + 8), len);
+                pos_ += 8 + len;
+                return s;
+            }
+        }
+        return string("item " + std::to_string(i) + " of '" + key + "'");
+    }
+
     Value value(uint32_t rawType, const std::string& key, int depth) {
         if (!knownValueType(rawType))
             file_.fail("metadata '" + key + "' has unknown value type " + std::to_string(rawType));
@@ -424,8 +438,7 @@ private:
                 file_.fail("metadata array '" + key + "' claims " + std::to_string(v.count_) +
                            " strings, more than the file holds");
             v.strings_.reserve(v.count_);
-            for (uint64_t i = 0; i < v.count_; ++i)
-                v.strings_.push_back(string("item " + std::to_string(i) + " of '" + key + "'"));
+            for (uint64_t i = 0; i < v.count_; ++i) v.strings_.push_back(stringItem(i, key));
         } else {
             if (v.count_ > remaining() / 12)
                 file_.fail("metadata array '" + key + "' claims " + std::to_string(v.count_) +
