@@ -10,7 +10,8 @@
 //
 // Threads: feed() and generate() run on the caller's thread (the app calls them on its engine
 // thread). cancel() may be called from any thread at any time; a Session is otherwise used by one
-// thread at a time. Several sessions of one Model may run on different threads.
+// thread at a time. Several sessions of one Model may run on different threads (the CPU backend
+// runs their forward passes one after the other).
 //
 // Cancellation is a level, not an event: after cancel(), the operation in progress and every
 // later feed()/generate() return promptly as cancelled until resetCancel() is called. The

@@ -8,6 +8,7 @@
 #include "tokenizer/vocab.h"
 
 #include <filesystem>
+#include <mutex>
 
 namespace ocelle::engine {
 
@@ -20,7 +21,8 @@ constexpr int kPrefillBatch = 64;
 
 class CpuBackendSession : public BackendSession {
 public:
-    explicit CpuBackendSession(std::unique_ptr<cpu::CpuSession> session) : session_(std::move(session)) {}
+    CpuBackendSession(std::unique_ptr<cpu::CpuSession> session, std::mutex& passLock)
+        : session_(std::move(session)), passLock_(passLock) {}
 
     int contextLength() const override { return int(session_->contextLength()); }
     int position() const override { return int(session_->position()); }
@@ -29,6 +31,8 @@ public:
                   const std::atomic<bool>& cancel, std::vector<float>& lastLogits) override {
         std::vector<cpu::SoftTokens> soft;
         for (const SoftTokenView& s : softTokens) soft.push_back({s.first, s.count, s.embeddings});
+        // The model's thread pool runs one pass at a time: sessions on other threads wait here.
+        std::lock_guard lock(passLock_);
         session_->setCancelFlag(&cancel);
         try {
             if (ids.size() == 1 && soft.empty())
@@ -60,6 +64,7 @@ public:
 
 private:
     std::unique_ptr<cpu::CpuSession> session_;
+    std::mutex& passLock_;
 };
 
 class CpuBackend : public Backend {
@@ -81,11 +86,12 @@ public:
         // Slack in the sliding rings lets a regenerated or edited last turn reuse the cache.
         cpuOptions.slidingSlack = 256;
         cpuOptions.maxBatch = kPrefillBatch;
-        return std::make_unique<CpuBackendSession>(model_->createSession(cpuOptions));
+        return std::make_unique<CpuBackendSession>(model_->createSession(cpuOptions), passLock_);
     }
 
 private:
     std::unique_ptr<cpu::CpuModel> model_;
+    std::mutex passLock_;
 };
 
 } // namespace

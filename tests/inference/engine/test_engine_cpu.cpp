@@ -311,6 +311,28 @@ private slots:
         QCOMPARE(result.tokens, std::vector<int32_t>(reference.begin(), reference.begin() + 5));
     }
 
+    void sessionsOnTwoThreadsShareOneModel() {
+        const QJsonArray prompts = readJson(modelsDir() + "/tiny-gemma4-moe.ref.json")["prompts"].toArray();
+        auto loaded = Model::load((modelsDir() + "/tiny-gemma4-moe.gguf").toStdString());
+        std::vector<int32_t> results[2];
+        std::vector<int32_t> expected[2];
+        std::thread workers[2];
+        for (int w = 0; w < 2; ++w) {
+            const QJsonObject p = prompts[w * 2].toObject();
+            expected[w] = idsOf(p["float64_reference"].toObject()["greedy"].toObject()["ids"].toArray());
+            Prompt input;
+            input.ids = idsOf(p["ids"].toArray());
+            workers[w] = std::thread([&, w, input] {
+                auto session = loaded->createSession({.contextLength = 128});
+                session->feed(input);
+                results[w] = session->generate(greedyOptions(int(expected[w].size()))).tokens;
+            });
+        }
+        for (auto& t : workers) t.join();
+        QCOMPARE(results[0], expected[0]);
+        QCOMPARE(results[1], expected[1]);
+    }
+
     void loadErrorsNameTheFile() {
         const std::string missing = "/nonexistent/model.gguf";
         try {
