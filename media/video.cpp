@@ -1,5 +1,6 @@
 #include "media/video.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -7,6 +8,7 @@
 #include "media/ffmpeg_support.h"
 
 extern "C" {
+#include <libavutil/display.h>
 #include <libswscale/swscale.h>
 }
 
@@ -32,6 +34,7 @@ struct OpenVideo {
     int streamIndex = -1;
     AVStream* stream = nullptr;
     std::int64_t startPts = 0;
+    int clockwiseQuarterTurns = 0;
 
     explicit OpenVideo(const std::string& path) : input(path) {
         streamIndex =
@@ -41,6 +44,20 @@ struct OpenVideo {
             throw MediaError(path + ": no video stream in this file (audio only, with cover art)");
         }
         startPts = stream->start_time != AV_NOPTS_VALUE ? stream->start_time : 0;
+        clockwiseQuarterTurns = displayQuarterTurns(stream);
+    }
+
+    // Phones store portrait video as landscape plus a display matrix; like the ffmpeg command line,
+    // frames are turned upright by the nearest multiple of 90 degrees (clockwise quarter turns).
+    static int displayQuarterTurns(const AVStream* stream) {
+        std::size_t size = 0;
+        const auto* matrix = reinterpret_cast<const std::int32_t*>(
+            av_stream_get_side_data(stream, AV_PKT_DATA_DISPLAYMATRIX, &size));
+        if (!matrix || size < 9 * sizeof(std::int32_t)) return 0;
+        const double matrixDegrees = av_display_rotation_get(matrix);
+        if (std::isnan(matrixDegrees)) return 0;
+        const long turns = std::lround(-matrixDegrees / 90.0);
+        return static_cast<int>(((turns % 4) + 4) % 4);
     }
 
     double secondsOf(const AVFrame* frame, std::int64_t index, double fallbackRate) const {
@@ -50,10 +67,29 @@ struct OpenVideo {
     }
 };
 
+RgbImage rotateClockwise(const RgbImage& image, int quarterTurns) {
+    if (quarterTurns == 0) return image;
+    const bool sideways = quarterTurns % 2 == 1;
+    RgbImage out{sideways ? image.height : image.width, sideways ? image.width : image.height,
+                 std::vector<std::uint8_t>(image.rgb.size())};
+    for (int y = 0; y < image.height; ++y) {
+        for (int x = 0; x < image.width; ++x) {
+            int outX = x, outY = y;
+            if (quarterTurns == 1) outX = image.height - 1 - y, outY = x;
+            if (quarterTurns == 2) outX = image.width - 1 - x, outY = image.height - 1 - y;
+            if (quarterTurns == 3) outX = y, outY = image.width - 1 - x;
+            std::copy_n(&image.rgb[(static_cast<std::size_t>(y) * image.width + x) * 3], 3,
+                        &out.rgb[(static_cast<std::size_t>(outY) * out.width + outX) * 3]);
+        }
+    }
+    return out;
+}
+
 // Converts decoded frames (any pixel format) to packed RGB at their own size.
 class RgbConverter {
 public:
-    RgbConverter(const std::string& name, const ImageLimits& limits) : name_(name), limits_(limits) {}
+    RgbConverter(const std::string& name, const ImageLimits& limits, int clockwiseQuarterTurns)
+        : name_(name), limits_(limits), turns_(clockwiseQuarterTurns) {}
 
     RgbImage convert(const AVFrame* frame) {
         if (static_cast<std::int64_t>(frame->width) * frame->height > limits_.maxPixels ||
@@ -70,12 +106,13 @@ public:
         std::uint8_t* planes[1] = {image.rgb.data()};
         const int strides[1] = {frame->width * 3};
         sws_scale(scaler_.get(), frame->data, frame->linesize, 0, frame->height, planes, strides);
-        return image;
+        return rotateClockwise(image, turns_);
     }
 
 private:
     const std::string& name_;
     const ImageLimits& limits_;
+    int turns_ = 0;
     std::unique_ptr<SwsContext, SwsDeleter> scaler_;
 };
 
@@ -94,12 +131,14 @@ VideoReader::VideoReader(std::string path, const ImageLimits& limits)
     info_.width = parameters->width;
     info_.height = parameters->height;
     info_.codec = avcodec_get_name(parameters->codec_id);
+    info_.clockwiseRotation = video.clockwiseQuarterTurns * 90;
     if (info_.width <= 0 || info_.height <= 0)
         throw MediaError(path_ + ": the video stream has no valid frame size");
     if (static_cast<std::int64_t>(info_.width) * info_.height > limits_.maxPixels) {
         throw MediaError(path_ + ": video frames of " + std::to_string(info_.width) + "x" +
                          std::to_string(info_.height) + " are larger than the limit");
     }
+    if (video.clockwiseQuarterTurns % 2 == 1) std::swap(info_.width, info_.height);
     const AVRational rate = video.stream->avg_frame_rate;
     info_.averageFrameRate = rate.num > 0 && rate.den > 0 ? av_q2d(rate) : 0.0;
     if (video.stream->duration > 0) {
@@ -148,7 +187,7 @@ int VideoReader::sampleFrames(const FrameSampling& sampling, const std::function
     auto targetIndex = [&](int i) { return static_cast<std::int64_t>(i) * total / wanted; };
 
     OpenVideo video(path_);
-    RgbConverter converter(path_, limits_);
+    RgbConverter converter(path_, limits_, video.clockwiseQuarterTurns);
     std::int64_t decoded = 0;
     int delivered = 0;
     int nextTarget = 0; // index mode: next i; rate mode: next k with target time k / rate
@@ -243,7 +282,7 @@ VideoFrame VideoReader::frameAt(double seconds) const {
     });
     if (chosen->data[0] == nullptr)
         throw MediaError(path_ + ": no frame could be decoded near " + secondsText(seconds));
-    RgbConverter converter(path_, limits_);
+    RgbConverter converter(path_, limits_, video.clockwiseQuarterTurns);
     VideoFrame out;
     out.index = -1; // unknown after a seek
     out.seconds = chosenSeconds;

@@ -21,8 +21,9 @@ inline constexpr int kDefaultVideoFrames = 32;
 std::string formatVideoTimestamp(double seconds);
 
 struct VideoInfo {
-    int width = 0;
+    int width = 0; // as displayed, after the rotation below
     int height = 0;
+    int clockwiseRotation = 0;   // 0, 90, 180 or 270: the display matrix frames are turned by
     double durationSeconds = 0;  // 0 when the container does not say
     double averageFrameRate = 0; // 0 when unknown
     std::int64_t frameCount = 0; // frames in the video stream (counted by demuxing when the header lacks it)

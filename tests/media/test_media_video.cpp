@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "media/image.h"
 #include "media/video.h"
 #include "media_test_support.h"
 
@@ -183,6 +184,39 @@ private slots:
         const VideoFrame redFrame = red.frameAt(0.5);
         QVERIFY(redFrame.image.at(30, 20, 0) > 235 && redFrame.image.at(30, 20, 1) < 20 &&
                 redFrame.image.at(30, 20, 2) < 20);
+    }
+
+    // Portrait phone videos: a display matrix asks for rotation. The ffmpeg command line turns the
+    // frames upright; our frames must look like the frame it extracts.
+    void displayRotation_data() {
+        QTest::addColumn<int>("rotate");
+        QTest::newRow("90") << 90;
+        QTest::newRow("180") << 180;
+        QTest::newRow("270") << 270;
+    }
+    void displayRotation() {
+        QFETCH(int, rotate);
+        const QString plain =
+            testPattern("upright.mp4", "testsrc=size=160x96:rate=10:duration=1", {"-c:v", "libx264"});
+        const QString turned =
+            ffmpeg(QString("turned%1.mp4").arg(rotate),
+                   {"-i", plain, "-c", "copy", "-metadata:s:v:0", QString("rotate=%1").arg(rotate)});
+        const QString reference =
+            ffmpeg(QString("turned%1.png").arg(rotate), {"-i", turned, "-frames:v", "1"});
+        const RgbImage expected = loadImage(reference.toStdString());
+        const VideoReader reader(turned.toStdString());
+        qInfo("rotate=%d tag: we turn frames %d degrees clockwise", rotate, reader.info().clockwiseRotation);
+        QCOMPARE(reader.info().width, expected.width);
+        QCOMPARE(reader.info().height, expected.height);
+        const RgbImage ours = reader.frameAt(0).image;
+        QCOMPARE(ours.width, expected.width);
+        QCOMPARE(ours.height, expected.height);
+        double difference = 0;
+        for (std::size_t i = 0; i < ours.rgb.size(); ++i)
+            difference += std::abs(int(ours.rgb[i]) - int(expected.rgb[i]));
+        difference /= double(ours.rgb.size());
+        qInfo("rotation %d: mean |difference| from ffmpeg's upright frame %.2f", rotate, difference);
+        QVERIFY(difference < 4.0); // same decode, only the RGB conversion may round differently
     }
 
     void progressCanCancel() {
