@@ -257,6 +257,12 @@ private slots:
         QCOMPARE(image.width, 20);
         QCOMPARE(image.height, 10);
         expectColor(image, 10, 5, 0, 255, 0, 0);
+        // A transparent GIF pixel lands on white like PNG alpha does.
+        runTool("convert",
+                {"-size", "10x10", "xc:none", "-size", "10x10", "xc:red", "+append", path("clear.gif")});
+        const RgbImage clear = loadImage(path("clear.gif").toStdString());
+        expectColor(clear, 5, 5, 255, 255, 255, 0);
+        expectColor(clear, 15, 5, 255, 0, 0, 0);
     }
 
     void exifOrientationInJpeg_data() {
