@@ -40,7 +40,8 @@ constexpr const char* kUsage =
     "  --threads N           CPU threads (default: all)\n"
     "  --backend cpu         the backend (only cpu for now)\n"
     "  --json                one JSON object per line: {\"id\":..,\"text\":..} per generated token,\n"
-    "                        then {\"stats\":{...}} (and the parsed reply in chat mode)\n\n"
+    "                        then {\"stats\":{...}} (and the parsed reply in chat mode); id -1\n"
+    "                        carries text held back at the end (an incomplete character)\n\n"
     "Ctrl-C stops generation; the statistics are still printed.";
 
 std::atomic<engine::Session*> interruptTarget{nullptr};
