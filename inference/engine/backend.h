@@ -18,6 +18,11 @@ enum class KvCacheType { F32, F16 };
 struct SessionOptions {
     int contextLength = 0; // 0: the model's training context, capped at kDefaultContextLength
     KvCacheType kvCacheType = KvCacheType::F32;
+    // How far back the cache can be cut without evaluating everything again. Sliding-window layers
+    // keep only their window plus this many positions; when a new prompt leaves the old one
+    // further back than that (e.g. a re-rendered model turn whose long reasoning was dropped), the
+    // whole prompt is evaluated afresh. More slack costs KV memory on the sliding layers.
+    int rollbackSlack = 512;
 
     static constexpr int kDefaultContextLength = 8192;
 };

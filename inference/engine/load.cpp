@@ -7,6 +7,7 @@
 #include "model/layer_plan.h"
 #include "tokenizer/vocab.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 
@@ -83,8 +84,7 @@ public:
         cpu::SessionOptions cpuOptions;
         cpuOptions.contextLength = options.contextLength;
         cpuOptions.kvType = options.kvCacheType == KvCacheType::F16 ? model::KvType::F16 : model::KvType::F32;
-        // Slack in the sliding rings lets a regenerated or edited last turn reuse the cache.
-        cpuOptions.slidingSlack = 256;
+        cpuOptions.slidingSlack = std::max(0, options.rollbackSlack);
         cpuOptions.maxBatch = kPrefillBatch;
         return std::make_unique<CpuBackendSession>(model_->createSession(cpuOptions), passLock_);
     }

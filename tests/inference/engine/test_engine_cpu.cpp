@@ -311,6 +311,31 @@ private slots:
         QCOMPARE(result.tokens, std::vector<int32_t>(reference.begin(), reference.begin() + 5));
     }
 
+    void cuttingTheCacheBackReusesWhatTheSlackAllows() {
+        // long_text_30 on the E model (sliding window 8): cache prompt + 15 generated tokens, then
+        // feed the prompt alone, which cuts the cache back by 16 positions.
+        const QJsonObject p =
+            readJson(modelsDir() + "/tiny-gemma4-e.ref.json")["prompts"].toArray()[1].toObject();
+        const QJsonObject f64 = p["float64_reference"].toObject();
+        const QJsonArray lastTop10 = f64["positions"].toArray().last().toObject()["top10"].toArray();
+        auto loaded = cachedModel(modelsDir() + "/tiny-gemma4-e.gguf");
+        Prompt input;
+        input.ids = idsOf(p["ids"].toArray());
+        const int length = int(input.ids.size());
+        for (int slack : {512, 0}) {
+            auto session = loaded->createSession({.contextLength = 128, .rollbackSlack = slack});
+            session->feed(input);
+            session->generate(greedyOptions(16));
+            QCOMPARE(session->position(), length + 15);
+            const FeedResult fed = session->feed(input);
+            // With slack the sliding rings still hold what position length-1 needs; without, the
+            // 8-slot rings were overwritten and everything is evaluated again.
+            QCOMPARE(fed.reused, slack > 0 ? length - 1 : 0);
+            const QString mismatch = compareTop10(session->lastLogits(), lastTop10);
+            QVERIFY2(mismatch.isEmpty(), qPrintable(QString("slack %1: %2").arg(slack).arg(mismatch)));
+        }
+    }
+
     void sessionsOnTwoThreadsShareOneModel() {
         const QJsonArray prompts = readJson(modelsDir() + "/tiny-gemma4-moe.ref.json")["prompts"].toArray();
         auto loaded = Model::load((modelsDir() + "/tiny-gemma4-moe.gguf").toStdString());
