@@ -30,7 +30,7 @@ struct FakeConfig {
 };
 
 struct FakeCounters {
-    int evaluatedTokens = 0;
+    std::atomic<int> evaluatedTokens{0}; // read by cancelling threads
     int evaluateCalls = 0;
     int failedTruncates = 0;
 };

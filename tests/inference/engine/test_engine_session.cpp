@@ -343,7 +343,9 @@ private slots:
         const auto prompt = sequence(60); // ~120 ms in total
         std::chrono::steady_clock::time_point cancelledAt;
         std::thread canceller([&] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            // Once two micro-batches are in, so the cancel lands in the middle of the prompt.
+            while (f.counters->evaluatedTokens.load() < 8)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
             cancelledAt = std::chrono::steady_clock::now();
             session->cancel();
         });
@@ -354,7 +356,7 @@ private slots:
         const auto lag =
             std::chrono::duration_cast<std::chrono::milliseconds>(returnedAt - cancelledAt).count();
         QVERIFY2(lag < 100, qPrintable(QString("returned %1 ms after the cancel").arg(lag)));
-        QVERIFY(session->position() > 0 && session->position() < 60);
+        QVERIFY(session->position() >= 8 && session->position() < 60);
         QCOMPARE(session->position() % c.microBatch, 0); // the batch in flight was rolled back
         QCOMPARE(fed.evaluated, session->position());
         QVERIFY(session->lastLogits().empty());
@@ -377,7 +379,9 @@ private slots:
         session->feed(textPrompt(prompt));
         std::chrono::steady_clock::time_point cancelledAt;
         std::thread canceller([&] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(40));
+            // Once the prompt and three generated tokens are in.
+            while (f.counters->evaluatedTokens.load() < 4 + 3)
+                std::this_thread::sleep_for(std::chrono::milliseconds(1));
             cancelledAt = std::chrono::steady_clock::now();
             session->cancel();
         });
