@@ -43,31 +43,36 @@ int32_t Sampler::sample(std::span<const float> logits) {
     if (logits.empty()) throw std::invalid_argument("sampler: empty logits");
     if (logits.size() > size_t(std::numeric_limits<int32_t>::max()))
         throw std::invalid_argument("sampler: too many logits");
-    // Penalties go on a copy of the logits; candidates are only materialised for what survives
-    // top-k, because building 262144 of them costs more than the selection itself.
-    adjusted_.resize(logits.size());
     bool sawNan = false;
-    for (size_t i = 0; i < logits.size(); ++i) {
-        adjusted_[i] = logits[i];
-        sawNan |= std::isnan(logits[i]);
-    }
+    for (const float v : logits) sawNan |= v != v; // vectorises, unlike a call per element
     if (sawNan) throw std::runtime_error("sampler: the logits contain NaN");
 
-    applyPenalties();
+    // Penalties go on a copy, made only when they apply; candidates are only materialised for what
+    // survives top-k, because building 262144 of them costs more than the selection itself.
+    std::span<const float> values = logits;
+    if (penaltiesApply()) {
+        adjusted_.assign(logits.begin(), logits.end());
+        applyPenalties();
+        values = adjusted_;
+    }
 
     if (greedy()) {
         // Strictly greater keeps the first (lowest) id among equal maxima.
         size_t best = 0;
-        for (size_t i = 1; i < adjusted_.size(); ++i)
-            if (adjusted_[i] > adjusted_[best]) best = i;
+        float bestValue = values[0];
+        for (size_t i = 1; i < values.size(); ++i)
+            if (values[i] > bestValue) {
+                best = i;
+                bestValue = values[i];
+            }
         return int32_t(best);
     }
 
-    if (params_.topK > 0 && size_t(params_.topK) < adjusted_.size()) {
-        selectTopK(size_t(params_.topK));
+    if (params_.topK > 0 && size_t(params_.topK) < values.size()) {
+        selectTopK(values, size_t(params_.topK));
     } else {
-        candidates_.resize(adjusted_.size());
-        for (size_t i = 0; i < adjusted_.size(); ++i) candidates_[i] = {int32_t(i), adjusted_[i]};
+        candidates_.resize(values.size());
+        for (size_t i = 0; i < values.size(); ++i) candidates_[i] = {int32_t(i), values[i]};
         sorted_ = false;
     }
     if (params_.topP < 1.0f) keepTopP(params_.topP);
@@ -77,10 +82,13 @@ int32_t Sampler::sample(std::span<const float> logits) {
     return draw();
 }
 
+bool Sampler::penaltiesApply() const {
+    return (params_.repetitionPenalty != 1.0f || params_.presencePenalty != 0.0f) && !recent_.empty();
+}
+
 void Sampler::applyPenalties() {
     const bool repetition = params_.repetitionPenalty != 1.0f;
     const bool presence = params_.presencePenalty != 0.0f;
-    if ((!repetition && !presence) || recent_.empty()) return;
     // Each id is penalised once however often it occurs.
     std::vector<int32_t> seen(recent_.begin(), recent_.end());
     std::sort(seen.begin(), seen.end());
@@ -104,17 +112,17 @@ bool ranksBefore(const auto& a, const auto& b) {
 
 } // namespace
 
-void Sampler::selectTopK(size_t k) {
+void Sampler::selectTopK(std::span<const float> values, size_t k) {
     // A heap of the k best so far whose front is the worst of them. Ids arrive in increasing order,
     // so a newcomer ranks before the front exactly when its logit is strictly greater.
     auto cmp = [](const Candidate& a, const Candidate& b) { return ranksBefore(a, b); };
     candidates_.clear();
-    for (size_t i = 0; i < k; ++i) candidates_.push_back({int32_t(i), adjusted_[i]});
+    for (size_t i = 0; i < k; ++i) candidates_.push_back({int32_t(i), values[i]});
     std::make_heap(candidates_.begin(), candidates_.end(), cmp);
-    for (size_t i = k; i < adjusted_.size(); ++i) {
-        if (!(adjusted_[i] > candidates_.front().logit)) continue;
+    for (size_t i = k; i < values.size(); ++i) {
+        if (!(values[i] > candidates_.front().logit)) continue;
         std::pop_heap(candidates_.begin(), candidates_.end(), cmp);
-        candidates_.back() = {int32_t(i), adjusted_[i]};
+        candidates_.back() = {int32_t(i), values[i]};
         std::push_heap(candidates_.begin(), candidates_.end(), cmp);
     }
     std::sort(candidates_.begin(), candidates_.end(), cmp);

@@ -12,8 +12,9 @@
 // A temperature <= 0 means greedy: the largest logit after the penalties, ties to the lowest id.
 // Ties in every ranking go to the lower id, so the same seed gives the same tokens on every platform.
 //
-// Cost per token on a 262144-entry vocabulary: one pass to copy the logits, one heap selection pass
-// for top-k, a partial sort that grows only as far as the nucleus reaches for top-p; never a full sort.
+// Cost per token on a 262144-entry vocabulary: one pass over the logits (a copy only with penalties), one
+// heap selection pass for top-k, a partial sort that grows only as far as the nucleus reaches for top-p;
+// never a full sort.
 #pragma once
 
 #include <cstdint>
@@ -63,8 +64,9 @@ private:
         float logit;
     };
 
-    void applyPenalties();
-    void selectTopK(size_t k);
+    bool penaltiesApply() const;
+    void applyPenalties(); // on adjusted_
+    void selectTopK(std::span<const float> values, size_t k);
     void keepTopP(float p);
     void keepMinP(float minP);
     int32_t draw();
@@ -73,7 +75,7 @@ private:
     SamplerParams params_;
     std::mt19937_64 rng_;
     std::deque<int32_t> recent_;
-    std::vector<float> adjusted_;       // the logits after penalties (scratch, reused)
+    std::vector<float> adjusted_;       // the logits after penalties, when they apply (scratch)
     std::vector<Candidate> candidates_; // what is still in the running (scratch, reused)
     bool sorted_ = false;               // candidates_ is in descending logit order
 };
