@@ -21,6 +21,7 @@ const char* const usage =
     "  --shared-kv N --per-layer-dim N          (E style)\n"
     "  --experts N --experts-used N --expert-ffn N (MoE style)\n"
     "  --vocab N                    keep only the tokenizer's first N tokens (default: all)\n"
+    "  --dequantized 1              store F32 tensors holding exactly the values --type would store\n"
     "Unset dimensions take the style's defaults (shapes unlike the fixture models').\n";
 
 struct UsageError : std::runtime_error {
@@ -110,6 +111,8 @@ int run(int argc, char** argv) {
     };
     for (const auto& [name, field] : dimensions)
         if (auto value = take(name)) spec.*field = parseInt(name, *value);
+    if (auto dequantized = take("dequantized"))
+        spec.dequantizedF32 = parseInt("dequantized", *dequantized) != 0;
     if (!options.empty()) throw UsageError("unknown option --" + options.begin()->first);
 
     ocelle::testmodel::validate(spec);

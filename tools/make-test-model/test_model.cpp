@@ -1,5 +1,6 @@
 #include "test_model.h"
 
+#include "gguf/dequant.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
 
@@ -48,7 +49,12 @@ Spec defaultSpec(Style style) {
         // layers 5-9 share them; 10 layers with full attention at 4 and 9.
         s.hidden = 32, s.layers = 10, s.heads = 2, s.kvHeadsSliding = 1, s.kvHeadsFull = 1;
         s.headDimSliding = 64, s.headDimFull = 128, s.window = 6, s.fullEvery = 5;
-        s.ropeRotatedPairsFull = 16, s.ffn = 64, s.sharedKvLayers = 5, s.perLayerDim = 4;
+        s.ropeRotatedPairsFull = 16, s.ffn = 64, s.sharedKvLayers = 5;
+        // The per-layer branch normalises a projection of only perLayerDim GELU outputs: below ~16
+        // it is often all tail values, and the norm then magnifies tiny differences (llama.cpp's
+        // fp16 GELU table moved logits by 0.06 at D = 4, 0.02 at D = 16). Its table is layers x D
+        // values per token, so the vocabulary is cut to keep the F32 file at ~55 MB.
+        s.perLayerDim = 16, s.vocab = 65536;
         break;
     case Style::Moe:
         s.hidden = 32, s.layers = 7, s.heads = 4, s.kvHeadsSliding = 2, s.kvHeadsFull = 1;
@@ -225,6 +231,18 @@ private:
              const std::vector<float>& values) {
         const bool quantized = type == TensorType::Q8_0 || type == TensorType::Q4_0;
         if (quantized && ne[0] % 32 != 0) type = TensorType::F16;
+        if (spec_.dequantizedF32 && type != TensorType::F32) {
+            const auto rawType = static_cast<uint32_t>(type);
+            const auto traits = gguf::typeTraits(rawType);
+            std::vector<uint8_t> row(static_cast<size_t>(ne[0] / traits->blockElements * traits->blockBytes));
+            std::vector<float> rounded(values.size());
+            for (size_t start = 0; start < values.size(); start += static_cast<size_t>(ne[0])) {
+                gguf::quantizeRow(rawType, values.data() + start, row.data(), ne[0]);
+                gguf::dequantizeRow(rawType, row.data(), rounded.data() + start, ne[0]);
+            }
+            writer_.addTensor(name, std::move(ne), static_cast<uint32_t>(TensorType::F32), rounded);
+            return;
+        }
         writer_.addTensor(name, std::move(ne), static_cast<uint32_t>(type), values);
     }
 
@@ -280,10 +298,13 @@ void addTensors(const Spec& s, int64_t vocab, gguf::Writer& writer) {
 
         b.vector(p + "attn_norm.weight", n, 1.0, 0.1);
         b.matrix(p + "attn_q.weight", {n, qWidth}, fanIn(n), slot++);
-        b.vector(p + "attn_q_norm.weight", headDim, 0.45, 0.05);
+        // Attention has scale 1.0: with q/k norm weights near d^-1/4 the scores have a standard
+        // deviation near 1 at every head dim, so softmax is neither flat nor one-hot.
+        const double qkNorm = std::pow(static_cast<double>(headDim), -0.25);
+        b.vector(p + "attn_q_norm.weight", headDim, qkNorm, 0.1 * qkNorm);
         if (ownsKv) {
             b.matrix(p + "attn_k.weight", {n, kvWidth}, fanIn(n), slot++);
-            b.vector(p + "attn_k_norm.weight", headDim, 0.45, 0.05);
+            b.vector(p + "attn_k_norm.weight", headDim, qkNorm, 0.1 * qkNorm);
             if (!keyIsValue) b.matrix(p + "attn_v.weight", {n, kvWidth}, fanIn(n), slot++);
         }
         b.matrix(p + "attn_output.weight", {qWidth, n}, fanIn(qWidth), slot++);
@@ -382,7 +403,8 @@ void copyTokenizer(const gguf::File& source, int64_t vocab, gguf::Writer& writer
     if (!any) source.fail("no tokenizer.* keys");
 }
 
-uint32_t fileType(Weights weights) {
+uint32_t fileType(Weights weights, bool dequantizedF32) {
+    if (dequantizedF32) return 0;
     // llama_ftype: ALL_F32 0, MOSTLY_Q4_0 2, MOSTLY_Q8_0 7; a mixed file is reported as Q8_0.
     switch (weights) {
     case Weights::F32:
@@ -463,7 +485,7 @@ void writeTestModel(const Spec& spec, const std::string& tokenizerPath, const st
     w.set("gemma4.attention.value_length_swa", MetaValue::uint32(static_cast<uint32_t>(spec.headDimSliding)));
     w.set("gemma4.rope.dimension_count", MetaValue::uint32(static_cast<uint32_t>(spec.headDimFull)));
     w.set("gemma4.rope.dimension_count_swa", MetaValue::uint32(static_cast<uint32_t>(spec.headDimSliding)));
-    w.set("general.file_type", MetaValue::uint32(fileType(spec.weights)));
+    w.set("general.file_type", MetaValue::uint32(fileType(spec.weights, spec.dequantizedF32)));
     w.set("general.quantization_version", MetaValue::uint32(2));
     copyTokenizer(*source, vocab, w);
 

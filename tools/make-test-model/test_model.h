@@ -43,6 +43,10 @@ struct Spec {
     int expertsUsed = 0;
     int expertFfn = 0;
     int vocab = 0; // 0: the tokenizer's whole vocabulary; else its first `vocab` tokens
+    // Store every tensor as F32 holding the values `weights` would store (each rounded through its
+    // type and decoded again). llama.cpp computes (almost) exact math on F32 weights, so this is a
+    // tight reference for an engine running the quantized file with the same seed.
+    bool dequantizedF32 = false;
 };
 
 // The default shapes of each style (different from the fixture models' shapes).
