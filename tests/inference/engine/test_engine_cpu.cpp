@@ -367,13 +367,19 @@ private slots:
             QCOMPARE(e.kind(), ErrorKind::ModelLoad);
             QVERIFY2(std::string(e.what()).find(missing) != std::string::npos, e.what());
         }
-        const std::string notGguf = (modelsDir() + "/tiny-gemma4-e.ref.json").toStdString();
-        try {
-            Model::load(notGguf);
-            QFAIL("loaded a JSON file");
-        } catch (const Error& e) {
-            QCOMPARE(e.kind(), ErrorKind::ModelLoad);
-            QVERIFY2(std::string(e.what()).find(notGguf) != std::string::npos, e.what());
+        // Not a GGUF; a vocabulary without weights; an image/audio projector.
+        for (const QString& file :
+             {modelsDir() + "/tiny-gemma4-e.ref.json",
+              QStringLiteral(OCELLE_FIXTURES_DIR "/tokenizer/ggml-vocab-gemma-4.gguf"),
+              QStringLiteral(OCELLE_FIXTURES_DIR "/vision/tiny-gemma4-e-mmproj.gguf")}) {
+            const std::string path = file.toStdString();
+            try {
+                Model::load(path);
+                QFAIL(qPrintable("loaded " + file));
+            } catch (const Error& e) {
+                QCOMPARE(e.kind(), ErrorKind::ModelLoad);
+                QVERIFY2(std::string(e.what()).find(path) != std::string::npos, e.what());
+            }
         }
     }
 
