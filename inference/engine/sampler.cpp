@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <iterator>
 #include <limits>
 #include <stdexcept>
 
@@ -10,6 +12,32 @@ namespace ocelle::engine {
 namespace {
 
 constexpr size_t kFirstNucleusGuess = 64; // typical nuclei are small; grow by 8x when they are not
+
+// NaN has all exponent bits and a non-zero mantissa: with the sign cleared its bits compare above
+// infinity's. Integer compares and ORs vectorise; a float NaN test per element does not.
+bool containsNan(std::span<const float> values) {
+    uint32_t any = 0;
+    for (const float v : values) {
+        uint32_t bits;
+        std::memcpy(&bits, &v, sizeof bits);
+        any |= uint32_t((bits & 0x7fffffffu) > 0x7f800000u);
+    }
+    return any != 0;
+}
+
+// The lowest index holding the largest value. Eight independent running maxima instead of one
+// chain of dependent compares, then a scan for the first index that reaches the maximum.
+int32_t firstMaximum(std::span<const float> values) {
+    constexpr size_t kLanes = 8;
+    float lanes[kLanes];
+    std::fill(std::begin(lanes), std::end(lanes), values[0]);
+    size_t i = 0;
+    for (; i + kLanes <= values.size(); i += kLanes)
+        for (size_t j = 0; j < kLanes; ++j) lanes[j] = std::max(lanes[j], values[i + j]);
+    float maximum = *std::max_element(std::begin(lanes), std::end(lanes));
+    for (; i < values.size(); ++i) maximum = std::max(maximum, values[i]);
+    return int32_t(std::find(values.begin(), values.end(), maximum) - values.begin());
+}
 
 } // namespace
 
@@ -43,9 +71,7 @@ int32_t Sampler::sample(std::span<const float> logits) {
     if (logits.empty()) throw std::invalid_argument("sampler: empty logits");
     if (logits.size() > size_t(std::numeric_limits<int32_t>::max()))
         throw std::invalid_argument("sampler: too many logits");
-    bool sawNan = false;
-    for (const float v : logits) sawNan |= v != v; // vectorises, unlike a call per element
-    if (sawNan) throw std::runtime_error("sampler: the logits contain NaN");
+    if (containsNan(logits)) throw std::runtime_error("sampler: the logits contain NaN");
 
     // Penalties go on a copy, made only when they apply; candidates are only materialised for what
     // survives top-k, because building 262144 of them costs more than the selection itself.
@@ -57,15 +83,7 @@ int32_t Sampler::sample(std::span<const float> logits) {
     }
 
     if (greedy()) {
-        // Strictly greater keeps the first (lowest) id among equal maxima.
-        size_t best = 0;
-        float bestValue = values[0];
-        for (size_t i = 1; i < values.size(); ++i)
-            if (values[i] > bestValue) {
-                best = i;
-                bestValue = values[i];
-            }
-        return int32_t(best);
+        return firstMaximum(values);
     }
 
     if (params_.topK > 0 && size_t(params_.topK) < values.size()) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <map>
 #include <random>
 #include <set>
@@ -68,6 +69,15 @@ private slots:
         p.temperature = 0.0f;
         Sampler sampler(p);
         QCOMPARE(sampler.sample(std::vector<float>{1.0f, 3.0f, 0.0f, 3.0f}), 1);
+        // Long rows (the fast path works in blocks): ties, the very last id, all -inf.
+        std::vector<float> row(1003, -5.0f);
+        row[900] = 7.0f;
+        row[517] = 7.0f;
+        QCOMPARE(sampler.sample(row), 517);
+        row[1002] = 8.0f;
+        QCOMPARE(sampler.sample(row), 1002);
+        std::fill(row.begin(), row.end(), -std::numeric_limits<float>::infinity());
+        QCOMPARE(sampler.sample(row), 0);
     }
 
     void topKOneIsGreedy() {
