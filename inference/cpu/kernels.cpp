@@ -103,8 +103,14 @@ float dotQ4_0Portable(const uint8_t* row, const float* x, int64_t n) {
     return total;
 }
 
-const Kernels kPortable{Isa::Portable, dotF32Portable,  axpyF32Portable, dotF16Portable, axpyF16Portable,
-                        toF16Portable, dotQ8_0Portable, dotQ4_0Portable, dotBF16Portable};
+void dotTile4x2Portable(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n,
+                        float* out) {
+    for (int t = 0; t < 2; ++t)
+        for (int r = 0; r < 4; ++r) out[t * 4 + r] = dotF32Portable(w + r * wStride, x + t * xStride, n);
+}
+
+const Kernels kPortable{Isa::Portable, dotF32Portable,  axpyF32Portable, dotF16Portable,  axpyF16Portable,
+                        toF16Portable, dotQ8_0Portable, dotQ4_0Portable, dotBF16Portable, dotTile4x2Portable};
 
 bool cpuHasAvx2() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

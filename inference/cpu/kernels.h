@@ -24,6 +24,11 @@ struct Kernels {
     float (*dotQ8_0)(const uint8_t* row, const float* x, int64_t n);
     float (*dotQ4_0)(const uint8_t* row, const float* x, int64_t n);
     float (*dotBF16)(const uint16_t* row, const float* x, int64_t n);
+    // Four f32 rows (w + r * wStride) times two f32 vectors (x + t * xStride), n values each:
+    // out[t * 4 + r]. Each loaded value serves several products, which is what makes batched
+    // prefill compute-bound rather than load-bound.
+    void (*dotTile4x2)(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n,
+                       float* out);
 };
 
 // The best table this CPU supports, unless forced (tests run every level).

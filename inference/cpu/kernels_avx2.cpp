@@ -144,7 +144,32 @@ float dotBF16(const uint16_t* row, const float* x, int64_t n) {
     return s;
 }
 
-const Kernels kAvx2{Isa::Avx2, dotF32, axpyF32, dotF16, axpyF16, toF16, dotQ8_0, dotQ4_0, dotBF16};
+void dotTile4x2(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out) {
+    __m256 acc[2][4];
+    for (auto& row : acc)
+        for (auto& a : row) a = _mm256_setzero_ps();
+    const float* x0 = x;
+    const float* x1 = x + xStride;
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const __m256 a = _mm256_loadu_ps(x0 + i);
+        const __m256 b = _mm256_loadu_ps(x1 + i);
+        for (int r = 0; r < 4; ++r) {
+            const __m256 wr = _mm256_loadu_ps(w + r * wStride + i);
+            acc[0][r] = _mm256_fmadd_ps(wr, a, acc[0][r]);
+            acc[1][r] = _mm256_fmadd_ps(wr, b, acc[1][r]);
+        }
+    }
+    for (int t = 0; t < 2; ++t)
+        for (int r = 0; r < 4; ++r) {
+            float s = hsum(acc[t][r]);
+            for (int64_t j = i; j < n; ++j) s += w[r * wStride + j] * x[t * xStride + j];
+            out[t * 4 + r] = s;
+        }
+}
+
+const Kernels kAvx2{Isa::Avx2, dotF32,  axpyF32, dotF16,  axpyF16,
+                    toF16,     dotQ8_0, dotQ4_0, dotBF16, dotTile4x2};
 
 } // namespace
 

@@ -64,24 +64,44 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
     }();
     // Decoding a row costs about as much as one fused dot product: worth it from two tokens on.
     const bool decodeRows = !fusedType || tokens >= 2;
-    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols * tokens));
+    if (!decodeRows) {
+        const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols));
+        pool.parallelFor(
+            rows,
+            [&](int64_t begin, int64_t end) {
+                for (int64_t r = begin; r < end; ++r)
+                    fusedDot(k, w.type, w.data + static_cast<uint64_t>(r) * w.rowBytes, x, cols, out[r]);
+            },
+            grain);
+        return;
+    }
+    // Groups of four rows are decoded together and multiplied with two tokens at a time.
+    constexpr int64_t kTileRows = 4;
+    const int64_t groups = (rows + kTileRows - 1) / kTileRows;
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, kTileRows * cols * tokens));
     pool.parallelFor(
-        rows,
+        groups,
         [&](int64_t begin, int64_t end) {
-            if (!decodeRows) {
-                for (int64_t r = begin; r < end; ++r) {
-                    const uint8_t* data = w.data + static_cast<uint64_t>(r) * w.rowBytes;
-                    for (int64_t t = 0; t < tokens; ++t)
-                        fusedDot(k, w.type, data, x + t * cols, cols, out[t * rows + r]);
-                }
-                return;
-            }
-            auto& buffer = rowBuffer(cols);
-            for (int64_t r = begin; r < end; ++r) {
-                gguf::dequantizeRow(w.type, w.data + static_cast<uint64_t>(r) * w.rowBytes, buffer.data(),
-                                    cols);
-                for (int64_t t = 0; t < tokens; ++t)
-                    out[t * rows + r] = k.dotF32(buffer.data(), x + t * cols, cols);
+            auto& buffer = rowBuffer(kTileRows * cols);
+            float tile[8];
+            for (int64_t g = begin; g < end; ++g) {
+                const int64_t first = g * kTileRows;
+                const int64_t count = std::min(kTileRows, rows - first);
+                for (int64_t r = 0; r < count; ++r)
+                    gguf::dequantizeRow(w.type, w.data + static_cast<uint64_t>(first + r) * w.rowBytes,
+                                        buffer.data() + r * cols, cols);
+                int64_t t = 0;
+                if (count == kTileRows)
+                    for (; t + 2 <= tokens; t += 2) {
+                        k.dotTile4x2(buffer.data(), cols, x + t * cols, cols, cols, tile);
+                        for (int64_t r = 0; r < kTileRows; ++r) {
+                            out[t * rows + first + r] = tile[r];
+                            out[(t + 1) * rows + first + r] = tile[kTileRows + r];
+                        }
+                    }
+                for (; t < tokens; ++t)
+                    for (int64_t r = 0; r < count; ++r)
+                        out[t * rows + first + r] = k.dotF32(buffer.data() + r * cols, x + t * cols, cols);
             }
         },
         grain);
