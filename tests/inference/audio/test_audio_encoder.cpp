@@ -1,0 +1,277 @@
+// The CPU audio encoder against llama.cpp's outputs on the tiny fixture tower (fixtures README
+// section 6): soft tokens and intermediates given llama.cpp's mel features, the last-position
+// logits of the audio prompt against the float64 reference, and the loader's refusals.
+#include "audio/audio_encoder.h"
+#include "cpu/cpu_model.h"
+#include "gguf/gguf.h"
+#include "gguf/gguf_writer.h"
+#include "model/hparams.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QTemporaryDir>
+#include <QtTest>
+
+#include <cmath>
+#include <functional>
+
+using namespace ocelle;
+
+namespace {
+
+const QString kAudioDir = QStringLiteral(OCELLE_FIXTURES_DIR "/audio/");
+
+std::vector<float> readFloats(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
+    const QByteArray bytes = f.readAll();
+    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
+    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
+    return out;
+}
+
+QJsonObject readJson(const QString& path) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
+    return QJsonDocument::fromJson(f.readAll()).object();
+}
+
+double relativeL2(const float* ours, const float* reference, size_t n) {
+    double diff = 0, norm = 0;
+    for (size_t i = 0; i < n; ++i) {
+        diff += (double(ours[i]) - reference[i]) * (double(ours[i]) - reference[i]);
+        norm += double(reference[i]) * reference[i];
+    }
+    return std::sqrt(diff / norm);
+}
+
+// A copy of `source` through `edit` (which may drop or change keys and tensors), written to `path`.
+struct Rewrite {
+    std::function<bool(const std::string&)> keepKey = [](const std::string&) { return true; };
+    std::function<bool(const std::string&)> keepTensor = [](const std::string&) { return true; };
+    std::vector<std::pair<std::string, gguf::MetaValue>> setKeys;
+};
+
+void rewrite(const std::string& source, const std::string& path, const Rewrite& edit) {
+    auto file = gguf::File::open(source);
+    gguf::Writer writer;
+    for (const auto& [key, value] : file->metadata())
+        if (edit.keepKey(key) && key != "general.alignment") writer.set(key, gguf::MetaValue::copyOf(value));
+    for (const auto& [key, value] : edit.setKeys) writer.set(key, value);
+    for (const auto& t : file->tensors())
+        if (edit.keepTensor(t.name)) writer.addRawTensor(t.name, t.ne, t.rawType, {t.data, size_t(t.nbytes)});
+    const auto bytes = writer.toBytes();
+    QFile out(QString::fromStdString(path));
+    QVERIFY(out.open(QIODevice::WriteOnly));
+    QCOMPARE(out.write(reinterpret_cast<const char*>(bytes.data()), qint64(bytes.size())),
+             qint64(bytes.size()));
+}
+
+QString loadError(const std::string& path) {
+    try {
+        audio::AudioEncoder::load(path, 1);
+    } catch (const std::exception& e) {
+        return QString::fromUtf8(e.what());
+    }
+    return {};
+}
+
+} // namespace
+
+class TestAudioEncoder : public QObject {
+    Q_OBJECT
+
+private:
+    QJsonObject ref_ = readJson(kAudioDir + "audio.ref.json");
+    std::vector<float> mel_ = readFloats(kAudioDir + "speech.mel.f32");
+    std::vector<float> embd_ = readFloats(kAudioDir + "speech.embd.f32");
+
+    std::vector<float> encodeFixture(const QString& mmproj, audio::AudioEncoderTrace* trace = nullptr) {
+        auto encoder = audio::AudioEncoder::load(mmproj.toStdString(), 2);
+        const int frames = ref_["audio"].toObject()["log_mel"].toObject()["n_frames"].toInt();
+        return encoder->encode(mel_, frames, trace);
+    }
+
+    // Last-position logits of the fixture prompt with `soft` as the 63 audio tokens.
+    std::vector<float> promptLogits(const std::vector<float>& soft) {
+        auto model = cpu::CpuModel::load(OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf", 2);
+        std::vector<int32_t> ids;
+        cpu::SoftTokens span;
+        for (const auto& chunk : ref_["audio"].toObject()["chunks"].toArray()) {
+            const auto c = chunk.toObject();
+            if (c["type"].toString() == "audio") {
+                span.first = int64_t(ids.size());
+                span.count = c["n_tokens"].toInt();
+                ids.insert(ids.end(), size_t(span.count), 0); // placeholders: replaced by the soft tokens
+            } else {
+                for (const auto& id : c["ids"].toArray()) ids.push_back(id.toInt());
+            }
+        }
+        if (size_t(span.count * model->hparams().nEmbd) != soft.size()) qFatal("soft token size mismatch");
+        span.embeddings = soft;
+        auto session = model->createSession({.contextLength = 256});
+        return session->prefill(ids, cpu::LogitsFor::Last, std::span(&span, 1));
+    }
+
+    double worstTop10(const std::vector<float>& logits) {
+        const auto top10 = ref_["audio"]
+                               .toObject()["float64_reference_last_logits"]
+                               .toObject()["causal"]
+                               .toObject()["top10"]
+                               .toArray();
+        if (top10.size() != 10) qFatal("float64 reference top10 missing");
+        double worst = 0;
+        for (const auto& pair : top10)
+            worst = std::max(
+                worst, std::abs(logits[size_t(pair.toArray()[0].toInt())] - pair.toArray()[1].toDouble()));
+        return worst;
+    }
+
+private slots:
+    void paramsFromFile() {
+        auto encoder =
+            audio::AudioEncoder::load((kAudioDir + "tiny-gemma4-e-mmproj-audio.gguf").toStdString(), 1);
+        const auto gen = ref_["mmproj_generator"].toObject();
+        const auto& p = encoder->params();
+        QCOMPARE(p.width, gen["n_embd"].toInt());
+        QCOMPARE(p.layers, gen["n_layer"].toInt());
+        QCOMPARE(p.heads, gen["n_head"].toInt());
+        QCOMPARE(p.ffnWidth, gen["n_ff"].toInt());
+        QCOMPARE(p.melBins, gen["n_mel"].toInt());
+        QCOMPARE(p.convChannels0, gen["c0"].toInt());
+        QCOMPARE(p.convChannels1, gen["c1"].toInt());
+        QCOMPARE(p.outputDim, gen["out_dim"].toInt());
+        QCOMPARE(p.convKernel, gen["conv_k"].toInt());
+        QCOMPARE(p.projectionDim, gen["projection_dim"].toInt());
+        QCOMPARE(audio::AudioEncoder::tokensForFrames(
+                     ref_["audio"].toObject()["log_mel"].toObject()["n_frames"].toInt()),
+                 ref_["audio"].toObject()["n_soft_tokens"].toInt());
+        QCOMPARE(audio::AudioEncoder::tokensForFrames(3000), 750); // 30 s of frames
+    }
+
+    // Soft tokens given llama.cpp's mel features: within the fixture's stated relative L2 (1.5e-3).
+    void encoderMatchesFixture() {
+        audio::AudioEncoderTrace trace;
+        const auto tokens = encodeFixture(kAudioDir + "tiny-gemma4-e-mmproj-audio.gguf", &trace);
+        QCOMPARE(tokens.size(), embd_.size());
+        const double rel = relativeL2(tokens.data(), embd_.data(), embd_.size());
+        qInfo("soft tokens: relative L2 %.3g vs llama.cpp (tolerance 1.5e-3)", rel);
+        QVERIFY2(rel < 1.5e-3, qPrintable(QString("relative L2 %1").arg(rel)));
+
+        const auto acts = readFloats(kAudioDir + "speech.acts.f32");
+        const auto tensors = ref_["audio"].toObject()["intermediates"].toObject()["tensors"].toArray();
+        const auto check = [&](const char* name, const std::vector<float>& ours) {
+            for (const auto& t : tensors) {
+                const auto o = t.toObject();
+                if (o["name"].toString() != QLatin1String(name)) continue;
+                const auto ne = o["ne"].toArray();
+                const size_t count = size_t(ne[0].toInt()) * size_t(ne[1].toInt());
+                QCOMPARE(ours.size(), count);
+                const double r = relativeL2(ours.data(), acts.data() + o["offset"].toInt() / 4, count);
+                qInfo("%s: relative L2 %.3g", name, r);
+                QVERIFY2(r < 1.5e-3, name);
+                return;
+            }
+            QFAIL(name);
+        };
+        check("input_of:a.input_projection.weight", trace.subsampled);
+        check("output_of:a.input_projection.weight", trace.conformerInput);
+        check("input_of:a.pre_encode.out.weight", trace.conformerOutput);
+        check("input_of:mm.a.input_projection.weight", trace.projectorInput);
+    }
+
+    // The combined mmproj (vision + audio) holds the same audio tower: identical soft tokens.
+    void combinedMmprojSameTokens() {
+        const auto alone = encodeFixture(kAudioDir + "tiny-gemma4-e-mmproj-audio.gguf");
+        const auto combined =
+            encodeFixture(QStringLiteral(OCELLE_FIXTURES_DIR "/vision/tiny-gemma4-e-mmproj.gguf"));
+        QCOMPARE(combined.size(), alone.size());
+        QVERIFY(std::equal(alone.begin(), alone.end(), combined.begin()));
+    }
+
+    // The audio prompt through the tiny E model: with the fixture's soft tokens within 2e-3 of the
+    // float64 reference; with our own encoder's tokens within 1e-2 (the encoder's 1.5e-3 noise,
+    // amplified by the random-weight model).
+    void promptLogitsMatchReference() {
+        const double fixtureWorst = worstTop10(promptLogits(embd_));
+        qInfo("fixture soft tokens: worst top-10 logit difference %.3g (tolerance 2e-3)", fixtureWorst);
+        QVERIFY2(fixtureWorst < 2e-3, qPrintable(QString::number(fixtureWorst)));
+        const double oursWorst =
+            worstTop10(promptLogits(encodeFixture(kAudioDir + "tiny-gemma4-e-mmproj-audio.gguf")));
+        qInfo("our soft tokens: worst top-10 logit difference %.3g (tolerance 1e-2)", oursWorst);
+        QVERIFY2(oursWorst < 1e-2, qPrintable(QString::number(oursWorst)));
+    }
+
+    void refusesBadInput() {
+        auto encoder =
+            audio::AudioEncoder::load((kAudioDir + "tiny-gemma4-e-mmproj-audio.gguf").toStdString(), 1);
+        QVERIFY_THROWS_EXCEPTION(audio::AudioError, encoder->encode(mel_, 100));
+        QVERIFY_THROWS_EXCEPTION(audio::AudioError, encoder->encode({}, 0));
+    }
+
+    void errorsNameTheProblem() {
+        QTemporaryDir dir;
+        const std::string source = (kAudioDir + "tiny-gemma4-e-mmproj-audio.gguf").toStdString();
+        const std::string combined = OCELLE_FIXTURES_DIR "/vision/tiny-gemma4-e-mmproj.gguf";
+
+        // An mmproj with only the vision tower (the audio keys and tensors removed).
+        const std::string visionOnly = dir.filePath("vision-only.gguf").toStdString();
+        Rewrite noAudio;
+        noAudio.keepKey = [](const std::string& k) { return k.rfind("clip.audio.", 0) != 0; };
+        noAudio.keepTensor = [](const std::string& n) {
+            return n.rfind("a.", 0) != 0 && n.rfind("mm.a.", 0) != 0;
+        };
+        noAudio.setKeys.emplace_back("clip.has_audio_encoder", gguf::MetaValue::boolean(false));
+        rewrite(combined, visionOnly, noAudio);
+        QVERIFY2(loadError(visionOnly).contains("this model has no audio encoder"),
+                 qPrintable(loadError(visionOnly)));
+
+        const std::string missing = dir.filePath("missing.gguf").toStdString();
+        Rewrite dropTensor;
+        dropTensor.keepTensor = [](const std::string& n) { return n != "a.blk.1.attn_k_rel.weight"; };
+        rewrite(source, missing, dropTensor);
+        QVERIFY2(loadError(missing).contains("'a.blk.1.attn_k_rel.weight' is missing"),
+                 qPrintable(loadError(missing)));
+
+        const std::string wrongWidth = dir.filePath("wrong-width.gguf").toStdString();
+        Rewrite width;
+        width.setKeys.emplace_back("clip.audio.embedding_length", gguf::MetaValue::uint32(48));
+        rewrite(source, wrongWidth, width);
+        QVERIFY2(loadError(wrongWidth).contains("has shape"), qPrintable(loadError(wrongWidth)));
+
+        const std::string otherProjector = dir.filePath("other.gguf").toStdString();
+        Rewrite projector;
+        projector.setKeys.emplace_back("clip.audio.projector_type", gguf::MetaValue::string("ultravox"));
+        rewrite(source, otherProjector, projector);
+        QVERIFY2(loadError(otherProjector).contains("'ultravox'"), qPrintable(loadError(otherProjector)));
+
+        const QString textModel = loadError(OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf");
+        QVERIFY2(textModel.contains("not an mmproj") || textModel.contains("no audio encoder"),
+                 qPrintable(textModel));
+    }
+
+    // 26B/31B-style text models take no audio; the E model does, at the encoder's width only.
+    void textModelCompatibility() {
+        auto encoder =
+            audio::AudioEncoder::load((kAudioDir + "tiny-gemma4-e-mmproj-audio.gguf").toStdString(), 1);
+        const auto e =
+            model::HyperParams::fromFile(*gguf::File::open(OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf"));
+        encoder->checkCompatible(e, "tiny-gemma4-e");
+        auto wider = e;
+        wider.nEmbd *= 2;
+        QVERIFY_THROWS_EXCEPTION(audio::AudioError, encoder->checkCompatible(wider, "wider"));
+        const auto moe = model::HyperParams::fromFile(
+            *gguf::File::open(OCELLE_FIXTURES_DIR "/models/tiny-gemma4-moe.gguf"));
+        try {
+            audio::checkTextModelTakesAudio(moe, "tiny-gemma4-moe");
+            QFAIL("the MoE model was accepted for audio");
+        } catch (const audio::AudioError& error) {
+            QVERIFY2(QString(error.what()).contains("this model has no audio encoder"), error.what());
+        }
+    }
+};
+
+QTEST_APPLESS_MAIN(TestAudioEncoder)
+#include "test_audio_encoder.moc"
