@@ -1,10 +1,13 @@
 // `ocelle-cli run`: generate from a prompt on the command line, streaming as it goes.
+#include "audio_input.h"
 #include "command.h"
 
 #include "chat/chat_format.h"
 #include "chat/json.h"
 #include "chat/output_parser.h"
 #include "engine/engine.h"
+#include "gguf/gguf.h"
+#include "model/hparams.h"
 #include "tokenizer/vocab.h"
 
 #include <atomic>
@@ -23,6 +26,9 @@ constexpr const char* kUsage =
     "  --prompt TEXT         the user's message (rendered with the chat format)\n"
     "  --system TEXT         a system prompt\n"
     "  --think               turn thinking on (the reasoning goes to stderr)\n"
+    "  --audio FILE          an audio file placed before the prompt's text (repeatable; needs\n"
+    "                        --mmproj and an E2B/E4B model; longer than 30 s: 30 s pieces in one span)\n"
+    "  --mmproj PATH         the mmproj GGUF with the audio encoder (for --audio)\n"
     "  --raw                 feed --prompt as it is, without the chat format (control tokens\n"
     "                        such as <|turn> are recognised; <bos> is added unless the text starts\n"
     "                        with it); the whole continuation goes to stdout\n"
@@ -94,7 +100,7 @@ int runGenerate(const std::vector<std::string>& argv) {
     Args args(argv,
               {"--model", "--prompt", "--system", "--ids", "--temp", "--top-k", "--top-p", "--min-p",
                "--seed", "--max-tokens", "--backend", "--ctx", "--kv", "--threads", "--repeat-penalty",
-               "--presence-penalty"},
+               "--presence-penalty", "--audio", "--mmproj"},
               {"--think", "--raw", "--json"});
     if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
     const std::string path = args.require("--model");
@@ -107,6 +113,9 @@ int runGenerate(const std::vector<std::string>& argv) {
     if (raw && (args.value("--system") || args.flag("--think")))
         throw UsageError("--system and --think need the chat format (not --raw or --ids)");
     const bool json = args.flag("--json");
+    const std::vector<std::string> audioFiles = args.values("--audio");
+    if (!audioFiles.empty() && raw) throw UsageError("--audio needs the chat format (not --raw or --ids)");
+    if (!audioFiles.empty() && !args.value("--mmproj")) throw UsageError("--audio needs --mmproj");
 
     engine::GenerateOptions options;
     options.sampling.temperature = float(args.number("--temp", 1.0));
@@ -129,6 +138,14 @@ int runGenerate(const std::vector<std::string>& argv) {
     const long long threads = args.integer("--threads", 0);
     if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 1 and 1024");
 
+    // Audio first: a model without an audio encoder is reported before anything is decoded.
+    std::vector<EncodedAudio> audioInputs;
+    if (!audioFiles.empty()) {
+        auto encoder = audio::AudioEncoder::load(*args.value("--mmproj"), int(threads));
+        encoder->checkCompatible(model::HyperParams::fromFile(*gguf::File::open(path)), path);
+        for (const std::string& file : audioFiles) audioInputs.push_back(encodeAudioFile(*encoder, file));
+    }
+
     engine::LoadOptions loadOptions;
     loadOptions.threads = int(threads);
     auto model = engine::Model::load(path, loadOptions);
@@ -145,9 +162,18 @@ int runGenerate(const std::vector<std::string>& argv) {
         chat::Conversation conversation;
         if (auto system = args.value("--system"))
             conversation.messages.push_back({"system", {chat::Part::makeText(*system)}, {}, {}});
-        conversation.messages.push_back({"user", {chat::Part::makeText(*args.value("--prompt"))}, {}, {}});
+        std::vector<chat::Part> parts;
+        for (const EncodedAudio& a : audioInputs) parts.push_back(chat::Part::audio(a.tokens));
+        parts.push_back(chat::Part::makeText(*args.value("--prompt")));
+        conversation.messages.push_back({"user", std::move(parts), {}, {}});
         conversation.thinking = args.flag("--think");
-        prompt.ids = chat::ChatFormat(vocab).render(conversation).tokens;
+        chat::Prompt rendered = chat::ChatFormat(vocab).render(conversation);
+        prompt.ids = std::move(rendered.tokens);
+        for (const chat::SoftTokenSpan& span : rendered.spans) {
+            if (span.kind != chat::MediaKind::Audio) continue;
+            prompt.softTokens.push_back({int(span.begin), int(span.count),
+                                         audioInputs.at(span.part).embeddings}); // parts [0, n) are audio
+        }
     }
 
     engine::SessionOptions sessionOptions;
