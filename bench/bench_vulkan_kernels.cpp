@@ -59,7 +59,8 @@ std::vector<uint8_t> randomWeights(TensorType type, uint64_t rows, uint64_t k, s
         const uint16_t small = ocelle::gguf::floatToFp16(0.01f);
         for (uint64_t b = 0; b < data.size() / traits.blockBytes; ++b) {
             uint8_t* block = data.data() + b * traits.blockBytes;
-            if (type == TensorType::Q6_K) std::memcpy(block + 208, &small, 2);
+            if (type == TensorType::Q6_K)
+                std::memcpy(block + 208, &small, 2);
             else {
                 std::memcpy(block, &small, 2);
                 std::memcpy(block + 2, &small, 2);
@@ -133,8 +134,8 @@ int run(const Options& o) {
     const double bandwidth = double(probeBytes) * passes / tRead / 1e9;
     std::printf("| probe                 | bytes      | time (ms) | GB/s   |\n");
     std::printf("|-----------------------|-----------:|----------:|-------:|\n");
-    std::printf("| bandwidth (stream read)| %10llu | %9.3f | %6.2f |\n\n", static_cast<unsigned long long>(probeBytes * passes),
-                tRead * 1e3, bandwidth);
+    std::printf("| bandwidth (stream read)| %10llu | %9.3f | %6.2f |\n\n",
+                static_cast<unsigned long long>(probeBytes * passes), tRead * 1e3, bandwidth);
 
     // Dispatch overhead: many tiny dependent dispatches.
     Buffer tiny(*device, 4096);
@@ -142,11 +143,14 @@ int run(const Options& o) {
     const double tTiny = best(rec, o.reps, [&] {
         for (int i = 0; i < tinyCount; ++i) kernels.softcap(rec, at(tiny), 64, 30.0f);
     });
-    std::printf("dependent tiny dispatch: %.1f us each (%d per command buffer)\n\n", tTiny / tinyCount * 1e6, tinyCount);
+    std::printf("dependent tiny dispatch: %.1f us each (%d per command buffer)\n\n", tTiny / tinyCount * 1e6,
+                tinyCount);
 
     std::printf("matvec %u x %u (decode), matmul with %u tokens (prefill)\n", o.rows, o.cols, o.prefill);
-    std::printf("| type | weights (MiB) | matvec (ms) | matvec GB/s | of bandwidth | matmul (ms) | matmul GFLOP/s |\n");
-    std::printf("|------|--------------:|------------:|------------:|-------------:|------------:|---------------:|\n");
+    std::printf("| type | weights (MiB) | matvec (ms) | matvec GB/s | of bandwidth | matmul (ms) | matmul "
+                "GFLOP/s |\n");
+    std::printf("|------|--------------:|------------:|------------:|-------------:|------------:|-----------"
+                "----:|\n");
     const TensorType types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
                                 TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
     std::vector<float> x(size_t(o.prefill) * o.cols);
@@ -158,14 +162,19 @@ int run(const Options& o) {
         const auto bytes = randomWeights(type, o.rows, o.cols, rng);
         auto w = WeightTensor::upload(*device, uint32_t(type), o.rows, o.cols, bytes.data());
         const int perBuffer = 8; // as in a token: many matvecs per command buffer
-        const double tMv = best(rec, o.reps, [&] {
-            for (int i = 0; i < perBuffer; ++i) kernels.matvec(rec, *w, at(bx), at(by));
-        }) / perBuffer;
-        const double tMm = best(rec, std::max(1, o.reps / 2), [&] { kernels.matmul(rec, *w, at(bx), at(by), o.prefill); });
+        const double tMv = best(rec, o.reps,
+                                [&] {
+                                    for (int i = 0; i < perBuffer; ++i)
+                                        kernels.matvec(rec, *w, at(bx), at(by));
+                                }) /
+                           perBuffer;
+        const double tMm =
+            best(rec, std::max(1, o.reps / 2), [&] { kernels.matmul(rec, *w, at(bx), at(by), o.prefill); });
         const double gb = double(w->totalBytes()) / tMv / 1e9;
         std::printf("| %-4s | %13.2f | %11.3f | %11.2f | %11.0f%% | %11.2f | %14.2f |\n",
-                    ocelle::gguf::typeTraits(uint32_t(type))->name, double(w->totalBytes()) / (1 << 20), tMv * 1e3, gb,
-                    100.0 * gb / bandwidth, tMm * 1e3, 2.0 * o.rows * o.cols * o.prefill / tMm / 1e9);
+                    ocelle::gguf::typeTraits(uint32_t(type))->name, double(w->totalBytes()) / (1 << 20),
+                    tMv * 1e3, gb, 100.0 * gb / bandwidth, tMm * 1e3,
+                    2.0 * o.rows * o.cols * o.prefill / tMm / 1e9);
     }
     return 0;
 }
@@ -183,17 +192,24 @@ int main(int argc, char** argv) {
             }
             return argv[++i];
         };
-        if (a == "--device") o.device = next();
-        else if (a == "--reps") o.reps = std::max(1, std::atoi(next().c_str()));
-        else if (a == "--rows") o.rows = uint32_t(std::atoi(next().c_str()));
-        else if (a == "--cols") o.cols = uint32_t(std::atoi(next().c_str()));
-        else if (a == "--prefill") o.prefill = uint32_t(std::atoi(next().c_str()));
-        else if (a == "--wg") o.wg = uint32_t(std::atoi(next().c_str()));
-        else if (a == "--rows-per-wg") o.rowsPerWg = uint32_t(std::atoi(next().c_str()));
+        if (a == "--device")
+            o.device = next();
+        else if (a == "--reps")
+            o.reps = std::max(1, std::atoi(next().c_str()));
+        else if (a == "--rows")
+            o.rows = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--cols")
+            o.cols = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--prefill")
+            o.prefill = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--wg")
+            o.wg = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--rows-per-wg")
+            o.rowsPerWg = uint32_t(std::atoi(next().c_str()));
         else {
-            std::fprintf(stderr,
-                         "usage: bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R] [--cols K]\n"
-                         "                            [--prefill N] [--wg N] [--rows-per-wg N]\n");
+            std::fprintf(
+                stderr, "usage: bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R] [--cols K]\n"
+                        "                            [--prefill N] [--wg N] [--rows-per-wg N]\n");
             return a == "--help" ? 0 : 2;
         }
     }
