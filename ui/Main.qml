@@ -3,6 +3,7 @@ import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
 import QtQuick.Dialogs
+import QtCore
 import Ocelle.App
 
 ApplicationWindow {
@@ -24,8 +25,10 @@ ApplicationWindow {
     palette.text: Theme.text
     palette.button: Theme.surface
     palette.buttonText: Theme.text
-    palette.highlight: Theme.accent
-    palette.highlightedText: Theme.accentText
+    // Styles draw highlighted text on mixes of `light` and `highlight` (list rows, text selection),
+    // so the highlight stays a pale tint that the normal text color reads well on, in both schemes.
+    palette.highlight: Theme.selection
+    palette.highlightedText: Theme.text
     palette.dark: Theme.accent
     palette.brightText: Theme.accentText
     palette.mid: Theme.border
@@ -105,6 +108,8 @@ ApplicationWindow {
         title: qsTr("Open a Gemma 4 model")
         fileMode: FileDialog.OpenFile
         nameFilters: [qsTr("Gemma 4 models (*.gguf)")]
+        // Models are usually downloaded somewhere under home, not next to wherever Ocelle started.
+        currentFolder: StandardPaths.writableLocation(StandardPaths.HomeLocation)
         onAccepted: ModelController.openModelFile(selectedFile)
     }
 }

@@ -10,6 +10,7 @@
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
+#include <QRegularExpression>
 #include <QSet>
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtTest>
@@ -98,6 +99,11 @@ private slots:
         qInfo("main window exposed %lld ms after loading started", static_cast<long long>(timer.elapsed()));
     }
 
+    void init() {
+        // A QML warning (a binding error, a missing module) is a failure, not noise in the log.
+        QTest::failOnWarning(QRegularExpression(QStringLiteral("qml|QML|\\.qml")));
+    }
+
     void cleanupTestCase() { engine_.reset(); }
 
     void emptyStateIsShown() {
@@ -124,7 +130,24 @@ private slots:
         QVERIFY(!item("modelStatusText")->isVisible());
         QVERIFY(!item("composerNotice")->isVisible());
         QVERIFY(!item("sendButton")->isEnabled()); // nothing typed
-        QVERIFY(engine_->rootObjects().constFirst()->findChild<QObject*>(QStringLiteral("modelDialog")));
+    }
+
+    void openModelOffersGgufFiles() {
+        QObject* dialog =
+            engine_->rootObjects().constFirst()->findChild<QObject*>(QStringLiteral("modelDialog"));
+        QVERIFY(dialog);
+        const QStringList filters = dialog->property("nameFilters").toStringList();
+        QVERIFY2(filters.size() == 1 && filters.constFirst().endsWith(QStringLiteral("(*.gguf)")),
+                 qPrintable(filters.join(QLatin1Char(';'))));
+        QVERIFY(!dialog->property("visible").toBool());
+        click(item("openModelButton"));
+        QTRY_VERIFY(dialog->property("visible").toBool());
+        QTest::qWait(50); // let the dialog's folder listing arrive before the grab
+        grab(QStringLiteral("open-model-dialog.png"));
+        QVERIFY(QMetaObject::invokeMethod(dialog, "reject"));
+        QTRY_VERIFY(!dialog->property("visible").toBool());
+        // Cancelling chooses nothing.
+        QCOMPARE(ModelController::instance(engine_.get())->state(), ModelController::State::NoModel);
     }
 
     void windowRendersTheEmptyState() {
