@@ -104,6 +104,8 @@ Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelin
         tuning_.useSubgroups = false;
     if (tuning_.matvecWorkgroup == 0) tuning_.matvecWorkgroup = 32;
     if (tuning_.matvecRows == 0) tuning_.matvecRows = 2;
+    rowPerInvocation_ = tuning_.rowPerInvocation.value_or(pipelines.device().info().type == DeviceType::Cpu);
+    tuning_.rowPerInvocation = rowPerInvocation_;
     // 64 x 64 tiles need ~17 KiB of shared memory; 16 KiB devices get 64 x 32.
     matmulBN_ = f.maxSharedMemory >= 20 * 1024 ? 64 : 32;
 }
@@ -119,8 +121,9 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
     if (!xStride) xStride = K;
     if (!yStride) yStride = u32(w.rows(), "rows");
     const Bound bx = bind(dev, x, extent(cols, xStride, K));
-    const std::string shader = reducing("matvec_" + typeSuffix(w.type()));
-    const uint32_t rowsPerGroup = tuning_.matvecRows;
+    const std::string shader = rowPerInvocation_ ? "matvec_rows_" + typeSuffix(w.type())
+                                                 : reducing("matvec_" + typeSuffix(w.type()));
+    const uint32_t rowsPerGroup = rowPerInvocation_ ? tuning_.matvecWorkgroup : tuning_.matvecRows;
     for (size_t c = 0; c < w.chunks().size(); ++c) {
         const auto& chunk = w.chunks()[c];
         // One column: bind just this chunk's rows of y, so the chunks' dispatches need no barrier.
@@ -145,10 +148,12 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
                0,
                1,
                0};
+        // matvec_rows.comp reads the column count where matvec.comp has expertFirst.
+        if (rowPerInvocation_) push.expertFirst = cols;
         const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         push.groupsX = gx;
-        rec.dispatch(make(shader, {tuning_.matvecWorkgroup, rowsPerGroup},
+        rec.dispatch(make(shader, {tuning_.matvecWorkgroup, rowPerInvocation_ ? 1u : rowsPerGroup},
                           {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, gx, cols,
                           ceilDiv(groups, gx)));
     }
@@ -162,6 +167,37 @@ void Kernels::matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint3
     if (!yStride) yStride = u32(w.rows(), "rows");
     const Bound bx = bind(dev, x, extent(n, xStride, K));
     const Bound by = bind(dev, y, extent(n, yStride, u32(w.rows(), "rows")));
+    if (rowPerInvocation_) {
+        // CPU-type devices: one row per lane, each decoded unit used for 8 tokens (no shared-memory tiles,
+        // whose barriers are costly when invocations are SIMD lanes).
+        const uint32_t colsPerGroup = 8;
+        const std::string shader = "matvec_rows_" + typeSuffix(w.type());
+        for (size_t c = 0; c < w.chunks().size(); ++c) {
+            const auto& chunk = w.chunks()[c];
+            struct {
+                uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase;
+                float softcap;
+                uint32_t groupsX, columns;
+            } push{K,
+                   u32(chunk.rows, "rows"),
+                   u32(w.rowBytes(), "row bytes"),
+                   bx.offset,
+                   xStride,
+                   by.offset,
+                   yStride,
+                   u32(chunk.firstRow, "row"),
+                   0.0f,
+                   0,
+                   n};
+            const uint32_t groups = ceilDiv(chunk.rows, tuning_.matvecWorkgroup);
+            const uint32_t gx = std::min<uint32_t>(groups, 65535);
+            push.groupsX = gx;
+            rec.dispatch(make(shader, {tuning_.matvecWorkgroup, colsPerGroup},
+                              {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, gx,
+                              ceilDiv(n, colsPerGroup), ceilDiv(groups, gx)));
+        }
+        return;
+    }
     const uint32_t BM = 64, BN = matmulBN_;
     const std::string shader = "matmul_" + typeSuffix(w.type());
     for (size_t c = 0; c < w.chunks().size(); ++c) {

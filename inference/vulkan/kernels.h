@@ -35,6 +35,9 @@ struct KernelTuning {
     bool useSubgroups = true;     // subgroup-arithmetic variants (forced off when the device lacks them)
     uint32_t matvecWorkgroup = 0; // 0: chosen from the device
     uint32_t matvecRows = 0;      // rows per matvec workgroup; 0: chosen from the device
+    // One row per invocation, no cross-lane reduction (matvec_rows.comp): the faster layout on CPU-type
+    // devices, whose invocations are SIMD lanes. Default: on for CPU devices, off for GPUs.
+    std::optional<bool> rowPerInvocation;
     uint32_t attentionMinPerSplit = 128; // decode attention: key positions per split at least
     uint32_t attentionMaxSplits = 32;
 };
@@ -125,6 +128,7 @@ private:
     Pipelines& pipelines_;
     KernelTuning tuning_;
     uint32_t matmulBN_ = 64;
+    bool rowPerInvocation_ = false;
 };
 
 } // namespace ocelle::vulkan

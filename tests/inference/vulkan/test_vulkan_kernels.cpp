@@ -32,15 +32,20 @@ class TestVulkanKernels : public QObject {
     std::unique_ptr<Pipelines> pipelines_;
     std::unique_ptr<Kernels> subgroup_;
     std::unique_ptr<Kernels> shared_;
+    std::unique_ptr<Kernels> reduction_;
     uint32_t seed_ = 0;
     std::mt19937 rng_;
 
+    // Every code path the device can take: the device's defaults (on a CPU-type device the
+    // row-per-invocation matvec/prefill), the shared-memory reductions with tiled matmul, and the
+    // subgroup reductions where the device has them.
     std::vector<Kernels*> variants() {
-        std::vector<Kernels*> v{shared_.get()};
-        if (subgroup_->tuning().useSubgroups) v.push_back(subgroup_.get());
+        std::vector<Kernels*> v{subgroup_.get(), shared_.get()};
+        if (reduction_->tuning().useSubgroups) v.push_back(reduction_.get());
         return v;
     }
     const char* variantName(const Kernels* k) {
+        if (k->tuning().rowPerInvocation.value_or(false)) return "row-per-invocation";
         return k->tuning().useSubgroups ? "subgroup" : "shared-memory";
     }
 
@@ -67,7 +72,11 @@ private slots:
         fallback.useSubgroups = false;
         fallback.matvecRows = 3; // a different tuning too
         fallback.matvecWorkgroup = 64;
+        fallback.rowPerInvocation = false;
         shared_ = std::make_unique<Kernels>(*pipelines_, fallback);
+        KernelTuning gpuLike;
+        gpuLike.rowPerInvocation = false;
+        reduction_ = std::make_unique<Kernels>(*pipelines_, gpuLike);
     }
 
     void cleanupTestCase() {
@@ -195,10 +204,13 @@ private slots:
             }
         auto bx = uploadVector(*device_, x);
         Buffer by(*device_, want.size() * 4);
-        run([&](Recorder& rec) { subgroup_->matmul(rec, *weights, at(*bx), at(by), n); });
-        const auto got = readVector(*device_, by, want.size());
-        const long bad = firstMismatch(got, want, scale, 2e-5);
-        QVERIFY2(bad < 0, mismatchText(bad, got, want, seed_).c_str());
+        for (Kernels* kern : variants()) {
+            run([&](Recorder& rec) { kern->matmul(rec, *weights, at(*bx), at(by), n); });
+            const auto got = readVector(*device_, by, want.size());
+            const long bad = firstMismatch(got, want, scale, 2e-5);
+            QVERIFY2(bad < 0,
+                     (std::string(variantName(kern)) + " " + mismatchText(bad, got, want, seed_)).c_str());
+        }
     }
 
     void rmsNorm_data() {
