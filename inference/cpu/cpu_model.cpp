@@ -72,10 +72,12 @@ struct KvCache {
     int64_t width = 0;
     bool sliding = false;
     KvType type = KvType::F32;
-    std::vector<float> k32, v32;
-    std::vector<uint16_t> k16, v16;
+    // Left uninitialised on purpose: only written slots are ever read, and untouched pages of a
+    // long context cost no memory until the conversation reaches them.
+    std::unique_ptr<float[]> k32, v32;
+    std::unique_ptr<uint16_t[]> k16, v16;
 
-    size_t bytes() const { return (k32.size() + v32.size()) * 4 + (k16.size() + v16.size()) * 2; }
+    size_t bytes() const { return static_cast<size_t>(slots * width) * 2 * (type == KvType::F32 ? 4 : 2); }
 };
 
 // Positions [lo, hi) a query at `position` attends over on this layer.
@@ -154,11 +156,11 @@ CpuSession::CpuSession(const CpuModel& model, const SessionOptions& options)
         c.type = options_.kvType;
         const auto n = static_cast<size_t>(c.slots * c.width);
         if (c.type == KvType::F32) {
-            c.k32.assign(n, 0.0f);
-            c.v32.assign(n, 0.0f);
+            c.k32.reset(new float[n]);
+            c.v32.reset(new float[n]);
         } else {
-            c.k16.assign(n, 0);
-            c.v16.assign(n, 0);
+            c.k16.reset(new uint16_t[n]);
+            c.v16.reset(new uint16_t[n]);
         }
         impl_->caches.push_back(std::move(c));
     }
@@ -340,8 +342,8 @@ void CpuSession::Impl::attend(const AttentionPlan& a, int64_t tokens, int64_t p0
                     s = k.dotF32(currentK + (j - p0) * cache.width + kvHead * hd, qh, hd);
                 } else {
                     const int64_t at = (j % cache.slots) * cache.width + kvHead * hd;
-                    s = cache.type == KvType::F32 ? k.dotF32(cache.k32.data() + at, qh, hd)
-                                                  : k.dotF16(cache.k16.data() + at, qh, hd);
+                    s = cache.type == KvType::F32 ? k.dotF32(cache.k32.get() + at, qh, hd)
+                                                  : k.dotF16(cache.k16.get() + at, qh, hd);
                 }
                 scores[static_cast<size_t>(j - lo)] = s; // scale 1.0: q/k norms replace 1/sqrt(d)
                 maxScore = std::max(maxScore, s);
@@ -361,9 +363,9 @@ void CpuSession::Impl::attend(const AttentionPlan& a, int64_t tokens, int64_t p0
                 } else {
                     const int64_t at = (j % cache.slots) * cache.width + kvHead * hd;
                     if (cache.type == KvType::F32)
-                        k.axpyF32(w, cache.v32.data() + at, out, hd);
+                        k.axpyF32(w, cache.v32.get() + at, out, hd);
                     else
-                        k.axpyF16(w, cache.v16.data() + at, out, hd);
+                        k.axpyF16(w, cache.v16.get() + at, out, hd);
                 }
             }
         }
@@ -581,11 +583,11 @@ void CpuSession::Impl::commit(int64_t tokens, int64_t p0) {
             const float* k = batchK[c].data() + t * cache.width;
             const float* v = batchV[c].data() + t * cache.width;
             if (cache.type == KvType::F32) {
-                std::copy_n(k, cache.width, cache.k32.data() + at);
-                std::copy_n(v, cache.width, cache.v32.data() + at);
+                std::copy_n(k, cache.width, cache.k32.get() + at);
+                std::copy_n(v, cache.width, cache.v32.get() + at);
             } else {
-                kernels().toF16(k, cache.k16.data() + at, cache.width);
-                kernels().toF16(v, cache.v16.data() + at, cache.width);
+                kernels().toF16(k, cache.k16.get() + at, cache.width);
+                kernels().toF16(v, cache.v16.get() + at, cache.width);
             }
         }
     }

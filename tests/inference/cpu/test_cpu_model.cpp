@@ -361,6 +361,14 @@ private slots:
         const auto again = session->prefill(std::span(ids).first(12));
         const auto fresh = model->createSession({.contextLength = 12})->prefill(std::span(ids).first(12));
         QVERIFY(maxAbsDiff(again, fresh) <= 1e-6f);
+
+        // A session at the trained context: caches sized per layer type as the estimate says, and
+        // the same results as a small one.
+        const int64_t trained = model->hparams().contextLength;
+        auto big = model->createSession({.contextLength = trained});
+        QCOMPARE(uint64_t(big->memoryBytes()),
+                 model::kvCacheBytes(model->hparams(), trained, model::KvType::F32));
+        QVERIFY(maxAbsDiff(big->prefill(std::span(ids).first(12)), fresh) <= 1e-6f);
     }
 
     // Rings of exactly W slots cannot go back; extra slots allow truncating that far, and the
