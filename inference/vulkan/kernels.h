@@ -48,8 +48,8 @@ struct RmsNormArgs {
     uint32_t n = 0; // row length
     uint32_t rows = 1;
     float eps = 1e-6f;
-    std::optional<View> weight;   // length n, shared by all rows
-    std::optional<View> residual; // out = (residual + norm(x) * w) * scale
+    std::optional<View> weight = std::nullopt;   // length n, shared by all rows
+    std::optional<View> residual = std::nullopt; // out = (residual + norm(x) * w) * scale
     float scale = 1.0f;
     uint32_t xStride = 0, outStride = 0, residualStride = 0; // 0: n
 };
