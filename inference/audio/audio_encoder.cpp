@@ -141,6 +141,16 @@ void rmsNorm(float* x, int64_t n, const std::vector<float>& weight) {
     for (int64_t i = 0; i < n; ++i) x[i] = x[i] * scale * (weight.empty() ? 1.0f : weight[size_t(i)]);
 }
 
+std::vector<float> repackKernel(const std::vector<float>& k, int inChannels, int outChannels) {
+    std::vector<float> packed(k.size());
+    for (int o = 0; o < outChannels; ++o)
+        for (int i = 0; i < inChannels; ++i)
+            for (int tap = 0; tap < 9; ++tap)
+                packed[(size_t(tap) * outChannels + o) * inChannels + i] =
+                    k[(size_t(o) * inChannels + i) * 9 + tap];
+    return packed;
+}
+
 float silu(float x) {
     return x / (1.0f + std::exp(-x));
 }
@@ -148,8 +158,10 @@ float silu(float x) {
 } // namespace
 
 struct AudioEncoder::Weights {
-    std::vector<float> conv0, conv0Norm; // {3,3,1,C0}: [out][in][kh(time)][kw(freq)]
-    std::vector<float> conv1, conv1Norm; // {3,3,C0,C1}
+    // Convolution kernels repacked from the file's [out][in][kh(time)][kw(freq)] to
+    // [kh][kw][out][in], so each output channel's taps over the input channels are contiguous.
+    std::vector<float> conv0, conv0Norm;
+    std::vector<float> conv1, conv1Norm;
     ClampedLinear inputProjection;
     std::vector<ConformerLayer> layers;
     std::vector<float> relativePositions; // [kRelativePositions][width] sinusoids, row j = distance 12 - j
@@ -250,9 +262,9 @@ std::unique_ptr<AudioEncoder> AudioEncoder::fromFile(std::unique_ptr<gguf::File>
 
     auto w = std::make_unique<Weights>();
     const int64_t E = p.width, F = p.ffnWidth, C0 = p.convChannels0, C1 = p.convChannels1;
-    w->conv0 = r.floats("a.conv1d.0.weight", {3, 3, 1, C0});
+    w->conv0 = repackKernel(r.floats("a.conv1d.0.weight", {3, 3, 1, C0}), 1, int(C0));
     w->conv0Norm = r.floats("a.conv1d.0.norm.weight", {C0});
-    w->conv1 = r.floats("a.conv1d.1.weight", {3, 3, C0, C1});
+    w->conv1 = repackKernel(r.floats("a.conv1d.1.weight", {3, 3, C0, C1}), int(C0), int(C1));
     w->conv1Norm = r.floats("a.conv1d.1.norm.weight", {C1});
     w->inputProjection = r.clamped("a.input_projection", int64_t{p.subsampledBins} * C1, E);
     for (int l = 0; l < p.layers; ++l) {
@@ -333,6 +345,7 @@ std::vector<float> subsampleLayer(cpu::ThreadPool& pool, const std::vector<float
     outBins = (bins - 1) / 2 + 1;
     std::vector<float> out(size_t(outTimes) * outBins * outChannels);
     const int T = outTimes, Fo = outBins;
+    const auto& kern = cpu::kernels();
     pool.parallelFor(T, [&](int64_t begin, int64_t end) {
         std::vector<float> acc(static_cast<size_t>(outChannels));
         for (int64_t t = begin; t < end; ++t) {
@@ -345,12 +358,9 @@ std::vector<float> subsampleLayer(cpu::ThreadPool& pool, const std::vector<float
                         const int fi = 2 * f - 1 + kw;
                         if (fi < 0 || fi >= bins) continue;
                         const float* x = &in[(size_t(ti) * bins + fi) * inChannels];
-                        for (int o = 0; o < outChannels; ++o) {
-                            const float* k = &kernel[((size_t(o) * inChannels) * 3 + kh) * 3 + kw];
-                            float s = 0;
-                            for (int i = 0; i < inChannels; ++i) s += k[size_t(i) * 9] * x[i];
-                            acc[size_t(o)] += s;
-                        }
+                        const float* taps = &kernel[size_t(kh * 3 + kw) * outChannels * inChannels];
+                        for (int o = 0; o < outChannels; ++o)
+                            acc[size_t(o)] += kern.dotF32(taps + size_t(o) * inChannels, x, inChannels);
                     }
                 }
                 double mean = 0, var = 0;
