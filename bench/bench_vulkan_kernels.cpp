@@ -113,9 +113,16 @@ int run(const Options& o) {
     tuning.matvecWorkgroup = o.wg;
     tuning.matvecRows = o.rowsPerWg;
     Kernels kernels(pipelines, tuning);
-    std::printf("matvec tuning: workgroup %u, rows per workgroup %u, %s reduction\n\n",
-                kernels.tuning().matvecWorkgroup, kernels.tuning().matvecRows,
-                kernels.tuning().useSubgroups ? "subgroup" : "shared-memory");
+    if (kernels.tuning().rowPerInvocation.value_or(false))
+        std::printf(
+            "matvec: one row per invocation (CPU-type device), workgroup %u; prefill 8 tokens per pass\n\n",
+            kernels.tuning().matvecWorkgroup);
+    else
+        std::printf(
+            "matvec tuning: workgroup %u, rows per workgroup %u, %s reduction; prefill 64x%u tiles\n\n",
+            kernels.tuning().matvecWorkgroup, kernels.tuning().matvecRows,
+            kernels.tuning().useSubgroups ? "subgroup" : "shared-memory",
+            device->features().maxSharedMemory >= 20 * 1024 ? 64u : 32u);
     Recorder rec(pipelines);
     std::mt19937 rng(1234);
 
