@@ -239,8 +239,10 @@ void Kernels::moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, 
     const Bound bx = bind(dev, x, extent(sharedInput ? tokens : slots, xStride, K));
     const Bound bi = bind(dev, ids, slots);
     const Bound by = bind(dev, y, extent(slots, yStride, rowsPerExpert));
-    const std::string shader = reducing("matvec_moe_" + typeSuffix(w.type()));
-    const uint32_t rowsPerGroup = tuning_.matvecRows;
+    // matvec_rows.comp (MOE) takes the same push constants: its `columns` field is expertFirst.
+    const std::string shader = rowPerInvocation_ ? "matvec_rows_moe_" + typeSuffix(w.type())
+                                                 : reducing("matvec_moe_" + typeSuffix(w.type()));
+    const uint32_t rowsPerGroup = rowPerInvocation_ ? tuning_.matvecWorkgroup : tuning_.matvecRows;
     for (size_t c = 0; c < w.chunks().size(); ++c) {
         const auto& chunk = w.chunks()[c];
         struct {
@@ -264,7 +266,7 @@ void Kernels::moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, 
         const uint32_t groups = ceilDiv(rowsPerExpert, rowsPerGroup);
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         push.groupsX = gx;
-        rec.dispatch(make(shader, {tuning_.matvecWorkgroup, rowsPerGroup},
+        rec.dispatch(make(shader, {tuning_.matvecWorkgroup, rowPerInvocation_ ? 1u : rowsPerGroup},
                           {reads(w.chunkRange(c)), reads(bx.range), writes(by.range), reads(bi.range)}, push,
                           gx, slots, ceilDiv(groups, gx)));
     }

@@ -3,7 +3,8 @@
 // the invocations of a workgroup are SIMD lanes of one CPU thread, so a cross-lane reduction
 // (barriers, shared memory) costs more than it saves, while the activations every lane reads at the
 // same address are loaded once for all lanes. Same push constants and results as matvec.comp
-// (without MOE). GPUs use matvec.comp, whose lanes read consecutive weights of one row.
+// (with MOE: the expert matvec, COLS = 1, columns = expert slots). GPUs use matvec.comp, whose
+// lanes read consecutive weights of one row.
 // With COLS > 1 it is the prefill kernel for these devices: each decoded weight unit is used for
 // COLS tokens (grid y = token blocks), which is what makes batched prompts cheaper than decode.
 #include "common.glsl"
@@ -11,6 +12,9 @@
 layout(binding = 0) readonly buffer Weights { uint wdata[]; };
 layout(binding = 1) readonly buffer Input { float xs[]; };
 layout(binding = 2) writeonly buffer Output { float ys[]; };
+#ifdef MOE
+layout(binding = 3) readonly buffer Ids { uint ids[]; };
+#endif
 
 #include "weights.glsl"
 
@@ -28,6 +32,11 @@ layout(push_constant) uniform Push {
     float softcap;
     uint groupsX;
     uint columns; // total columns (tokens); this workgroup does [y * COLS, y * COLS + COLS)
+#ifdef MOE
+    uint expertCount; // experts in this chunk, the first being `columns` (MOE reuses that field)
+    uint xDiv;
+    uint idsOffset;
+#endif
 } p;
 
 void main() {
@@ -35,6 +44,22 @@ void main() {
     const uint col0 = gl_WorkGroupID.y * COLS;
     const uint row = group * WG + gl_LocalInvocationID.x;
     if (row >= p.rows) return;
+#ifdef MOE
+    const uint slot = gl_WorkGroupID.y;
+    const uint expert = ids[p.idsOffset + slot];
+    const uint expertFirst = p.columns;
+    if (expert < expertFirst || expert >= expertFirst + p.expertCount) return;
+    const uint rowOff = ((expert - expertFirst) * p.rows + row) * p.rowBytes;
+    const uint xBase = p.xOffset + (slot / p.xDiv) * p.xStride;
+    const uint units = (p.K + 31u) / 32u;
+    float acc = 0.0;
+    for (uint u = 0u; u < units; ++u) {
+        float w[32];
+        dequantUnit(rowOff, u, p.K, w);
+        [[unroll]] for (uint i = 0u; i < 32u; ++i) acc = fma(w[i], xs[xBase + u * 32u + i], acc);
+    }
+    ys[p.yOffset + slot * p.yStride + row] = acc;
+#else
     const uint rowOff = row * p.rowBytes;
     const uint units = (p.K + 31u) / 32u;
     float acc[COLS];
@@ -59,4 +84,5 @@ void main() {
             ys[p.yOffset + (col0 + c) * p.yStride + p.rowBase + row] = v;
         }
     }
+#endif
 }
