@@ -32,17 +32,20 @@ std::vector<int16_t> sine(double frequency, double seconds, double amplitude) {
     return pcm;
 }
 
-// Frequency (1 Hz steps in [lo, hi]) with the largest DFT magnitude.
+// Frequency (1 Hz steps in [lo, hi]) with the largest DFT magnitude (Goertzel's recurrence for
+// the DFT at each frequency).
 double dominantFrequency(const std::vector<float>& x, int lo, int hi) {
     double bestPower = -1, best = 0;
     for (int f = lo; f <= hi; ++f) {
-        double re = 0, im = 0;
-        const double w = 2 * M_PI * f / AudioCapture::kSampleRate;
-        for (size_t i = 0; i < x.size(); ++i) {
-            re += x[i] * std::cos(w * double(i));
-            im -= x[i] * std::sin(w * double(i));
+        const double coefficient = 2 * std::cos(2 * M_PI * f / AudioCapture::kSampleRate);
+        double s1 = 0, s2 = 0;
+        for (float v : x) {
+            const double s0 = v + coefficient * s1 - s2;
+            s2 = s1;
+            s1 = s0;
         }
-        if (re * re + im * im > bestPower) bestPower = re * re + im * im, best = f;
+        const double power = s1 * s1 + s2 * s2 - coefficient * s1 * s2;
+        if (power > bestPower) bestPower = power, best = f;
     }
     return best;
 }
