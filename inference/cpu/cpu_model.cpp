@@ -121,6 +121,9 @@ struct CpuSession::Impl {
     std::vector<float> x, normed, q, attn, proj, gate, up, expertIn, expertOut, moeAcc, dense, routerLogits;
     std::vector<float> perLayerInputs, perLayerTokens;
     std::vector<std::vector<float>> batchK, batchV; // per cache: this pass's K/V, committed at the end
+    // Per token of the pass: the last position it sees on sliding layers (its own position unless
+    // it belongs to a bidirectional soft-token span).
+    std::vector<int64_t> slidingReach;
     RopeTable ropeSliding, ropeFull;
 
     Impl(const ModelPlan& p, ThreadPool& threadPool) : plan(p), pool(threadPool) {}
@@ -239,8 +242,12 @@ std::vector<float> CpuSession::prefill(std::span<const int32_t> ids, LogitsFor l
 
     std::vector<float> result;
     if (logits == LogitsFor::All) result.reserve(static_cast<size_t>(count) * static_cast<size_t>(hp.nVocab));
-    for (int64_t start = 0; start < count; start += options_.maxBatch) {
-        const int64_t n = std::min<int64_t>(options_.maxBatch, count - start);
+    for (int64_t start = 0, n = 0; start < count; start += n) {
+        n = std::min<int64_t>(options_.maxBatch, count - start);
+        // A bidirectional span must be in one pass: end the pass before it, or stretch it over it.
+        for (const auto& s : softTokens)
+            if (s.bidirectional && s.first < start + n && start + n < s.first + s.count)
+                n = s.first > start ? s.first - start : s.first + s.count - start;
         const bool last = start + n == count;
         const LogitsFor wanted = logits == LogitsFor::All              ? LogitsFor::All
                                  : (logits == LogitsFor::Last && last) ? LogitsFor::Last
@@ -332,11 +339,13 @@ void CpuSession::Impl::attend(const AttentionPlan& a, int64_t tokens, int64_t p0
             const int64_t kvHead = head / group;
             const int64_t position = p0 + t;
             const int64_t lo = windowStart(a, position);
-            const int64_t n = position - lo + 1;
+            // Later keys (bidirectional soft tokens, sliding layers only) are all in this pass.
+            const int64_t hi = a.sliding ? slidingReach[static_cast<size_t>(t)] : position;
+            const int64_t n = hi - lo + 1;
             grow(scores, n);
             const float* qh = q.data() + t * qWidth + head * hd;
             float maxScore = -INFINITY;
-            for (int64_t j = lo; j <= position; ++j) {
+            for (int64_t j = lo; j <= hi; ++j) {
                 float s;
                 if (j >= p0) {
                     s = k.dotF32(currentK + (j - p0) * cache.width + kvHead * hd, qh, hd);
@@ -356,7 +365,7 @@ void CpuSession::Impl::attend(const AttentionPlan& a, int64_t tokens, int64_t p0
             const float inv = 1.0f / sum;
             float* out = attn.data() + t * qWidth + head * hd;
             std::fill_n(out, hd, 0.0f);
-            for (int64_t j = lo; j <= position; ++j) {
+            for (int64_t j = lo; j <= hi; ++j) {
                 const float w = scores[static_cast<size_t>(j - lo)] * inv;
                 if (j >= p0) {
                     k.axpyF32(w, currentV + (j - p0) * cache.width + kvHead * hd, out, hd);
@@ -617,6 +626,13 @@ void CpuSession::Impl::forward(std::span<const int32_t> ids, int64_t p0, std::sp
 
     std::vector<char> isSoft;
     embed(ids, soft, softOffset, isSoft);
+    slidingReach.resize(static_cast<size_t>(tokens));
+    for (int64_t t = 0; t < tokens; ++t) slidingReach[static_cast<size_t>(t)] = p0 + t;
+    for (const auto& s : soft)
+        if (s.bidirectional)
+            for (int64_t i = std::max<int64_t>(0, s.first - softOffset);
+                 i < std::min(tokens, s.first + s.count - softOffset); ++i)
+                slidingReach[static_cast<size_t>(i)] = p0 + s.first + s.count - softOffset - 1;
     if (hp.hasPerLayerInputs()) perLayerInputsFor(ids, isSoft);
     for (const auto& layer : plan.layers) {
         RopeTable& table = layer.attention.sliding ? ropeSliding : ropeFull;

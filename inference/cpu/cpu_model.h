@@ -52,6 +52,11 @@ struct SoftTokens {
     int64_t first = 0;
     int64_t count = 0;
     std::span<const float> embeddings; // count x n_embd
+    // One image's tokens attending to each other on sliding layers: each of them also sees every
+    // later position of this span (no window for those), earlier ones as usual; full layers stay
+    // causal. (llama.cpp's non-causal image chunks; HF's rule for 26B/31B.) prefill() never splits
+    // such a span across passes.
+    bool bidirectional = false;
 };
 
 enum class LogitsFor { None, Last, All };
