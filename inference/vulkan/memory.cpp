@@ -84,10 +84,16 @@ Buffer::Buffer(Device& device, uint64_t bytes, MemoryKind kind) : device_(device
     // Only coherent memory is mapped, so no flush/invalidate calls are needed anywhere.
     const VkMemoryPropertyFlags mappable =
         VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT;
+    VkResult mapped = VK_SUCCESS;
     if ((flags & mappable) == mappable)
-        check(vk().vkMapMemory(device.handle(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_), "vkMapMemory");
-    else if (kind != MemoryKind::DeviceLocal)
-        throw VulkanError("no host-visible coherent Vulkan memory for staging");
+        mapped = vk().vkMapMemory(device.handle(), memory_, 0, VK_WHOLE_SIZE, 0, &mapped_);
+    if (mapped != VK_SUCCESS || (!mapped_ && kind != MemoryKind::DeviceLocal)) {
+        // The destructor does not run for a throwing constructor: release here.
+        vk().vkDestroyBuffer(device.handle(), buffer_, nullptr);
+        vk().vkFreeMemory(device.handle(), memory_, nullptr);
+        throw VulkanError(mapped != VK_SUCCESS ? std::string("vkMapMemory failed: ") + resultName(mapped)
+                                               : "no host-visible coherent Vulkan memory for staging");
+    }
 }
 
 Buffer::~Buffer() {
