@@ -364,7 +364,13 @@ Instance::Instance(bool enableValidation) {
     create.ppEnabledLayerNames = layers.data();
     create.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
     create.ppEnabledExtensionNames = extensions.data();
-    check(vk().vkCreateInstance(&create, nullptr, &instance_), "vkCreateInstance");
+    const VkResult created = vk().vkCreateInstance(&create, nullptr, &instance_);
+    if (created == VK_ERROR_INCOMPATIBLE_DRIVER)
+        throw VulkanError(
+            "no Vulkan device: the loader found no driver (ICD) supporting Vulkan 1.2 "
+            "(vkCreateInstance: VK_ERROR_INCOMPATIBLE_DRIVER); install your GPU's Vulkan driver, "
+            "or mesa-vulkan-drivers for the lavapipe CPU device");
+    check(created, "vkCreateInstance");
     loadInstanceFunctions(instance_);
     if (validation && vk().vkCreateDebugUtilsMessengerEXT)
         check(vk().vkCreateDebugUtilsMessengerEXT(instance_, &messengerInfo, nullptr, &messenger_),
