@@ -223,6 +223,10 @@ void AudioCapture::onDevicesChanged() {
 
 void AudioCapture::checkStalled() {
     if (!source_) return;
+    // Qt 6.4's PulseAudio backend does not always emit audioInputsChanged, and PulseAudio moves a
+    // stream whose source vanished to another source, so the device list is polled as well.
+    onDevicesChanged();
+    if (!source_) return;
     readAvailable();
     if (source_ && sinceData_.elapsed() > kStallMilliseconds)
         fail(tr("The microphone %1 stopped delivering audio (was it disconnected?); the recording stopped "

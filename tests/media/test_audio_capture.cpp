@@ -245,8 +245,12 @@ private slots:
         if (writer_.joinable()) writer_.join();
     }
 
-    // The microphone disappears mid-recording, then there is none at all.
+    // The microphone disappears mid-recording; then the remembered one is missing while another
+    // exists; then there is none at all.
     void deviceDisappears() {
+        const QByteArray other =
+            pactl({"load-module", "module-null-source", "source_name=othermic"}).trimmed();
+        QVERIFY(!other.isEmpty());
         AudioCapture capture;
         QVERIFY(capture.selectDevice("fakemic"));
         QSignalSpy errors(&capture, &AudioCapture::errorOccurred);
@@ -261,9 +265,16 @@ private slots:
         QVERIFY2(message.contains("disconnected"), qPrintable(message));
         QVERIFY(!capture.isRecording());
 
-        QTRY_VERIFY_WITH_TIMEOUT(AudioCapture::inputDevices().isEmpty(), 10000);
+        QTRY_VERIFY_WITH_TIMEOUT(AudioCapture::inputDevices().size() == 1, 10000);
         QVERIFY(!capture.start());
         QCOMPARE(errors.size(), 2);
+        QVERIFY2(errors.last().first().toString().contains("not available"),
+                 qPrintable(errors.last().first().toString()));
+
+        pactl({"unload-module", QString::fromUtf8(other)});
+        QTRY_VERIFY_WITH_TIMEOUT(AudioCapture::inputDevices().isEmpty(), 10000);
+        QVERIFY(!capture.start());
+        QCOMPARE(errors.size(), 3);
         QVERIFY2(errors.last().first().toString().contains("No microphone"),
                  qPrintable(errors.last().first().toString()));
     }
