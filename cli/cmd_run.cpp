@@ -1,6 +1,7 @@
 // `ocelle-cli run`: generate from a prompt on the command line, streaming as it goes.
 #include "audio_input.h"
 #include "command.h"
+#include "image_input.h"
 
 #include "chat/chat_format.h"
 #include "chat/json.h"
@@ -28,7 +29,12 @@ constexpr const char* kUsage =
     "  --think               turn thinking on (the reasoning goes to stderr)\n"
     "  --audio FILE          an audio file placed before the prompt's text (repeatable; needs\n"
     "                        --mmproj and an E2B/E4B model; longer than 30 s: 30 s pieces in one span)\n"
-    "  --mmproj PATH         the mmproj GGUF with the audio encoder (for --audio)\n"
+    "  --image FILE          an image placed before the prompt's text (repeatable; needs --mmproj)\n"
+    "  --budget B            soft tokens per image: 70, 140, 280, 560, 1120 (default 280; 1120\n"
+    "                        for documents with small text)\n"
+    "  --image-attention P   hf (default): image tokens causal on E2B/E4B, bidirectional within\n"
+    "                        an image on 26B/31B sliding layers; llama: llama.cpp's rule\n"
+    "  --mmproj PATH         the mmproj GGUF with the vision/audio encoders (for --image, --audio)\n"
     "  --raw                 feed --prompt as it is, without the chat format (control tokens\n"
     "                        such as <|turn> are recognised; <bos> is added unless the text starts\n"
     "                        with it); the whole continuation goes to stdout\n"
@@ -98,9 +104,27 @@ std::string statsJson(const engine::Stats& s, const engine::GenerateResult& r, u
 
 int runGenerate(const std::vector<std::string>& argv) {
     Args args(argv,
-              {"--model", "--prompt", "--system", "--ids", "--temp", "--top-k", "--top-p", "--min-p",
-               "--seed", "--max-tokens", "--backend", "--ctx", "--kv", "--threads", "--repeat-penalty",
-               "--presence-penalty", "--audio", "--mmproj"},
+              {"--model",
+               "--prompt",
+               "--system",
+               "--ids",
+               "--temp",
+               "--top-k",
+               "--top-p",
+               "--min-p",
+               "--seed",
+               "--max-tokens",
+               "--backend",
+               "--ctx",
+               "--kv",
+               "--threads",
+               "--repeat-penalty",
+               "--presence-penalty",
+               "--audio",
+               "--mmproj",
+               "--image",
+               "--budget",
+               "--image-attention"},
               {"--think", "--raw", "--json"});
     if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
     const std::string path = args.require("--model");
@@ -116,6 +140,15 @@ int runGenerate(const std::vector<std::string>& argv) {
     const std::vector<std::string> audioFiles = args.values("--audio");
     if (!audioFiles.empty() && raw) throw UsageError("--audio needs the chat format (not --raw or --ids)");
     if (!audioFiles.empty() && !args.value("--mmproj")) throw UsageError("--audio needs --mmproj");
+    const std::vector<std::string> imageFiles = args.values("--image");
+    if (!imageFiles.empty() && raw) throw UsageError("--image needs the chat format (not --raw or --ids)");
+    if (!imageFiles.empty() && !args.value("--mmproj")) throw UsageError("--image needs --mmproj");
+    const long long budget = args.integer("--budget", 280);
+    if (budget != 70 && budget != 140 && budget != 280 && budget != 560 && budget != 1120)
+        throw UsageError("--budget must be one of 70, 140, 280, 560, 1120");
+    const auto imageAttention =
+        vision::parseImageAttentionPolicy(args.value("--image-attention").value_or("hf"));
+    if (!imageAttention) throw UsageError("--image-attention must be hf or llama");
 
     engine::GenerateOptions options;
     options.sampling.temperature = float(args.number("--temp", 1.0));
@@ -145,6 +178,17 @@ int runGenerate(const std::vector<std::string>& argv) {
         encoder->checkCompatible(model::HyperParams::fromFile(*gguf::File::open(path)), path);
         for (const std::string& file : audioFiles) audioInputs.push_back(encodeAudioFile(*encoder, file));
     }
+    // Images likewise: an mmproj without a vision tower or of another width fails before decoding.
+    std::vector<EncodedImage> imageInputs;
+    bool imagesBidirectional = false;
+    if (!imageFiles.empty()) {
+        auto encoder = vision::VisionEncoder::load(*args.value("--mmproj"), int(threads));
+        const auto text = model::HyperParams::fromFile(*gguf::File::open(path));
+        encoder->checkCompatible(text, path);
+        imagesBidirectional = vision::imageTokensBidirectional(*imageAttention, text);
+        for (const std::string& file : imageFiles)
+            imageInputs.push_back(encodeImageFile(*encoder, file, int(budget), ImageSizing::HuggingFace));
+    }
 
     engine::LoadOptions loadOptions;
     loadOptions.threads = int(threads);
@@ -162,7 +206,8 @@ int runGenerate(const std::vector<std::string>& argv) {
         chat::Conversation conversation;
         if (auto system = args.value("--system"))
             conversation.messages.push_back({"system", {chat::Part::makeText(*system)}, {}, {}});
-        std::vector<chat::Part> parts;
+        std::vector<chat::Part> parts; // images, then audio, then the text
+        for (const EncodedImage& image : imageInputs) parts.push_back(chat::Part::image(image.tokens));
         for (const EncodedAudio& a : audioInputs) parts.push_back(chat::Part::audio(a.tokens));
         parts.push_back(chat::Part::makeText(*args.value("--prompt")));
         conversation.messages.push_back({"user", std::move(parts), {}, {}});
@@ -170,9 +215,12 @@ int runGenerate(const std::vector<std::string>& argv) {
         chat::Prompt rendered = chat::ChatFormat(vocab).render(conversation);
         prompt.ids = std::move(rendered.tokens);
         for (const chat::SoftTokenSpan& span : rendered.spans) {
-            if (span.kind != chat::MediaKind::Audio) continue;
-            prompt.softTokens.push_back({int(span.begin), int(span.count),
-                                         audioInputs.at(span.part).embeddings}); // parts [0, n) are audio
+            if (span.kind == chat::MediaKind::Image)
+                prompt.softTokens.push_back({int(span.begin), int(span.count),
+                                             imageInputs.at(span.part).embeddings, imagesBidirectional});
+            else if (span.kind == chat::MediaKind::Audio)
+                prompt.softTokens.push_back({int(span.begin), int(span.count),
+                                             audioInputs.at(span.part - imageInputs.size()).embeddings});
         }
     }
 

@@ -33,6 +33,7 @@ struct SoftTokenView {
     int first = 0;
     int count = 0;
     std::span<const float> embeddings; // count x embedding length, row-major
+    bool bidirectional = false;        // see engine::SoftTokenSpan::bidirectional
 };
 
 // One context's worth of model state (the KV cache) on a backend.

@@ -201,6 +201,7 @@ FeedResult Session::feed(const Prompt& prompt) {
         view.first = int(size_t(span.first) + skip - common);
         view.count = int(size_t(span.count) - skip);
         view.embeddings = std::span(span.embeddings).subspan(skip * width, size_t(view.count) * width);
+        view.bidirectional = span.bidirectional;
         views.push_back(view);
     }
 

@@ -73,6 +73,9 @@ struct SoftTokenSpan {
     int first = 0; // index into Prompt::ids
     int count = 0;
     std::vector<float> embeddings; // count x Model::embeddingLength(), row-major
+    // The run's tokens also see each other's later positions on sliding layers (one image under a
+    // bidirectional policy, see vision::imageTokensBidirectional); false: causal like text.
+    bool bidirectional = false;
 };
 
 struct Prompt {
