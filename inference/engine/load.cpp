@@ -31,7 +31,8 @@ public:
     bool evaluate(std::span<const int32_t> ids, std::span<const SoftTokenView> softTokens,
                   const std::atomic<bool>& cancel, std::vector<float>& lastLogits) override {
         std::vector<cpu::SoftTokens> soft;
-        for (const SoftTokenView& s : softTokens) soft.push_back({s.first, s.count, s.embeddings, s.bidirectional});
+        for (const SoftTokenView& s : softTokens)
+            soft.push_back({s.first, s.count, s.embeddings, s.bidirectional});
         // The model's thread pool runs one pass at a time: sessions on other threads wait here.
         std::lock_guard lock(passLock_);
         session_->setCancelFlag(&cancel);
