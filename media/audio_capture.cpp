@@ -110,6 +110,10 @@ bool AudioCapture::start() {
     int status = swr_alloc_set_opts2(&resampler_, &mono, AV_SAMPLE_FMT_FLT, kSampleRate, &input,
                                      toFfmpeg(format.sampleFormat()), format.sampleRate(), 0, nullptr);
     av_channel_layout_uninit(&input);
+    // Mono is the average of the channels (as llama.cpp's and HF's loaders mix down); swr's default
+    // matrix would add correlated channels at -3 dB each, making stereo 1.41x louder than mono.
+    const std::vector<double> average(size_t(format.channelCount()), 1.0 / format.channelCount());
+    if (status >= 0) status = swr_set_matrix(resampler_, average.data(), format.channelCount());
     if (status >= 0) status = swr_init(resampler_);
     if (status < 0) {
         swr_free(&resampler_);

@@ -1,6 +1,7 @@
 // Microphone capture through a real PulseAudio server: the test starts its own daemon (private
 // XDG_RUNTIME_DIR, no desktop session needed, works as root) with a pipe source as the only
-// microphone, writes PCM into the pipe (a sine tone, an espeak-ng sentence), records it through
+// microphone (44.1 kHz stereo, so the capture resamples and mixes down), writes PCM into the pipe
+// (a sine tone, an espeak-ng sentence), records it through
 // AudioCapture and checks the duration, the level and the 16 kHz signal (tone frequency by a DFT).
 // Then the 30-second limit, the device disappearing mid-recording, and no device at all.
 #include "media/audio_capture.h"
@@ -22,13 +23,16 @@ using ocelle::media::AudioCapture;
 
 namespace {
 
-constexpr int kPipeRate = 16000;
+// The fake microphone delivers CD-style stereo, so the capture really resamples and mixes down.
+constexpr int kPipeRate = 44100;
+constexpr int kPipeChannels = 2;
 
+// Interleaved stereo, the same tone in both channels.
 std::vector<int16_t> sine(double frequency, double seconds, double amplitude) {
-    std::vector<int16_t> pcm(size_t(seconds * kPipeRate));
+    std::vector<int16_t> pcm(size_t(seconds * kPipeRate) * kPipeChannels);
     for (size_t i = 0; i < pcm.size(); ++i)
-        pcm[i] =
-            int16_t(std::lround(32767 * amplitude * std::sin(2 * M_PI * frequency * double(i) / kPipeRate)));
+        pcm[i] = int16_t(std::lround(32767 * amplitude *
+                                     std::sin(2 * M_PI * frequency * double(i / kPipeChannels) / kPipeRate)));
     return pcm;
 }
 
@@ -80,7 +84,8 @@ class TestAudioCapture : public QObject {
         // Loaded through pactl (not --load) for its module index: the test unloads it later. The
         // module makes the FIFO itself (and refuses an existing one).
         const QByteArray index = pactl({"load-module", "module-pipe-source", "source_name=fakemic",
-                                        "file=" + fifo_, "format=s16le", "rate=16000", "channels=1"});
+                                        "file=" + fifo_, "format=s16le", "rate=" + QString::number(kPipeRate),
+                                        "channels=" + QString::number(kPipeChannels)});
         pipeModule_ = index.trimmed().isEmpty() ? -1 : index.trimmed().toInt();
         pactl({"set-default-source", "fakemic"});
         return pipeModule_ >= 0;
@@ -114,7 +119,7 @@ class TestAudioCapture : public QObject {
             if (rmsLevels) rmsLevels->push_back(r);
             if (peaks) peaks->push_back(p);
         });
-        const double expected = double(pcm.size()) / kPipeRate;
+        const double expected = double(pcm.size()) / kPipeChannels / kPipeRate;
         QVERIFY(capture.start());
         feed(std::move(pcm));
         QTRY_VERIFY_WITH_TIMEOUT(capture.seconds() >= expected - 0.05, int(expected * 1000) + 10000);
@@ -124,6 +129,8 @@ class TestAudioCapture : public QObject {
         QCOMPARE(finished.size(), 1);
         QVERIFY2(errors.isEmpty(), errors.isEmpty() ? "" : qPrintable(errors.first().first().toString()));
         samples = capture.samples();
+        qInfo("device format: %d Hz, %d channels, %d bytes per sample", capture.deviceFormat().sampleRate(),
+              capture.deviceFormat().channelCount(), capture.deviceFormat().bytesPerSample());
     }
 
 private slots:
@@ -134,6 +141,7 @@ private slots:
         QVERIFY(runtime_.isValid());
         qputenv("XDG_RUNTIME_DIR", runtime_.path().toUtf8());
         qunsetenv("PULSE_SERVER");
+        qunsetenv("PULSE_RUNTIME_PATH");
         fifo_ = runtime_.filePath("fakemic.fifo");
         QProcess start;
         start.start("pulseaudio", {"-n", "--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit",
@@ -190,22 +198,22 @@ private slots:
         QTemporaryDir dir;
         const QString wav = dir.filePath("speech.wav"), raw = dir.filePath("speech.raw");
         QCOMPARE(QProcess::execute("espeak-ng", {"-w", wav, "Please transcribe this short sentence."}), 0);
-        QCOMPARE(QProcess::execute(
-                     "sox", {wav, "-t", "raw", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", raw}),
+        QCOMPARE(QProcess::execute("sox", {wav, "-t", "raw", "-r", QString::number(kPipeRate), "-c",
+                                           QString::number(kPipeChannels), "-e", "signed", "-b", "16", raw}),
                  0);
         QFile f(raw);
         QVERIFY(f.open(QIODevice::ReadOnly));
         const QByteArray bytes = f.readAll();
         std::vector<int16_t> pcm(size_t(bytes.size()) / 2);
         std::memcpy(pcm.data(), bytes.constData(), pcm.size() * 2);
-        std::vector<float> source(pcm.size());
-        for (size_t i = 0; i < pcm.size(); ++i) source[i] = pcm[i] / 32768.0f;
+        std::vector<float> source(pcm.size() / kPipeChannels); // the left channel (sox duplicates it)
+        for (size_t i = 0; i < source.size(); ++i) source[i] = pcm[i * kPipeChannels] / 32768.0f;
 
         std::vector<float> samples;
         record(pcm, samples, nullptr, nullptr);
         if (QTest::currentTestFailed()) return;
         const double seconds = double(samples.size()) / AudioCapture::kSampleRate;
-        const double expected = double(pcm.size()) / kPipeRate;
+        const double expected = double(source.size()) / kPipeRate;
         qInfo("speech: %.3f s recorded of %.3f s, rms %.4f (source %.4f)", seconds, expected, rms(samples),
               rms(source));
         QVERIFY2(std::abs(seconds - expected) < 0.1, qPrintable(QString::number(seconds)));
