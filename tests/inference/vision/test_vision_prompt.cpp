@@ -5,6 +5,7 @@
 // (bidirectional on sliding layers). Also with soft tokens from our own encoder.
 #include "chat/chat_format.h"
 #include "cpu/cpu_model.h"
+#include "engine/engine.h"
 #include "gguf/gguf.h"
 #include "tokenizer/vocab.h"
 #include "vision/vision_encoder.h"
@@ -180,6 +181,26 @@ private slots:
         for (size_t i = 0; i < whole.size(); ++i)
             worst = std::max(worst, double(std::abs(whole[i] - split[i])));
         QVERIFY2(worst < 1e-4, qPrintable(QString::number(worst)));
+    }
+
+    void throughTheEngine_data() { rows(); }
+    void throughTheEngine() {
+        // engine::SoftTokenSpan::bidirectional reaches the CPU session (the path `run --image` takes).
+        QFETCH(int, index);
+        QFETCH(bool, bidirectional);
+        const auto image = ref_["images"].toArray()[index].toObject();
+        const auto soft = readFloats(kVisionDir + image["embeddings"].toObject()["file"].toString());
+        auto model = engine::Model::load(kTextModel, {.threads = 2});
+        engine::Prompt prompt;
+        int64_t first = 0, count = 0;
+        prompt.ids = fixtureIds(image, chat::ChatFormat(*vocab_).tokens().imageSoft, first, count);
+        prompt.softTokens.push_back({int(first), int(count), soft, bidirectional});
+        auto session = model->createSession({.contextLength = 512});
+        QVERIFY(!session->feed(prompt).cancelled);
+        const auto last = session->lastLogits();
+        const double worst =
+            worstTop10(std::vector<float>(last.begin(), last.end()), reference(image, bidirectional));
+        QVERIFY2(worst < 2e-3, qPrintable(QString::number(worst)));
     }
 
     void ownEncoderSoftTokens_data() { rows(); }
