@@ -1,0 +1,613 @@
+#include "vulkan/vulkan_model.h"
+
+#include "gguf/dequant.h"
+#include "gguf/gguf.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace ocelle::vulkan {
+
+using model::LayerPlan;
+using model::ModelPlan;
+
+namespace {
+
+std::string mib(uint64_t bytes) {
+    return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB";
+}
+
+uint64_t uploadBytes(const model::Weight& w) {
+    return w ? uint64_t(w.rows) * w.rowBytes : 0;
+}
+
+uint32_t u32(int64_t v) {
+    return static_cast<uint32_t>(v);
+}
+
+} // namespace
+
+// ---- weights on the device ----
+
+struct VulkanModel::Weights {
+    struct Layer {
+        std::unique_ptr<WeightTensor> q, k, v, output, gate, up, down;
+        std::unique_ptr<WeightTensor> router, expertGateUp, expertGate, expertUp, expertDown;
+        std::unique_ptr<WeightTensor> pleGate, pleProjection;
+        std::unique_ptr<Buffer> attnNorm, postAttentionNorm, qNorm, kNorm, ffnNorm, postFfwNorm;
+        std::unique_ptr<Buffer> routerScale, downScale, preNorm2, postNorm1, postNorm2, plePostNorm;
+    };
+    std::unique_ptr<WeightTensor> tokenEmbedding, perLayerModelProjection;
+    std::unique_ptr<Buffer> outputNorm, ropeFreqFactors, perLayerProjectionNorm;
+    std::vector<Layer> layers;
+};
+
+std::unique_ptr<VulkanModel> VulkanModel::load(const std::string& path, const DeviceOptions& deviceOptions,
+                                               const ProgressCallback& progress) {
+    auto model = model::Model::load(path);
+    return std::make_unique<VulkanModel>(std::move(model), Device::open(deviceOptions), progress);
+}
+
+VulkanModel::VulkanModel(std::unique_ptr<model::Model> model, std::unique_ptr<Device> device,
+                         const ProgressCallback& progress)
+    : model_(std::move(model)), device_(std::move(device)) {
+    const ModelPlan& plan = model_->plan();
+    const auto& hp = plan.hp;
+    for (const auto& layer : plan.layers)
+        if (layer.attention.ropeDims != layer.attention.headDim)
+            throw VulkanError("layer " + std::to_string(layer.index) + " rotates " +
+                              std::to_string(layer.attention.ropeDims) + " of " +
+                              std::to_string(layer.attention.headDim) +
+                              " dimensions; the Vulkan RoPE kernel rotates whole heads");
+
+    // Everything but the per-layer token table goes to the device: check it fits first.
+    uint64_t total = uploadBytes(plan.tokenEmbedding) + uploadBytes(plan.perLayerModelProjection);
+    for (const auto& l : plan.layers) {
+        for (const auto* w : {&l.attention.q, &l.attention.k, &l.attention.v, &l.attention.output,
+                              &l.ffn.gate, &l.ffn.up, &l.ffn.down})
+            total += uploadBytes(*w);
+        if (l.moe)
+            for (const auto* w : {&l.moe->router, &l.moe->gateUp, &l.moe->gate, &l.moe->up, &l.moe->down})
+                total += uploadBytes(*w);
+        if (l.perLayerInput)
+            total += uploadBytes(l.perLayerInput->inputGate) + uploadBytes(l.perLayerInput->projection);
+    }
+    const uint64_t available = device_->info().deviceLocalBytes;
+    if (available && total > available)
+        throw VulkanError("out of device memory: the model's weights need " + mib(total) + " but " +
+                          device_->info().name + " has " + mib(available));
+
+    uint64_t done = 0;
+    auto put = [&](const model::Weight& w) -> std::unique_ptr<WeightTensor> {
+        if (!w) return nullptr;
+        const uint64_t base = done;
+        auto tensor = WeightTensor::upload(*device_, w.type, uint64_t(w.rows), uint64_t(w.cols), w.data,
+                                           uint64_t(w.rows / w.experts), 0, [&](uint64_t d, uint64_t) {
+                                               if (progress) progress(base + d, total);
+                                           });
+        done += uploadBytes(w);
+        deviceWeightBytes_ += tensor->totalBytes();
+        return tensor;
+    };
+    auto vec = [&](const std::vector<float>& v) -> std::unique_ptr<Buffer> {
+        if (v.empty()) return nullptr;
+        auto buffer = std::make_unique<Buffer>(*device_, v.size() * 4);
+        upload(*device_, *buffer, 0, v.data(), v.size() * 4);
+        return buffer;
+    };
+
+    weights_ = std::make_unique<Weights>();
+    auto& W = *weights_;
+    W.tokenEmbedding = put(plan.tokenEmbedding);
+    W.perLayerModelProjection = put(plan.perLayerModelProjection);
+    W.outputNorm = vec(plan.outputNorm);
+    W.ropeFreqFactors = vec(plan.ropeFreqFactors);
+    W.perLayerProjectionNorm = vec(plan.perLayerProjectionNorm);
+    for (const auto& l : plan.layers) {
+        Weights::Layer d;
+        const auto& a = l.attention;
+        d.q = put(a.q);
+        if (a.ownsKv) {
+            d.k = put(a.k);
+            if (!a.valueFromKey) d.v = put(a.v);
+        }
+        d.output = put(a.output);
+        d.qNorm = vec(a.qNorm);
+        d.kNorm = vec(a.kNorm);
+        d.attnNorm = vec(l.attnNorm);
+        d.postAttentionNorm = vec(l.postAttentionNorm);
+        d.ffnNorm = vec(l.ffnNorm);
+        d.postFfwNorm = vec(l.postFfwNorm);
+        d.gate = put(l.ffn.gate);
+        d.up = put(l.ffn.up);
+        d.down = put(l.ffn.down);
+        if (l.moe) {
+            const auto& m = *l.moe;
+            d.router = put(m.router);
+            d.expertGateUp = put(m.gateUp);
+            d.expertGate = put(m.gate);
+            d.expertUp = put(m.up);
+            d.expertDown = put(m.down);
+            // Router input: rms(x) / sqrt(n_embd) * scale, folded into one norm weight.
+            std::vector<float> scale(m.routerScale);
+            for (auto& s : scale) s /= std::sqrt(float(hp.nEmbd));
+            d.routerScale = vec(scale);
+            d.downScale = vec(m.downScale);
+            d.preNorm2 = vec(m.preNorm2);
+            d.postNorm1 = vec(m.postNorm1);
+            d.postNorm2 = vec(m.postNorm2);
+        }
+        if (l.perLayerInput) {
+            d.pleGate = put(l.perLayerInput->inputGate);
+            d.pleProjection = put(l.perLayerInput->projection);
+            d.plePostNorm = vec(l.perLayerInput->postNorm);
+        }
+        W.layers.push_back(std::move(d));
+    }
+    pipelines_ = std::make_unique<Pipelines>(*device_);
+    kernels_ = std::make_unique<Kernels>(*pipelines_);
+}
+
+VulkanModel::~VulkanModel() = default;
+
+std::unique_ptr<VulkanSession> VulkanModel::createSession(const VulkanSessionOptions& options) {
+    return std::unique_ptr<VulkanSession>(new VulkanSession(*this, options));
+}
+
+// ---- sessions ----
+
+struct VulkanSession::Impl {
+    VulkanModel& owner;
+    const ModelPlan& plan;
+    Device& dev;
+    Kernels& k;
+    Recorder rec;
+    int batch = 0;     // tokens per pass
+    int logitRows = 0; // rows the logits buffer holds
+    struct Cache {
+        std::unique_ptr<Buffer> k, v;
+        uint32_t slots = 0;
+        bool sliding = false;
+        int window = 0;
+    };
+    std::vector<Cache> caches;
+    // Working buffers, [token][width].
+    std::unique_ptr<Buffer> ids, x, normed, q, kNew, vNew, attn, proj, hidden, gate, up, dense, moeAcc;
+    std::unique_ptr<Buffer> routerLogits, expertIds, expertWeights, expertGate, expertUp, expertAct,
+        expertOut;
+    std::unique_ptr<Buffer> perLayerInputs, perLayerTokens, logits, scratch;
+    uint64_t bytes = 0;
+
+    Impl(VulkanModel& m)
+        : owner(m), plan(m.model().plan()), dev(m.device()), k(*m.kernels_), rec(*m.pipelines_) {}
+
+    std::unique_ptr<Buffer> buffer(uint64_t floats) {
+        auto b = std::make_unique<Buffer>(dev, std::max<uint64_t>(floats, 4) * 4);
+        bytes += b->size();
+        return b;
+    }
+
+    void forward(std::span<const int32_t> ids, int64_t p0, std::span<const VulkanSoftTokens> soft,
+                 int64_t softOffset, VulkanLogits wanted, std::vector<float>& out);
+    void attentionBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n,
+                        uint32_t p0);
+    void ffnBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n, float scale);
+    void moeBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n, float scale);
+    void perLayerInputBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n);
+};
+
+VulkanSession::VulkanSession(VulkanModel& model, const VulkanSessionOptions& options)
+    : model_(model), options_(options), impl_(std::make_unique<Impl>(model)) {
+    if (options_.contextLength < 1) throw std::invalid_argument("context length must be at least 1");
+    if (options_.maxBatch < 1) throw std::invalid_argument("maxBatch must be at least 1");
+    if (options_.slidingSlack < 0) throw std::invalid_argument("slidingSlack must not be negative");
+    auto& s = *impl_;
+    const auto& plan = s.plan;
+    const auto& hp = plan.hp;
+    const uint64_t maxBinding = s.dev.maxBindingBytes();
+    const int B = int(std::min<int64_t>(options_.maxBatch, options_.contextLength));
+    s.batch = B;
+    try {
+        for (int owner : plan.cacheOwners) {
+            const auto& a = plan.layers[size_t(owner)].attention;
+            Impl::Cache c;
+            c.sliding = a.sliding;
+            c.window = a.window;
+            c.slots = u32(a.sliding ? std::min<int64_t>(options_.contextLength,
+                                                        int64_t(a.window) + options_.slidingSlack + B - 1)
+                                    : options_.contextLength);
+            const uint64_t floats = uint64_t(c.slots) * uint64_t(a.nHeadKv) * uint64_t(a.headDim);
+            if (floats * 4 > maxBinding)
+                throw VulkanError("the KV cache of layer " + std::to_string(owner) + " at a context of " +
+                                  std::to_string(options_.contextLength) + " needs " + mib(floats * 4) +
+                                  ", more than one storage binding of " + s.dev.info().name + " (" +
+                                  mib(maxBinding) + "); use a shorter context");
+            c.k = s.buffer(floats);
+            c.v = s.buffer(floats);
+            s.caches.push_back(std::move(c));
+        }
+        int64_t widestQ = 0, widestKv = 0, widestFfn = 0, maxHeads = 0, maxHeadDim = 0;
+        for (const auto& l : plan.layers) {
+            widestQ = std::max<int64_t>(widestQ, int64_t(l.attention.nHead) * l.attention.headDim);
+            widestKv = std::max<int64_t>(widestKv, int64_t(l.attention.nHeadKv) * l.attention.headDim);
+            widestFfn = std::max<int64_t>(widestFfn, l.ffn.width);
+            maxHeads = std::max<int64_t>(maxHeads, l.attention.nHead);
+            maxHeadDim = std::max<int64_t>(maxHeadDim, l.attention.headDim);
+        }
+        widestFfn = std::max<int64_t>(widestFfn, hp.perLayerInputDim);
+        const uint64_t E = uint64_t(hp.nEmbd);
+        s.ids = s.buffer(uint64_t(B));
+        s.x = s.buffer(B * E);
+        s.normed = s.buffer(B * E);
+        s.q = s.buffer(uint64_t(B * widestQ));
+        s.kNew = s.buffer(uint64_t(B * widestKv));
+        s.vNew = s.buffer(uint64_t(B * widestKv));
+        s.attn = s.buffer(uint64_t(B * widestQ));
+        s.proj = s.buffer(B * E);
+        s.hidden = s.buffer(B * E);
+        s.gate = s.buffer(uint64_t(B * widestFfn));
+        s.up = s.buffer(uint64_t(B * widestFfn));
+        if (hp.isMoe()) {
+            const uint64_t slots = uint64_t(B) * uint64_t(hp.nExpertUsed);
+            const uint64_t F = uint64_t(hp.expertFfnWidth);
+            s.dense = s.buffer(B * E);
+            s.moeAcc = s.buffer(B * E);
+            s.routerLogits = s.buffer(uint64_t(B) * uint64_t(hp.nExpert));
+            s.expertIds = s.buffer(slots);
+            s.expertWeights = s.buffer(slots);
+            s.expertGate = s.buffer(slots * 2 * F);
+            s.expertUp = s.buffer(slots * F);
+            s.expertAct = s.buffer(slots * F);
+            s.expertOut = s.buffer(slots * E);
+        }
+        if (hp.hasPerLayerInputs()) {
+            const uint64_t LD = uint64_t(hp.nLayer) * uint64_t(hp.perLayerInputDim);
+            s.perLayerInputs = s.buffer(B * LD);
+            s.perLayerTokens = s.buffer(B * LD);
+        }
+        const uint64_t V = uint64_t(hp.nVocab);
+        s.logitRows = int(std::clamp<uint64_t>(maxBinding / (V * 4), 1, uint64_t(B)));
+        s.logits = s.buffer(uint64_t(s.logitRows) * V);
+        s.scratch = s.buffer(Kernels::attentionScratchElements(u32(maxHeads), u32(maxHeadDim),
+                                                               s.k.tuning().attentionMaxSplits, 1));
+    } catch (const VulkanError& e) {
+        throw VulkanError(std::string("cannot create a Vulkan session (") + std::to_string(s.bytes >> 20) +
+                          " MiB allocated so far): " + e.what());
+    }
+}
+
+VulkanSession::~VulkanSession() = default;
+
+int VulkanSession::nVocab() const {
+    return impl_->plan.hp.nVocab;
+}
+
+size_t VulkanSession::memoryBytes() const {
+    return size_t(impl_->bytes);
+}
+
+bool VulkanSession::canTruncateTo(int64_t newPosition) const {
+    if (newPosition < 0 || newPosition > position_) return false;
+    if (newPosition == position_ || newPosition == 0) return true;
+    for (const auto& c : impl_->caches) {
+        if (!c.sliding) continue;
+        const int64_t needed = std::max<int64_t>(0, newPosition - c.window + 1);
+        const int64_t held = std::max<int64_t>(0, position_ - int64_t(c.slots));
+        if (needed < held) return false;
+    }
+    return true;
+}
+
+void VulkanSession::truncate(int64_t newPosition) {
+    if (!canTruncateTo(newPosition))
+        throw std::invalid_argument("cannot truncate the session from position " + std::to_string(position_) +
+                                    " to " + std::to_string(newPosition) +
+                                    ": the sliding-window cache no longer holds the positions needed (reset "
+                                    "and prefill the kept tokens again)");
+    position_ = newPosition;
+}
+
+std::vector<float> VulkanSession::decode(int32_t id) {
+    return prefill(std::span<const int32_t>(&id, 1), VulkanLogits::Last);
+}
+
+std::vector<float> VulkanSession::prefill(std::span<const int32_t> ids, VulkanLogits logits,
+                                          std::span<const VulkanSoftTokens> softTokens) {
+    const auto& hp = impl_->plan.hp;
+    const auto count = static_cast<int64_t>(ids.size());
+    if (count == 0) return {};
+    if (position_ + count > options_.contextLength)
+        throw ContextFull("the context is full: " + std::to_string(position_) + " of " +
+                          std::to_string(options_.contextLength) + " positions are used, " +
+                          std::to_string(count) + " more do not fit");
+    for (int32_t id : ids)
+        if (id < 0 || id >= hp.nVocab)
+            throw std::invalid_argument("token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+                                        std::to_string(hp.nVocab - 1) + ")");
+    for (const auto& s : softTokens) {
+        if (s.first < 0 || s.count < 0 || s.first + s.count > count ||
+            static_cast<int64_t>(s.embeddings.size()) != s.count * hp.nEmbd)
+            throw std::invalid_argument("soft tokens at " + std::to_string(s.first) + " (+" +
+                                        std::to_string(s.count) + ") do not fit the " +
+                                        std::to_string(count) + " ids or are not " +
+                                        std::to_string(hp.nEmbd) + " values wide");
+        if (s.bidirectional)
+            throw std::invalid_argument("bidirectional soft-token spans are not supported by the Vulkan "
+                                        "backend yet (use the CPU backend for such images)");
+    }
+    const int64_t passLimit = logits == VulkanLogits::All ? impl_->logitRows : impl_->batch;
+    std::vector<float> result;
+    if (logits == VulkanLogits::All) result.reserve(size_t(count) * size_t(hp.nVocab));
+    for (int64_t start = 0, n = 0; start < count; start += n) {
+        if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled("evaluation cancelled");
+        n = std::min<int64_t>(passLimit, count - start);
+        const bool last = start + n == count;
+        const VulkanLogits wanted = logits == VulkanLogits::All              ? VulkanLogits::All
+                                    : (logits == VulkanLogits::Last && last) ? VulkanLogits::Last
+                                                                             : VulkanLogits::None;
+        std::vector<float> passLogits;
+        impl_->forward(ids.subspan(size_t(start), size_t(n)), position_, softTokens, start, wanted,
+                       passLogits);
+        position_ += n;
+        result.insert(result.end(), passLogits.begin(), passLogits.end());
+    }
+    return result;
+}
+
+// ---- the forward pass ----
+
+void VulkanSession::Impl::attentionBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w,
+                                         uint32_t n, uint32_t p0) {
+    const auto& hp = plan.hp;
+    const uint32_t E = u32(hp.nEmbd);
+    const auto& a = layer.attention;
+    const uint32_t hd = u32(a.headDim);
+    const float eps = hp.rmsEps;
+    const std::optional<View> factors = a.ropeUsesFreqFactors && owner.weights_->ropeFreqFactors
+                                            ? std::optional<View>(at(*owner.weights_->ropeFreqFactors))
+                                            : std::nullopt;
+    k.rmsNorm(rec,
+              {.x = at(*x), .out = at(*normed), .n = E, .rows = n, .eps = eps, .weight = at(*w.attnNorm)});
+    k.linear(rec, *w.q, at(*normed), at(*q), n);
+    const Cache& cache = caches[size_t(a.cacheIndex)];
+    const uint32_t kvRow = u32(a.nHeadKv) * hd;
+    if (a.ownsKv) {
+        k.linear(rec, *w.k, at(*normed), at(*kNew), n);
+        if (a.valueFromKey) // V is the raw K projection, normed without weight
+            k.rmsNorm(rec,
+                      {.x = at(*kNew), .out = at(*vNew), .n = hd, .rows = n * u32(a.nHeadKv), .eps = eps});
+        else {
+            k.linear(rec, *w.v, at(*normed), at(*vNew), n);
+            k.rmsNorm(rec,
+                      {.x = at(*vNew), .out = at(*vNew), .n = hd, .rows = n * u32(a.nHeadKv), .eps = eps});
+        }
+        k.rmsNorm(rec, {.x = at(*kNew),
+                        .out = at(*kNew),
+                        .n = hd,
+                        .rows = n * u32(a.nHeadKv),
+                        .eps = eps,
+                        .weight = at(*w.kNorm)});
+        k.rope(rec, at(*kNew), hd, u32(a.nHeadKv), n, p0, a.ropeBase, factors);
+        k.kvStore(rec, at(*kNew), at(*cache.k), kvRow, n, p0, cache.slots);
+        k.kvStore(rec, at(*vNew), at(*cache.v), kvRow, n, p0, cache.slots);
+    }
+    k.rmsNorm(
+        rec,
+        {.x = at(*q), .out = at(*q), .n = hd, .rows = n * u32(a.nHead), .eps = eps, .weight = at(*w.qNorm)});
+    k.rope(rec, at(*q), hd, u32(a.nHead), n, p0, a.ropeBase, factors);
+    AttentionArgs args;
+    args.q = at(*q);
+    args.kCache = at(*cache.k);
+    args.vCache = at(*cache.v);
+    args.out = at(*attn);
+    args.scratch = at(*scratch);
+    args.headDim = hd;
+    args.heads = u32(a.nHead);
+    args.kvHeads = u32(a.nHeadKv);
+    args.capacity = cache.slots;
+    args.pos0 = p0;
+    args.tokens = n;
+    args.window = a.sliding ? u32(a.window) : 0;
+    args.scale = 1.0f; // q/k norms replace 1/sqrt(d)
+    k.attention(rec, args);
+    k.linear(rec, *w.output, at(*attn), at(*proj), n);
+    k.rmsNorm(rec, {.x = at(*proj),
+                    .out = at(*x),
+                    .n = E,
+                    .rows = n,
+                    .eps = eps,
+                    .weight = at(*w.postAttentionNorm),
+                    .residual = at(*x)});
+}
+
+// x += norm(Wdown(gelu(Wgate n) * (Wup n)), post_ffw_norm) * scale, n = norm(x, ffn_norm).
+void VulkanSession::Impl::ffnBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n,
+                                   float scale) {
+    const auto& hp = plan.hp;
+    const uint32_t E = u32(hp.nEmbd);
+    const uint32_t F = u32(layer.ffn.width);
+    k.rmsNorm(
+        rec,
+        {.x = at(*x), .out = at(*normed), .n = E, .rows = n, .eps = hp.rmsEps, .weight = at(*w.ffnNorm)});
+    k.linear(rec, *w.gate, at(*normed), at(*gate), n);
+    k.linear(rec, *w.up, at(*normed), at(*up), n);
+    k.geglu(rec, at(*gate), at(*up), at(*gate), F, n);
+    k.linear(rec, *w.down, at(*gate), at(*proj), n);
+    if (layer.moe) return; // the MoE block post-norms the dense branch itself
+    k.rmsNorm(rec, {.x = at(*proj),
+                    .out = at(*x),
+                    .n = E,
+                    .rows = n,
+                    .eps = hp.rmsEps,
+                    .weight = at(*w.postFfwNorm),
+                    .residual = at(*x),
+                    .scale = scale});
+}
+
+void VulkanSession::Impl::moeBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n,
+                                   float scale) {
+    const auto& hp = plan.hp;
+    const auto& m = *layer.moe;
+    const uint32_t E = u32(hp.nEmbd);
+    const uint32_t X = u32(m.nExpert);
+    const uint32_t K = u32(m.nUsed);
+    const uint32_t F = u32(m.width);
+    const float eps = hp.rmsEps;
+    // Dense branch, post-normed with post_ffw_norm_1.
+    ffnBlock(layer, w, n, 1.0f);
+    k.rmsNorm(rec,
+              {.x = at(*proj), .out = at(*dense), .n = E, .rows = n, .eps = eps, .weight = at(*w.postNorm1)});
+    // Router on the raw residual.
+    k.rmsNorm(rec,
+              {.x = at(*x), .out = at(*hidden), .n = E, .rows = n, .eps = eps, .weight = at(*w.routerScale)});
+    k.linear(rec, *w.router, at(*hidden), at(*routerLogits), n);
+    k.moeRoute(rec, at(*routerLogits), at(*expertIds), at(*expertWeights), X, K, n);
+    // Experts read norm(x, pre_ffw_norm_2).
+    k.rmsNorm(rec,
+              {.x = at(*x), .out = at(*hidden), .n = E, .rows = n, .eps = eps, .weight = at(*w.preNorm2)});
+    if (w.expertGateUp) {
+        k.moeMatvec(rec, *w.expertGateUp, at(*hidden), at(*expertIds), at(*expertGate), n, K, true);
+        k.geglu(rec, at(*expertGate), at(*expertGate, F), at(*expertAct), F, n * K, 2 * F, 2 * F, F);
+    } else {
+        k.moeMatvec(rec, *w.expertGate, at(*hidden), at(*expertIds), at(*expertGate), n, K, true);
+        k.moeMatvec(rec, *w.expertUp, at(*hidden), at(*expertIds), at(*expertUp), n, K, true);
+        k.geglu(rec, at(*expertGate), at(*expertUp), at(*expertAct), F, n * K);
+    }
+    k.moeMatvec(rec, *w.expertDown, at(*expertAct), at(*expertIds), at(*expertOut), n, K, false);
+    k.moeCombine(rec, at(*expertOut), at(*expertIds), at(*expertWeights), at(*w.downScale), at(*moeAcc), E, K,
+                 n, false);
+    // x += norm(dense + norm(experts, post_ffw_norm_2), post_ffw_norm) * scale.
+    k.rmsNorm(rec, {.x = at(*moeAcc),
+                    .out = at(*hidden),
+                    .n = E,
+                    .rows = n,
+                    .eps = eps,
+                    .weight = at(*w.postNorm2),
+                    .residual = at(*dense)});
+    k.rmsNorm(rec, {.x = at(*hidden),
+                    .out = at(*x),
+                    .n = E,
+                    .rows = n,
+                    .eps = eps,
+                    .weight = at(*w.postFfwNorm),
+                    .residual = at(*x),
+                    .scale = scale});
+}
+
+// x = (x + norm(proj(gelu(inp_gate x) * P[l]), post_norm)) * layer scale.
+void VulkanSession::Impl::perLayerInputBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w,
+                                             uint32_t n) {
+    const auto& hp = plan.hp;
+    const uint32_t E = u32(hp.nEmbd);
+    const uint32_t D = u32(hp.perLayerInputDim);
+    const uint32_t LD = u32(hp.nLayer) * D;
+    k.linear(rec, *w.pleGate, at(*x), at(*gate), n);
+    k.geglu(rec, at(*gate), at(*perLayerInputs, uint64_t(layer.index) * D), at(*gate), D, n, D, LD, D);
+    k.linear(rec, *w.pleProjection, at(*gate), at(*proj), n);
+    k.rmsNorm(rec, {.x = at(*proj),
+                    .out = at(*x),
+                    .n = E,
+                    .rows = n,
+                    .eps = hp.rmsEps,
+                    .weight = at(*w.plePostNorm),
+                    .residual = at(*x),
+                    .scale = layer.outputScale});
+}
+
+void VulkanSession::Impl::forward(std::span<const int32_t> tokenIds, int64_t p0,
+                                  std::span<const VulkanSoftTokens> soft, int64_t softOffset,
+                                  VulkanLogits wanted, std::vector<float>& out) {
+    const auto& hp = plan.hp;
+    const auto& W = *owner.weights_;
+    const uint32_t E = u32(hp.nEmbd);
+    const auto n = u32(int64_t(tokenIds.size()));
+
+    // Host side first (the previous pass has finished): ids, soft-token rows straight into x, and
+    // the per-layer token embeddings of this pass's ids.
+    std::vector<char> isSoft(n, 0);
+    for (const auto& s : soft)
+        for (int64_t i = 0; i < s.count; ++i) {
+            const int64_t t = s.first + i - softOffset;
+            if (t < 0 || t >= int64_t(n)) continue;
+            upload(dev, *x, uint64_t(t) * E * 4, s.embeddings.data() + i * E, uint64_t(E) * 4);
+            isSoft[size_t(t)] = 1;
+        }
+    std::vector<uint32_t> idWords(n);
+    for (uint32_t t = 0; t < n; ++t) idWords[t] = isSoft[t] ? 0u : uint32_t(tokenIds[t]);
+    upload(dev, *ids, 0, idWords.data(), uint64_t(n) * 4);
+    if (hp.hasPerLayerInputs()) {
+        const auto& table = plan.perLayerTokenEmbedding;
+        const uint64_t LD = uint64_t(hp.nLayer) * uint64_t(hp.perLayerInputDim);
+        const float tokenScale = std::sqrt(float(hp.perLayerInputDim));
+        std::vector<float> rows(n * LD);
+        for (uint32_t t = 0; t < n; ++t) {
+            float* row = rows.data() + t * LD;
+            gguf::dequantizeRow(table.type, table.data + uint64_t(idWords[t]) * table.rowBytes, row,
+                                int64_t(LD));
+            for (uint64_t i = 0; i < LD; ++i) row[i] *= tokenScale;
+        }
+        upload(dev, *perLayerTokens, 0, rows.data(), rows.size() * 4);
+    }
+
+    rec.begin();
+    // Embeddings of the non-soft runs, scaled by sqrt(n_embd).
+    for (uint32_t t = 0; t < n;) {
+        if (isSoft[t]) {
+            ++t;
+            continue;
+        }
+        uint32_t end = t;
+        while (end < n && !isSoft[end]) ++end;
+        k.gather(rec, *W.tokenEmbedding, at(*ids, t), at(*x, uint64_t(t) * E), end - t, std::sqrt(float(E)));
+        t = end;
+    }
+    if (hp.hasPerLayerInputs()) {
+        // P = (norm(proj . x / sqrt(E), proj_norm) + T * sqrt(D)) / sqrt(2); the 1/sqrt(E) moves into
+        // the norm's epsilon (norm(c x, eps) = norm(x, eps / c^2)).
+        const uint32_t D = u32(hp.perLayerInputDim);
+        k.linear(rec, *W.perLayerModelProjection, at(*x), at(*perLayerInputs), n);
+        k.rmsNorm(rec, {.x = at(*perLayerInputs),
+                        .out = at(*perLayerInputs),
+                        .n = D,
+                        .rows = n * u32(hp.nLayer),
+                        .eps = hp.rmsEps * float(E),
+                        .weight = at(*W.perLayerProjectionNorm),
+                        .residual = at(*perLayerTokens),
+                        .scale = 1.0f / std::sqrt(2.0f)});
+    }
+    for (const auto& layer : plan.layers) {
+        const auto& w = W.layers[size_t(layer.index)];
+        attentionBlock(layer, w, n, u32(p0));
+        const float scale = layer.perLayerInput ? 1.0f : layer.outputScale;
+        if (layer.moe)
+            moeBlock(layer, w, n, scale);
+        else
+            ffnBlock(layer, w, n, scale);
+        if (layer.perLayerInput) perLayerInputBlock(layer, w, n);
+    }
+    uint32_t rows = 0;
+    if (wanted != VulkanLogits::None) {
+        const uint32_t first = wanted == VulkanLogits::All ? 0 : n - 1;
+        rows = n - first;
+        const uint32_t V = u32(hp.nVocab);
+        k.rmsNorm(rec, {.x = at(*x, uint64_t(first) * E),
+                        .out = at(*normed),
+                        .n = E,
+                        .rows = rows,
+                        .eps = hp.rmsEps,
+                        .weight = at(*W.outputNorm)});
+        if (rows <= 2) {
+            k.matvec(rec, *W.tokenEmbedding, at(*normed), at(*logits), rows, 0, 0, hp.finalLogitSoftcap);
+        } else {
+            k.linear(rec, *W.tokenEmbedding, at(*normed), at(*logits), rows);
+            if (hp.finalLogitSoftcap > 0) k.softcap(rec, at(*logits), rows * V, hp.finalLogitSoftcap);
+        }
+    }
+    rec.submitAndWait();
+    if (rows) {
+        out.resize(size_t(rows) * size_t(hp.nVocab));
+        download(dev, *logits, 0, out.data(), out.size() * 4);
+    }
+}
+
+} // namespace ocelle::vulkan

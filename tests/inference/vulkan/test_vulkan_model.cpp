@@ -1,0 +1,151 @@
+// The Gemma 4 text decoder on Vulkan against independent references: every fixture model's prompts
+// plus the float64 greedy continuation, batched, against the float64 reference (1e-2; argmax where
+// the margin exceeds 2e-2) and llama.cpp fa_off (1.0); the CPU path on the same ids (1e-2); and
+// batched prefill against token-by-token decode. Runs on lavapipe (forced: CPU-type devices are
+// never picked automatically); skips only when there is no usable Vulkan device at all.
+#include "vulkan/vulkan_model.h"
+
+#include "../cpu/fixture_reference.h"
+#include "vulkan_test_support.h"
+
+using namespace ocelle;
+using namespace ocelle::cpu_test;
+
+namespace {
+
+// The first usable device, CPU-type included; empty with `why` set when there is none.
+std::string testDeviceIndex(std::string& why) {
+    try {
+        vulkan::Instance probe(false);
+        for (const auto& d : probe.devices())
+            if (d.usable()) return std::to_string(d.index);
+        why = "no usable Vulkan device";
+    } catch (const vulkan::VulkanError& e) {
+        why = e.what();
+    }
+    return {};
+}
+
+// Few but long prompts keep lavapipe's run short; long ones cross the sliding window.
+bool selected(const QString& name) {
+    return name == "code_64" || name == "long_text_30" || name == "chat_turn";
+}
+
+} // namespace
+
+class TestVulkanModel : public QObject {
+    Q_OBJECT
+
+    std::string device_;
+    std::string skipReason_;
+
+    std::unique_ptr<vulkan::VulkanModel> load(const Fixture& f) {
+        return vulkan::VulkanModel::load(f.gguf.toStdString(), {.forced = device_});
+    }
+
+private slots:
+    void initTestCase() {
+        QVERIFY2(!fixtures().isEmpty(), qPrintable("no *.ref.json in " + kModels));
+        device_ = testDeviceIndex(skipReason_);
+    }
+
+    void fixtureLogits_data() { addFixtureRows(); }
+
+    // Prompt + float64 greedy continuation in batched passes against both references and the CPU path.
+    void fixtureLogits() {
+        QFETCH(int, fixture);
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        const Fixture& f = fixtures()[fixture];
+        const auto model = load(f);
+        qInfo("device: %s", model->device().info().name.c_str());
+        const int vocab = model->hparams().nVocab;
+        QCOMPARE(vocab, f.ref["n_vocab"].toInt());
+        const auto cpuModel = cpu::CpuModel::load(f.gguf.toStdString());
+        Checker checker;
+        float worstCpu = 0;
+        int prompts = 0;
+        for (const auto& p : f.ref["prompts"].toArray()) {
+            const auto prompt = p.toObject();
+            if (!selected(prompt["name"].toString())) continue;
+            ++prompts;
+            const auto ids = promptWithGreedy(prompt);
+            auto session = model->createSession({.contextLength = int64_t(ids.size()), .maxBatch = 32});
+            const auto logits = session->prefill(ids, vulkan::VulkanLogits::All);
+            QCOMPARE(logits.size(), ids.size() * size_t(vocab));
+            QCOMPARE(session->position(), int64_t(ids.size()));
+            checkAgainstReferences(checker, logits.data(), vocab, prompt, f.ref["probe_ids"].toArray(), 1e-2,
+                                   f.name + "/" + prompt["name"].toString());
+            auto cpuSession = cpuModel->createSession({.contextLength = int64_t(ids.size())});
+            const auto cpuLogits = cpuSession->prefill(ids, cpu::LogitsFor::All);
+            const float diff = maxAbsDiff(logits, cpuLogits);
+            worstCpu = std::max(worstCpu, diff);
+            QVERIFY2(diff <= 1e-2f, qPrintable(QString("%1: Vulkan vs CPU max |diff| %2")
+                                                   .arg(prompt["name"].toString())
+                                                   .arg(double(diff))));
+        }
+        QVERIFY(prompts > 0);
+        qInfo("%s: max |vulkan - float64| over checked ids %.3g, max |vulkan - cpu| %.3g", qPrintable(f.name),
+              checker.worst, double(worstCpu));
+        QVERIFY2(checker.failures.isEmpty(), qPrintable(checker.failures.join('\n')));
+        QCOMPARE(model->device().validationErrors(), uint64_t(0));
+    }
+
+    void decodeMatchesPrefill_data() { addFixtureRows(); }
+
+    // The longest prompt token by token (decode kernels, split attention) against one batched
+    // prefill, both against the float64 greedy steps; the generated ids are the reference's.
+    void decodeMatchesPrefill() {
+        QFETCH(int, fixture);
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        const Fixture& f = fixtures()[fixture];
+        const auto model = load(f);
+        const int vocab = model->hparams().nVocab;
+        const auto prompt = promptNamed(f, "code_64");
+        const auto ids = toIds(prompt["ids"].toArray());
+        const auto greedy = prompt["float64_reference"].toObject()["greedy"].toObject();
+        const auto expected = toIds(greedy["ids"].toArray());
+        const auto steps = greedy["steps"].toArray();
+
+        auto batched = model->createSession({.contextLength = 128, .maxBatch = 64});
+        const auto prefillLast = batched->prefill(ids);
+        // A small batch forces several passes, with the sliding rings wrapping inside a pass.
+        auto stepped = model->createSession({.contextLength = 128, .maxBatch = 5});
+        std::vector<float> last;
+        for (size_t i = 0; i < ids.size(); ++i) last = stepped->decode(ids[i]);
+        const float diff = maxAbsDiff(prefillLast, last);
+        qInfo("%s: prefill vs decode max |diff| %.3g", qPrintable(f.name), double(diff));
+        QVERIFY2(diff <= 1e-3f, qPrintable(QString("prefill vs decode %1").arg(double(diff))));
+
+        Checker checker;
+        std::vector<int32_t> generated;
+        for (size_t k = 0; k < expected.size(); ++k) {
+            checker.position(last.data(), vocab, steps[int(k)].toObject(), 1e-2, f.ref["probe_ids"].toArray(),
+                             true, f.name + QString(" step %1").arg(k));
+            generated.push_back(argmax(last.data(), vocab));
+            last = stepped->decode(generated.back());
+        }
+        QVERIFY2(checker.failures.isEmpty(), qPrintable(checker.failures.join('\n')));
+        QCOMPARE(generated, expected);
+    }
+
+    void sessionErrors() {
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        const auto model = load(fixtures().front());
+        auto session = model->createSession({.contextLength = 4, .maxBatch = 4});
+        const std::vector<int32_t> ids{2, 10, 11, 12, 13};
+        QVERIFY_THROWS_EXCEPTION(vulkan::ContextFull, session->prefill(ids));
+        QCOMPARE(session->position(), int64_t(0));
+        const int32_t bad = model->hparams().nVocab;
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument, session->decode(bad));
+        std::atomic<bool> cancel{true};
+        session->setCancelFlag(&cancel);
+        QVERIFY_THROWS_EXCEPTION(vulkan::Cancelled, session->decode(2));
+        QCOMPARE(session->position(), int64_t(0));
+        cancel = false;
+        QCOMPARE(session->decode(2).size(), size_t(model->hparams().nVocab));
+        QCOMPARE(session->position(), int64_t(1));
+    }
+};
+
+QTEST_APPLESS_MAIN(TestVulkanModel)
+#include "test_vulkan_model.moc"
