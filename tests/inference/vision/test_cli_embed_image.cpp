@@ -122,6 +122,18 @@ private slots:
         QVERIFY2(stats["prompt_tokens"].toInt() > 266 + 252, lines.last().constData());
         QCOMPARE(stats["generated_tokens"].toInt(), 2);
     }
+
+    void runWithImageAndAudio() {
+        // The fixture mmproj holds both towers: image parts come first, then audio, then the text,
+        // each span filled from its own encoder (a wrong mapping fails on the span sizes).
+        const Run r = cli({"run", "--model", kTextModel, "--mmproj", kMmproj, "--image", kPhoto, "--audio",
+                           kFixtures + "/audio/test_speech.wav", "--prompt", "What?", "--temp", "0",
+                           "--max-tokens", "1", "--json", "--threads", "2"});
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        const auto stats =
+            QJsonDocument::fromJson(r.out.trimmed().split('\n').last()).object()["stats"].toObject();
+        QVERIFY(stats["prompt_tokens"].toInt() > 266 + 63); // 266 image and 63 audio soft tokens
+    }
 };
 
 QTEST_APPLESS_MAIN(TestCliEmbedImage)
