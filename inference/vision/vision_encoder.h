@@ -43,7 +43,6 @@ public:
 // Fixed by the architecture (hard-coded in llama.cpp's clip.cpp for gemma4v, not in the file).
 inline constexpr int kPoolingKernel = 3;
 inline constexpr float kRopeBase = 100.0f;
-inline constexpr int kPositionTableSize = 10240; // expected rows per axis; the file's value is used
 
 // The vision FFN's activation. Gemma 4 is trained with tanh-GELU and Ocelle always uses it; the
 // GELU-quick variant (x * sigmoid(1.702 x)) exists only to reproduce what llama.cpp computes for

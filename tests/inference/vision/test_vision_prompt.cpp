@@ -190,7 +190,9 @@ private slots:
         QFETCH(bool, bidirectional);
         const auto image = ref_["images"].toArray()[index].toObject();
         const auto soft = readFloats(kVisionDir + image["embeddings"].toObject()["file"].toString());
-        auto model = engine::Model::load(kTextModel, {.threads = 2});
+        engine::LoadOptions options;
+        options.threads = 2;
+        auto model = engine::Model::load(kTextModel, options);
         engine::Prompt prompt;
         int64_t first = 0, count = 0;
         prompt.ids = fixtureIds(image, chat::ChatFormat(*vocab_).tokens().imageSoft, first, count);
