@@ -3,10 +3,12 @@
 //   ppN = one batched prefill of N tokens into an empty cache (logits of the last token only);
 //   tgN = N tokens decoded one at a time after a 1-token prompt, each taking the greedy token.
 // Each test runs once unmeasured (first-touch of the mapped weights, allocations), then --reps times.
+#include "backend_option.h"
 #include "command.h"
 
 #include "cpu/cpu_model.h"
 #include "gguf/gguf.h"
+#include "vulkan/vulkan_model.h"
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +16,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -104,11 +107,11 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 int runBench(const std::vector<std::string>& argv) {
-    Args args(argv, {"--model", "--backend", "--pp", "--tg", "--reps", "--threads", "--kv"}, {"--json"});
+    Args args(argv, {"--model", "--backend", "--device", "--pp", "--tg", "--reps", "--threads", "--kv"},
+              {"--json"});
     if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
     const std::string path = args.require("--model");
-    const std::string backend = args.value("--backend").value_or("cpu");
-    if (backend != "cpu" && backend != "vulkan") throw UsageError("--backend must be cpu or vulkan");
+    engine::LoadOptions loadOptions = backendOptions(args);
     const long long pp = args.integer("--pp", 512);
     const long long tg = args.integer("--tg", 128);
     const long long reps = args.integer("--reps", 3);
@@ -118,50 +121,71 @@ int runBench(const std::vector<std::string>& argv) {
     if (pp > 1'000'000 || tg > 1'000'000) throw UsageError("--pp and --tg must be at most 1000000");
     if (reps < 1 || reps > 1000) throw UsageError("--reps must be between 1 and 1000");
     if (threads < 0) throw UsageError("--threads must not be negative (0: all cores)");
-    const std::string kv = args.value("--kv").value_or("f16");
+    std::string kv = args.value("--kv").value_or("f16");
     if (kv != "f32" && kv != "f16") throw UsageError("--kv must be f32 or f16");
     const bool json = args.flag("--json");
-
-    if (backend == "vulkan") {
-        // The Vulkan kernels exist (see `ocelle-cli devices`), but no backend runs a whole model
-        // on them yet, so there is nothing to measure.
-        std::fprintf(stderr,
-                     "ocelle-cli bench: the Vulkan backend is not available: Ocelle cannot run a whole "
-                     "model on Vulkan yet (use --backend cpu)\n");
-        return 1;
-    }
     if (!std::filesystem::is_regular_file(path)) throw std::runtime_error("no model file at '" + path + "'");
+    const engine::BackendChoice choice = announceBackend(loadOptions);
+    const bool onVulkan = loadOptions.backend == engine::BackendKind::Vulkan;
+    if (onVulkan) {
+        if (args.value("--kv") && kv != "f32")
+            throw UsageError("--kv f16: the Vulkan backend keeps its KV cache in f32");
+        kv = "f32";
+    }
+    const std::string backend = onVulkan ? "vulkan" : "cpu";
+    const int64_t contextLength = std::max<long long>(pp, 1 + tg) + 1;
+    const int batch = static_cast<int>(std::max<long long>(pp, 1)); // the whole prompt in one pass
 
-    const auto model = cpu::CpuModel::load(path, static_cast<int>(threads));
-    const auto& hp = model->hparams();
+    // The backend's model and session behind three calls, so both are measured the same way.
+    std::unique_ptr<cpu::CpuModel> cpuModel;
+    std::unique_ptr<cpu::CpuSession> cpuSession;
+    std::unique_ptr<vulkan::VulkanModel> vkModel;
+    std::unique_ptr<vulkan::VulkanSession> vkSession;
+    std::function<void()> reset;
+    std::function<std::vector<float>(std::span<const int32_t>)> prefillLast;
+    const model::Model* loaded = nullptr;
+    if (onVulkan) {
+        vkModel = vulkan::VulkanModel::load(path, {.forced = loadOptions.device});
+        loaded = &vkModel->model();
+    } else {
+        cpuModel = cpu::CpuModel::load(path, static_cast<int>(threads));
+        loaded = &cpuModel->model();
+    }
+    const auto& hp = loaded->hparams();
     if (hp.nVocab < 2) throw std::runtime_error(path + ": the vocabulary has fewer than 2 tokens");
     double params = 0;
-    for (const auto& tensor : model->model().file().tensors())
-        params += static_cast<double>(tensor.elements());
-    const uint64_t fileBytes = model->model().file().fileSize();
-
-    cpu::SessionOptions options;
-    options.contextLength = std::max<long long>(pp, 1 + tg) + 1;
-    options.maxBatch = static_cast<int>(std::max<long long>(pp, 1)); // the whole prompt in one pass
-    options.kvType = kv == "f16" ? model::KvType::F16 : model::KvType::F32;
-    if (options.contextLength > hp.contextLength && hp.contextLength > 0)
+    for (const auto& tensor : loaded->file().tensors()) params += static_cast<double>(tensor.elements());
+    const uint64_t fileBytes = loaded->file().fileSize();
+    if (contextLength > hp.contextLength && hp.contextLength > 0)
         throw UsageError("--pp/--tg exceed the model's context of " + std::to_string(hp.contextLength));
-    auto session = model->createSession(options);
+    if (onVulkan) {
+        vkSession = vkModel->createSession({.contextLength = contextLength, .maxBatch = batch});
+        reset = [&] { vkSession->reset(); };
+        prefillLast = [&](std::span<const int32_t> ids) { return vkSession->prefill(ids); };
+    } else {
+        cpu::SessionOptions options;
+        options.contextLength = contextLength;
+        options.maxBatch = batch;
+        options.kvType = kv == "f16" ? model::KvType::F16 : model::KvType::F32;
+        cpuSession = cpuModel->createSession(options);
+        reset = [&] { cpuSession->reset(); };
+        prefillLast = [&](std::span<const int32_t> ids) { return cpuSession->prefill(ids); };
+    }
 
     const auto prefill = [&] {
-        session->reset();
+        reset();
         const auto ids = benchIds(static_cast<int>(pp), hp.nVocab);
         const auto start = std::chrono::steady_clock::now();
-        session->prefill(ids, cpu::LogitsFor::Last);
+        prefillLast(ids);
         return static_cast<double>(pp) / secondsSince(start);
     };
     const auto decode = [&] {
-        session->reset();
+        reset();
         const auto first = benchIds(2, hp.nVocab);
-        session->prefill(std::span<const int32_t>(first.data(), 1), cpu::LogitsFor::Last);
+        prefillLast(std::span<const int32_t>(first.data(), 1));
         int32_t token = first[1];
         const auto start = std::chrono::steady_clock::now();
-        for (long long i = 0; i < tg; ++i) token = greedy(session->decode(token));
+        for (long long i = 0; i < tg; ++i) token = greedy(prefillLast(std::span<const int32_t>(&token, 1)));
         return static_cast<double>(tg) / secondsSince(start);
     };
 
@@ -182,8 +206,8 @@ int runBench(const std::vector<std::string>& argv) {
 
     const std::string modelName = std::filesystem::path(path).filename().string();
     const std::string variant = model::variantName(hp.variant);
-    const std::string device = cpuModelName();
-    const int threadCount = model->threads();
+    const std::string device = onVulkan ? choice.device : cpuModelName();
+    const int threadCount = onVulkan ? 0 : cpuModel->threads();
     std::string out;
     char buf[512];
     if (json) {
@@ -229,17 +253,18 @@ int runBench(const std::vector<std::string>& argv) {
 
 OCELLE_CLI_COMMAND(
     bench, "bench", "prefill and decode speed, measured like llama-bench",
-    "Usage: ocelle-cli bench --model PATH [--backend cpu|vulkan] [--pp 512] [--tg 128] [--reps 3]\n"
-    "                        [--threads N] [--kv f16|f32] [--json]\n\n"
+    "Usage: ocelle-cli bench --model PATH [--backend auto|cpu|vulkan] [--device X] [--pp 512]\n"
+    "                        [--tg 128] [--reps 3] [--threads N] [--kv f16|f32] [--json]\n\n"
     "Measures tokens/s the way llama-bench and tools/llama-reference/bench.mjs measure llama.cpp:\n"
     "  ppN  one batched prefill of N tokens into an empty cache (fixed pseudo-random ids)\n"
     "  tgN  N single-token decodes after a 1-token prompt, each taking the greedy token\n"
     "Each test runs once unmeasured, then --reps times; the table shows mean ± sample sd.\n"
     "  --pp N, --tg N  test sizes (0 skips that test)\n"
     "  --threads N     worker threads (default 0: all cores)\n"
-    "  --kv f16|f32    KV cache type (default f16, llama.cpp's default)\n"
-    "  --json          one JSON object (same shape as bench.mjs --json 1) instead of the table\n"
-    "--backend vulkan exits with status 1 while no Vulkan backend can run a whole model.",
+    "  --kv f16|f32    KV cache type (default f16, llama.cpp's default; Vulkan: f32 only)\n"
+    "  --backend auto|cpu|vulkan  default auto: Vulkan on a usable GPU, else the CPU (stderr says which)\n"
+    "  --device X      Vulkan device index or name substring (lavapipe only when named)\n"
+    "  --json          one JSON object (same shape as bench.mjs --json 1) instead of the table",
     runBench);
 
 } // namespace ocelle::cli

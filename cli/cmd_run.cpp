@@ -1,5 +1,6 @@
 // `ocelle-cli run`: generate from a prompt on the command line, streaming as it goes.
 #include "audio_input.h"
+#include "backend_option.h"
 #include "command.h"
 #include "image_input.h"
 
@@ -50,7 +51,9 @@ constexpr const char* kUsage =
     "  --ctx N               context length (default: the model's, at most 8192)\n"
     "  --kv f32|f16          KV cache type (default f32)\n"
     "  --threads N           CPU threads (default: all)\n"
-    "  --backend cpu         the backend (only cpu for now)\n"
+    "  --backend auto|cpu|vulkan  the backend (default auto: Vulkan on a usable GPU, else the CPU;\n"
+    "                        the choice and why go to stderr; Vulkan keeps the KV cache in f32)\n"
+    "  --device X            Vulkan device index or name substring (lavapipe only when named)\n"
     "  --json                one JSON object per line: {\"id\":..,\"text\":..} per generated token,\n"
     "                        then {\"stats\":{...}} (and the parsed reply in chat mode); id -1\n"
     "                        carries text held back at the end (an incomplete character)\n\n"
@@ -103,33 +106,32 @@ std::string statsJson(const engine::Stats& s, const engine::GenerateResult& r, u
 }
 
 int runGenerate(const std::vector<std::string>& argv) {
-    Args args(argv,
-              {"--model",
-               "--prompt",
-               "--system",
-               "--ids",
-               "--temp",
-               "--top-k",
-               "--top-p",
-               "--min-p",
-               "--seed",
-               "--max-tokens",
-               "--backend",
-               "--ctx",
-               "--kv",
-               "--threads",
-               "--repeat-penalty",
-               "--presence-penalty",
-               "--audio",
-               "--mmproj",
-               "--image",
-               "--budget",
-               "--image-attention"},
+    Args args(argv, {"--model",
+                     "--prompt",
+                     "--system",
+                     "--ids",
+                     "--temp",
+                     "--top-k",
+                     "--top-p",
+                     "--min-p",
+                     "--seed",
+                     "--max-tokens",
+                     "--backend",
+                     "--device",
+                     "--ctx",
+                     "--kv",
+                     "--threads",
+                     "--repeat-penalty",
+                     "--presence-penalty",
+                     "--audio",
+                     "--mmproj",
+                     "--image",
+                     "--budget",
+                     "--image-attention"},
               {"--think", "--raw", "--json"});
     if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
     const std::string path = args.require("--model");
-    if (args.value("--backend").value_or("cpu") != "cpu")
-        throw UsageError("--backend: only cpu is available");
+    engine::LoadOptions loadOptions = backendOptions(args);
     const bool hasPrompt = args.value("--prompt").has_value();
     const bool hasIds = args.value("--ids").has_value();
     if (hasPrompt == hasIds) throw UsageError("give exactly one of --prompt and --ids");
@@ -190,8 +192,8 @@ int runGenerate(const std::vector<std::string>& argv) {
             imageInputs.push_back(encodeImageFile(*encoder, file, int(budget), ImageSizing::HuggingFace));
     }
 
-    engine::LoadOptions loadOptions;
     loadOptions.threads = int(threads);
+    announceBackend(loadOptions);
     auto model = engine::Model::load(path, loadOptions);
     const tokenizer::Vocab& vocab = *model->vocab();
 

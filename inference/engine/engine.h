@@ -83,12 +83,24 @@ struct Prompt {
     std::vector<SoftTokenSpan> softTokens; // sorted by `first`, not overlapping
 };
 
-enum class BackendKind { Cpu };
+// Auto: Vulkan when a discrete, integrated or virtual GPU is usable, else the CPU (a CPU-type
+// Vulkan device such as lavapipe is never chosen automatically: the CPU path is faster there).
+enum class BackendKind { Auto, Cpu, Vulkan };
 
 struct LoadOptions {
-    BackendKind backend = BackendKind::Cpu;
-    int threads = 0; // 0: every core
+    BackendKind backend = BackendKind::Auto;
+    int threads = 0;    // 0: every core (CPU backend)
+    std::string device; // Vulkan device index or name substring; empty: OCELLE_VULKAN_DEVICE, then automatic
 };
+
+// Which backend (and Vulkan device) load() will use for these options, and why, for the user.
+struct BackendChoice {
+    BackendKind backend = BackendKind::Cpu;
+    std::string device;   // the Vulkan device's name, empty for the CPU
+    int deviceIndex = -1; // its Vulkan index
+    std::string reason;
+};
+BackendChoice chooseBackend(const LoadOptions& options);
 
 struct GenerateOptions {
     SamplerParams sampling;

@@ -6,10 +6,13 @@
 #include "gguf/gguf.h"
 #include "model/layer_plan.h"
 #include "tokenizer/vocab.h"
+#include "vulkan/vulkan_model.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 
 namespace ocelle::engine {
 
@@ -95,26 +98,163 @@ private:
     std::mutex passLock_;
 };
 
+class VulkanBackendSession : public BackendSession {
+public:
+    VulkanBackendSession(std::unique_ptr<vulkan::VulkanSession> session, std::mutex& passLock)
+        : session_(std::move(session)), passLock_(passLock) {}
+
+    int contextLength() const override { return int(session_->contextLength()); }
+    int position() const override { return int(session_->position()); }
+
+    bool evaluate(std::span<const int32_t> ids, std::span<const SoftTokenView> softTokens,
+                  const std::atomic<bool>& cancel, std::vector<float>& lastLogits) override {
+        std::vector<vulkan::VulkanSoftTokens> soft;
+        for (const SoftTokenView& s : softTokens)
+            soft.push_back({s.first, s.count, s.embeddings, s.bidirectional});
+        std::lock_guard lock(passLock_); // one pass at a time on the model's pipelines
+        session_->setCancelFlag(&cancel);
+        try {
+            lastLogits = session_->prefill(ids, vulkan::VulkanLogits::Last, soft);
+        } catch (const vulkan::Cancelled&) {
+            session_->setCancelFlag(nullptr);
+            return false; // finished passes stay committed; position() says how far
+        } catch (const vulkan::ContextFull& e) {
+            session_->setCancelFlag(nullptr);
+            throw Error(ErrorKind::ContextFull, e.what());
+        } catch (const std::invalid_argument& e) {
+            session_->setCancelFlag(nullptr);
+            throw Error(ErrorKind::InvalidArgument, e.what());
+        }
+        session_->setCancelFlag(nullptr);
+        return true;
+    }
+
+    bool truncate(int newPosition) override {
+        if (newPosition == 0) {
+            session_->reset();
+            return true;
+        }
+        if (!session_->canTruncateTo(newPosition)) return false;
+        session_->truncate(newPosition);
+        return true;
+    }
+
+    size_t memoryBytes() const override { return session_->memoryBytes(); }
+
+private:
+    std::unique_ptr<vulkan::VulkanSession> session_;
+    std::mutex& passLock_;
+};
+
+class VulkanBackend : public Backend {
+public:
+    explicit VulkanBackend(std::unique_ptr<vulkan::VulkanModel> model) : model_(std::move(model)) {}
+
+    std::string name() const override { return "vulkan"; }
+    int vocabSize() const override { return model_->hparams().nVocab; }
+    int embeddingLength() const override { return model_->hparams().nEmbd; }
+    int trainedContextLength() const override {
+        return int(std::min<int64_t>(model_->hparams().contextLength, 1 << 30));
+    }
+    size_t memoryBytes() const override { return size_t(model_->deviceWeightBytes()); }
+
+    std::unique_ptr<BackendSession> createSession(const SessionOptions& options) override {
+        if (options.kvCacheType != KvCacheType::F32)
+            throw Error(ErrorKind::InvalidArgument, "the Vulkan backend keeps its KV cache in f32 only");
+        vulkan::VulkanSessionOptions vkOptions;
+        vkOptions.contextLength = options.contextLength;
+        vkOptions.slidingSlack = std::max(0, options.rollbackSlack);
+        vkOptions.maxBatch = kPrefillBatch;
+        return std::make_unique<VulkanBackendSession>(model_->createSession(vkOptions), passLock_);
+    }
+
+private:
+    std::unique_ptr<vulkan::VulkanModel> model_;
+    std::mutex passLock_;
+};
+
 } // namespace
+
+BackendChoice chooseBackend(const LoadOptions& options) {
+    BackendChoice choice;
+    if (options.backend == BackendKind::Cpu) {
+        choice.reason = "the CPU backend was requested";
+        return choice;
+    }
+    std::vector<vulkan::DeviceInfo> devices;
+    try {
+        vulkan::Instance probe(false);
+        devices = probe.devices();
+    } catch (const std::exception& e) {
+        if (options.backend == BackendKind::Vulkan) throw Error(ErrorKind::ModelLoad, e.what());
+        choice.reason = std::string("no Vulkan (") + e.what() + "), using the CPU";
+        return choice;
+    }
+    if (options.backend == BackendKind::Vulkan) {
+        const vulkan::DeviceChoice d = vulkan::chooseDevice(devices, options.device);
+        std::optional<uint32_t> index = d.index;
+        std::string reason = d.reason;
+        // Asked for Vulkan explicitly: a CPU-type device is acceptable when it is the only usable one.
+        if (!index && !d.forced)
+            for (const auto& info : devices)
+                if (info.usable()) {
+                    index = info.index;
+                    reason =
+                        "the Vulkan backend was requested and " + info.name + " is the only usable device";
+                    break;
+                }
+        if (!index) throw Error(ErrorKind::ModelLoad, "no usable Vulkan device: " + d.reason);
+        choice.backend = BackendKind::Vulkan;
+        choice.device = devices[*index].name;
+        choice.deviceIndex = int(*index);
+        choice.reason = reason;
+        return choice;
+    }
+    const vulkan::DeviceChoice d = options.device.empty() && !std::getenv("OCELLE_VULKAN_DEVICE")
+                                       ? vulkan::autoSelectDevice(devices)
+                                       : vulkan::chooseDevice(devices, options.device);
+    if (d.index && (d.forced || devices[*d.index].type != vulkan::DeviceType::Cpu)) {
+        choice.backend = BackendKind::Vulkan;
+        choice.device = devices[*d.index].name;
+        choice.deviceIndex = int(*d.index);
+        choice.reason = d.reason;
+    } else {
+        choice.reason = "no usable GPU (" + d.reason + "), using the CPU";
+    }
+    return choice;
+}
 
 std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& options) {
     std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
         throw Error(ErrorKind::ModelLoad, path + ": no such model file");
-    std::unique_ptr<cpu::CpuModel> cpuModel;
+    const BackendChoice choice = chooseBackend(options);
+    std::unique_ptr<Backend> backend;
     std::shared_ptr<const tokenizer::Vocab> vocab;
+    int nVocab = 0;
     try {
-        cpuModel = cpu::CpuModel::load(path, options.threads);
-        vocab = tokenizer::Vocab::fromGguf(cpuModel->model().file());
+        if (choice.backend == BackendKind::Vulkan) {
+            vulkan::DeviceOptions deviceOptions;
+            deviceOptions.forced = std::to_string(choice.deviceIndex);
+            auto vkModel = vulkan::VulkanModel::load(path, deviceOptions);
+            vocab = tokenizer::Vocab::fromGguf(vkModel->model().file());
+            nVocab = vkModel->hparams().nVocab;
+            backend = std::make_unique<VulkanBackend>(std::move(vkModel));
+        } else {
+            auto cpuModel = cpu::CpuModel::load(path, options.threads);
+            vocab = tokenizer::Vocab::fromGguf(cpuModel->model().file());
+            nVocab = cpuModel->hparams().nVocab;
+            backend = std::make_unique<CpuBackend>(std::move(cpuModel));
+        }
     } catch (const std::exception& e) {
         const std::string what = e.what();
         // The readers usually name the file already; make sure the message always does.
         throw Error(ErrorKind::ModelLoad, what.find(path) != std::string::npos ? what : path + ": " + what);
     }
-    if (int(vocab->size()) != cpuModel->hparams().nVocab)
+    if (int(vocab->size()) != nVocab)
         throw Error(ErrorKind::ModelLoad, path + ": the vocabulary has " + std::to_string(vocab->size()) +
-                                              " tokens but the embedding table " +
-                                              std::to_string(cpuModel->hparams().nVocab) + " rows");
+                                              " tokens but the embedding table " + std::to_string(nVocab) +
+                                              " rows");
 
     // Stop on eos, <turn|> and <|tool_response> (gemma4.md section 6), found by text.
     std::unordered_set<int32_t> stopIds;
@@ -127,8 +267,7 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
     auto textDecoders = [vocab]() -> std::unique_ptr<TextDecoder> {
         return std::make_unique<PieceTextDecoder>([vocab](int32_t id) { return vocab->piece(id, false); });
     };
-    auto model = std::make_shared<Model>(std::make_unique<CpuBackend>(std::move(cpuModel)), textDecoders,
-                                         std::move(stopIds));
+    auto model = std::make_shared<Model>(std::move(backend), textDecoders, std::move(stopIds));
     model->setVocab(std::move(vocab));
     return model;
 }
