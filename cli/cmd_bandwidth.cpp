@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -40,10 +41,24 @@ uint64_t sumWords(const uint64_t* words, size_t count) {
     return a + b + c + d + e + f + g + h;
 }
 
+double threadCpuSeconds() {
+    timespec t{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+struct ReadRun {
+    double gbPerSecond = 0;
+    // CPU time the readers got / (wall time x threads): well below 1 means other processes took the
+    // cores, and the figure measures the machine's load more than its memory.
+    double cpuShare = 0;
+};
+
 // One timed run: `threads` threads each read their slice of the buffer `passes` times. Threads are
 // started before the clock and released together, so thread creation is not timed.
-double readGigabytesPerSecond(const std::vector<uint64_t>& buffer, int threads, int passes) {
+ReadRun readRun(const std::vector<uint64_t>& buffer, int threads, int passes) {
     std::atomic<bool> go{false};
+    std::atomic<long long> cpuNanoseconds{0};
     std::atomic<int> ready{0};
     std::atomic<uint64_t> sink{0};
     const size_t slice = buffer.size() / static_cast<size_t>(threads);
@@ -54,8 +69,10 @@ double readGigabytesPerSecond(const std::vector<uint64_t>& buffer, int threads, 
             const size_t count = t == threads - 1 ? buffer.size() - static_cast<size_t>(t) * slice : slice;
             ready.fetch_add(1);
             while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+            const double cpuStart = threadCpuSeconds();
             uint64_t total = 0;
             for (int p = 0; p < passes; ++p) total += sumWords(start, count);
+            cpuNanoseconds.fetch_add(static_cast<long long>((threadCpuSeconds() - cpuStart) * 1e9));
             sink.fetch_add(total, std::memory_order_relaxed); // keeps the reads observable
         });
     }
@@ -65,7 +82,8 @@ double readGigabytesPerSecond(const std::vector<uint64_t>& buffer, int threads, 
     for (auto& w : workers) w.join();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
     if (sink.load() == 1) std::fputs("", stderr); // never true in practice; defeats dead-code elimination
-    return static_cast<double>(buffer.size() * sizeof(uint64_t)) * passes / seconds / 1e9;
+    return {static_cast<double>(buffer.size() * sizeof(uint64_t)) * passes / seconds / 1e9,
+            static_cast<double>(cpuNanoseconds.load()) * 1e-9 / (seconds * threads)};
 }
 
 uint64_t weightBytes(const model::Weight& w) {
@@ -147,17 +165,19 @@ int runBandwidth(const std::vector<std::string>& argv) {
         int threads;
         double best;
         double mean;
+        double cpuShare; // of the best run
     };
     std::vector<Row> rows;
     for (int count : counts) {
-        readGigabytesPerSecond(buffer, count, 1); // warm-up
-        double best = 0, sum = 0;
+        readRun(buffer, count, 1); // warm-up
+        ReadRun best;
+        double sum = 0;
         for (long long r = 0; r < runs; ++r) {
-            const double gbs = readGigabytesPerSecond(buffer, count, 3);
-            best = std::max(best, gbs);
-            sum += gbs;
+            const ReadRun run = readRun(buffer, count, 3);
+            if (run.gbPerSecond > best.gbPerSecond) best = run;
+            sum += run.gbPerSecond;
         }
-        rows.push_back({count, best, sum / static_cast<double>(runs)});
+        rows.push_back({count, best.gbPerSecond, sum / static_cast<double>(runs), best.cpuShare});
     }
     const double bandwidth = rows.back().best; // GB/s with the requested threads
 
@@ -170,9 +190,10 @@ int runBandwidth(const std::vector<std::string>& argv) {
         out += "{\"buffer_mib\": " + std::to_string(sizeMiB) + ", \"runs\": " + std::to_string(runs) +
                ", \"read\": [";
         for (size_t i = 0; i < rows.size(); ++i) {
-            std::snprintf(buf, sizeof buf,
-                          "%s{\"threads\": %d, \"best_gb_per_s\": %.3f, \"mean_gb_per_s\": %.3f}",
-                          i ? ", " : "", rows[i].threads, rows[i].best, rows[i].mean);
+            std::snprintf(
+                buf, sizeof buf,
+                "%s{\"threads\": %d, \"best_gb_per_s\": %.3f, \"mean_gb_per_s\": %.3f, \"cpu_share\": %.3f}",
+                i ? ", " : "", rows[i].threads, rows[i].best, rows[i].mean, rows[i].cpuShare);
             out += buf;
         }
         out += "]";
@@ -190,10 +211,11 @@ int runBandwidth(const std::vector<std::string>& argv) {
         }
         out += "}\n";
     } else {
-        out += "| threads | buffer MiB | read GB/s (best) | read GB/s (mean) |\n|---:|---:|---:|---:|\n";
+        out += "| threads | buffer MiB | read GB/s (best) | read GB/s (mean) | CPU share (best run) |\n"
+               "|---:|---:|---:|---:|---:|\n";
         for (const auto& r : rows) {
-            std::snprintf(buf, sizeof buf, "| %d | %lld | %.2f | %.2f |\n", r.threads, sizeMiB, r.best,
-                          r.mean);
+            std::snprintf(buf, sizeof buf, "| %d | %lld | %.2f | %.2f | %.0f%% |\n", r.threads, sizeMiB,
+                          r.best, r.mean, 100 * r.cpuShare);
             out += buf;
         }
         if (model) {
@@ -216,7 +238,8 @@ OCELLE_CLI_COMMAND(
     bandwidth, "bandwidth", "streaming-read bandwidth, and a model's decode ceiling from it",
     "Usage: ocelle-cli bandwidth [--threads N] [--size-mib 1024] [--runs 5] [--model PATH] [--json]\n\n"
     "Reads a buffer (default 1 GiB) with 1 thread and with N threads (default: all cores),\n"
-    "3 passes per run, and prints the best and mean GB/s (1 GB = 1e9 bytes) over --runs runs.\n"
+    "3 passes per run, and prints the best and mean GB/s (1 GB = 1e9 bytes) over --runs runs, and\n"
+    "the share of the wall time the readers were on a CPU (low: a busy machine, not slow memory).\n"
     "With --model: the weight bytes one decoded token reads (all layer matrices and norms,\n"
     "for MoE the router and nUsed/nExpert of the experts, one token- and per-layer-embedding\n"
     "row, and the whole tied token embedding as output head; the KV cache is left out) and\n"
