@@ -2,6 +2,8 @@
 
 #include "gguf/dequant.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -9,7 +11,15 @@
 namespace ocelle::cpu {
 
 const char* isaName(Isa isa) {
-    return isa == Isa::Avx2 ? "avx2" : "portable";
+    switch (isa) {
+    case Isa::Avx2:
+        return "avx2";
+    case Isa::Avx512:
+        return "avx512";
+    case Isa::Portable:
+        break;
+    }
+    return "portable";
 }
 
 namespace {
@@ -109,8 +119,32 @@ void dotTile4x2Portable(const float* w, int64_t wStride, const float* x, int64_t
         for (int r = 0; r < 4; ++r) out[t * 4 + r] = dotF32Portable(w + r * wStride, x + t * xStride, n);
 }
 
-const Kernels kPortable{Isa::Portable, dotF32Portable,  axpyF32Portable, dotF16Portable,  axpyF16Portable,
-                        toF16Portable, dotQ8_0Portable, dotQ4_0Portable, dotBF16Portable, dotTile4x2Portable};
+float dotQ8_0Q8Portable(const uint8_t* row, const BlockQ8* x, int64_t n) {
+    float total = 0;
+    for (int64_t b = 0; b < n / 32; ++b, row += 34, ++x) {
+        const auto* q = reinterpret_cast<const int8_t*>(row + 2);
+        int32_t sum = 0;
+        for (int i = 0; i < 32; ++i) sum += int32_t(q[i]) * int32_t(x->q[i]);
+        total += gguf::fp16ToFloat(loadU16(row)) * x->d * static_cast<float>(sum);
+    }
+    return total;
+}
+
+float dotQ4_0Q8Portable(const uint8_t* row, const BlockQ8* x, int64_t n) {
+    float total = 0;
+    for (int64_t b = 0; b < n / 32; ++b, row += 18, ++x) {
+        const uint8_t* q = row + 2;
+        int32_t sum = 0;
+        for (int i = 0; i < 16; ++i)
+            sum += ((q[i] & 0xF) - 8) * int32_t(x->q[i]) + ((q[i] >> 4) - 8) * int32_t(x->q[16 + i]);
+        total += gguf::fp16ToFloat(loadU16(row)) * x->d * static_cast<float>(sum);
+    }
+    return total;
+}
+
+const Kernels kPortable{Isa::Portable,   dotF32Portable,     axpyF32Portable,   dotF16Portable,
+                        axpyF16Portable, toF16Portable,      dotQ8_0Portable,   dotQ4_0Portable,
+                        dotBF16Portable, dotTile4x2Portable, dotQ8_0Q8Portable, dotQ4_0Q8Portable};
 
 bool cpuHasAvx2() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -120,11 +154,34 @@ bool cpuHasAvx2() {
 #endif
 }
 
+bool cpuHasAvx512() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+    return cpuHasAvx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vnni");
+#else
+    return false;
+#endif
+}
+
+const Kernels* tableFor(Isa isa) {
+    switch (isa) {
+    case Isa::Avx2:
+        return cpuHasAvx2() ? detail::avx2Kernels() : nullptr;
+    case Isa::Avx512:
+        return cpuHasAvx512() ? detail::avx512Kernels() : nullptr;
+    case Isa::Portable:
+        break;
+    }
+    return &kPortable;
+}
+
 const Kernels* initialChoice() {
-    const char* env = std::getenv("OCELLE_CPU_ISA");
-    const bool avx2 = cpuHasAvx2() && detail::avx2Kernels();
-    if (env && std::string_view(env) == "portable") return &kPortable;
-    return avx2 ? detail::avx2Kernels() : &kPortable;
+    if (const char* env = std::getenv("OCELLE_CPU_ISA"))
+        for (Isa isa : {Isa::Portable, Isa::Avx2, Isa::Avx512})
+            if (std::string_view(env) == isaName(isa))
+                if (const Kernels* table = tableFor(isa)) return table;
+    return tableFor(bestIsa());
 }
 
 const Kernels*& current() {
@@ -133,6 +190,16 @@ const Kernels*& current() {
 }
 
 } // namespace
+
+void quantizeRowQ8(const float* x, BlockQ8* out, int64_t n) {
+    for (int64_t b = 0; b < n / 32; ++b, x += 32, ++out) {
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::abs(x[i]));
+        out->d = amax / 127.0f;
+        const float inverse = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < 32; ++i) out->q[i] = static_cast<int8_t>(std::lrint(x[i] * inverse));
+    }
+}
 
 namespace detail {
 const Kernels& portableKernels() {
@@ -143,6 +210,11 @@ const Kernels* avx2Kernels() {
     return nullptr;
 }
 #endif
+#ifndef OCELLE_HAVE_AVX512_KERNELS
+const Kernels* avx512Kernels() {
+    return nullptr;
+}
+#endif
 } // namespace detail
 
 const Kernels& kernels() {
@@ -150,12 +222,24 @@ const Kernels& kernels() {
 }
 
 bool isaSupported(Isa isa) {
-    return isa == Isa::Portable || (cpuHasAvx2() && detail::avx2Kernels());
+    return tableFor(isa) != nullptr;
+}
+
+std::vector<Isa> supportedIsas() {
+    std::vector<Isa> out;
+    for (Isa isa : {Isa::Portable, Isa::Avx2, Isa::Avx512})
+        if (isaSupported(isa)) out.push_back(isa);
+    return out;
+}
+
+Isa bestIsa() {
+    return supportedIsas().back();
 }
 
 bool forceIsa(Isa isa) {
-    if (!isaSupported(isa)) return false;
-    current() = isa == Isa::Avx2 ? detail::avx2Kernels() : &kPortable;
+    const Kernels* table = tableFor(isa);
+    if (!table) return false;
+    current() = table;
     return true;
 }
 

@@ -1,14 +1,24 @@
 // Inner loops of the CPU path: dot products of f32 activations with weight rows stored in their
 // quantized form (each block decoded in registers, products accumulated in fp32), plus the f32/f16
-// vector helpers attention uses. Two implementations share this table: portable C++ and AVX2+FMA+F16C,
-// chosen at run time so one binary runs on any x86-64.
+// vector helpers attention uses. Three implementations share this table: portable C++, AVX2+FMA+F16C
+// and AVX-512 (F/BW/VL/DQ), chosen at run time so one binary runs on any x86-64.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace ocelle::cpu {
 
-enum class Isa { Portable, Avx2 };
+enum class Isa { Portable, Avx2, Avx512 };
+
+// One block of 32 activations rounded to 8 bits (the optional quantized-activation mode):
+// value = d * q, d = max|x| / 127.
+struct BlockQ8 {
+    float d;
+    int8_t q[32];
+};
+// n a multiple of 32.
+void quantizeRowQ8(const float* x, BlockQ8* out, int64_t n);
 const char* isaName(Isa isa);
 
 struct Kernels {
@@ -29,18 +39,26 @@ struct Kernels {
     // prefill compute-bound rather than load-bound.
     void (*dotTile4x2)(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n,
                        float* out);
+    // Weight rows times 8-bit activations with integer products (8-bit multiplies summed in int32,
+    // one float scale per block pair): the quantized-activation mode's inner loops.
+    float (*dotQ8_0Q8)(const uint8_t* row, const BlockQ8* x, int64_t n);
+    float (*dotQ4_0Q8)(const uint8_t* row, const BlockQ8* x, int64_t n);
 };
 
 // The best table this CPU supports, unless forced (tests run every level).
 const Kernels& kernels();
 bool isaSupported(Isa isa);
+// Every level the dispatcher can pick on this CPU, lowest first, and the one it picks by default.
+std::vector<Isa> supportedIsas();
+Isa bestIsa();
 // Forces a level for the whole process (false if this CPU lacks it). Environment variable
-// OCELLE_CPU_ISA=portable|avx2 does the same at start-up.
+// OCELLE_CPU_ISA=portable|avx2|avx512 does the same at start-up (a level the CPU lacks is ignored).
 bool forceIsa(Isa isa);
 
 namespace detail {
 const Kernels& portableKernels();
-const Kernels* avx2Kernels(); // nullptr when not compiled in
+const Kernels* avx2Kernels();   // nullptr when not compiled in
+const Kernels* avx512Kernels(); // nullptr when not compiled in
 } // namespace detail
 
 } // namespace ocelle::cpu

@@ -168,8 +168,44 @@ void dotTile4x2(const float* w, int64_t wStride, const float* x, int64_t xStride
         }
 }
 
-const Kernels kAvx2{Isa::Avx2, dotF32,  axpyF32, dotF16,  axpyF16,
-                    toF16,     dotQ8_0, dotQ4_0, dotBF16, dotTile4x2};
+// Q4_0's 16 packed bytes as 32 signed bytes (nibble - 8): low nibbles first, then high.
+inline __m256i unpackQ4_0(const uint8_t* packed) {
+    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));
+    const __m128i lowMask = _mm_set1_epi8(0xF);
+    const __m256i nibbles =
+        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), lowMask), _mm_and_si128(bytes, lowMask));
+    return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+}
+
+// Sum of 32 signed-byte products as 8 int32 lanes converted to float. maddubs wants one unsigned
+// operand: |w| times x with w's sign moved onto x gives the same products.
+inline __m256 dotBytes(__m256i w, __m256i x) {
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
+    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+}
+
+float dotQ8_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
+    __m256 total = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b, row += 34, ++x) {
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
+        total = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(loadU16(row)) * x->d), dotBytes(w, q), total);
+    }
+    return hsum(total);
+}
+
+float dotQ4_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
+    __m256 total = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b, row += 18, ++x) {
+        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
+        total = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(loadU16(row)) * x->d),
+                                dotBytes(unpackQ4_0(row + 2), q), total);
+    }
+    return hsum(total);
+}
+
+const Kernels kAvx2{Isa::Avx2, dotF32,  axpyF32, dotF16,     axpyF16,   toF16,
+                    dotQ8_0,   dotQ4_0, dotBF16, dotTile4x2, dotQ8_0Q8, dotQ4_0Q8};
 
 } // namespace
 

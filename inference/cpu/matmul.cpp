@@ -5,6 +5,9 @@
 #include "gguf/tensor_types.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <string_view>
 #include <vector>
 
 namespace ocelle::cpu {
@@ -42,7 +45,49 @@ std::vector<float>& rowBuffer(int64_t n) {
     return buffer;
 }
 
+std::atomic<ActivationPrecision>& precisionSetting() {
+    static std::atomic<ActivationPrecision> setting{[] {
+        const char* env = std::getenv("OCELLE_CPU_ACTIVATIONS");
+        return env && std::string_view(env) == "q8" ? ActivationPrecision::Q8 : ActivationPrecision::Exact;
+    }()};
+    return setting;
+}
+
+// Quantized-activation products: every token's x rounded to 8-bit blocks once, then each thread
+// takes whole rows and multiplies them with every token while the row is in L1.
+void matmulQ8(ThreadPool& pool, const Kernels& k, const model::Weight& w, const float* x, int64_t tokens,
+              float* out) {
+    const int64_t rows = w.rows;
+    const int64_t cols = w.cols;
+    const int64_t blocks = cols / 32;
+    thread_local std::vector<BlockQ8> quantized;
+    quantized.resize(static_cast<size_t>(tokens * blocks));
+    BlockQ8* xq = quantized.data();
+    pool.parallelFor(tokens, [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t) quantizeRowQ8(x + t * cols, xq + t * blocks, cols);
+    });
+    const auto dot = static_cast<TensorType>(w.type) == TensorType::Q4_0 ? k.dotQ4_0Q8 : k.dotQ8_0Q8;
+    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols * tokens));
+    pool.parallelFor(
+        rows,
+        [&](int64_t begin, int64_t end) {
+            for (int64_t r = begin; r < end; ++r) {
+                const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.rowBytes;
+                for (int64_t t = 0; t < tokens; ++t) out[t * rows + r] = dot(row, xq + t * blocks, cols);
+            }
+        },
+        grain);
+}
+
 } // namespace
+
+void setActivationPrecision(ActivationPrecision precision) {
+    precisionSetting().store(precision, std::memory_order_relaxed);
+}
+
+ActivationPrecision activationPrecision() {
+    return precisionSetting().load(std::memory_order_relaxed);
+}
 
 float dotRow(const model::Weight& w, int64_t row, const float* x) {
     const Kernels& k = kernels();
@@ -58,6 +103,12 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
     const int64_t rows = w.rows;
     const int64_t cols = w.cols;
     const Kernels& k = kernels();
+    const auto type = static_cast<TensorType>(w.type);
+    if ((type == TensorType::Q4_0 || type == TensorType::Q8_0) && cols % 32 == 0 &&
+        activationPrecision() == ActivationPrecision::Q8) {
+        matmulQ8(pool, k, w, x, tokens, out);
+        return;
+    }
     const bool fusedType = [&] {
         float unused = 0;
         return fusedDot(k, w.type, w.data, x, 0, unused);

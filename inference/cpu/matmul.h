@@ -14,6 +14,17 @@ namespace ocelle::cpu {
 // every token. Whole weights are never expanded in memory; accumulation is fp32.
 void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t tokens, float* out);
 
+// Activation precision of the products with Q4_0 and Q8_0 weights.
+//  Exact (default): fp32 activations times the decoded weights; logits within 2e-3 of float64 math.
+//  Q8: like llama.cpp's CPU backend, each token's activations are rounded to 8 bits per 32-value
+//      block first and the products summed in integers (several times fewer instructions per
+//      weight). Logits move by up to ~1.0 on the fixture models (tested against that bound).
+// Other weight types always use the exact products. Process-wide; the environment variable
+// OCELLE_CPU_ACTIVATIONS=exact|q8 sets it at start-up.
+enum class ActivationPrecision { Exact, Q8 };
+void setActivationPrecision(ActivationPrecision precision);
+ActivationPrecision activationPrecision();
+
 // The same for one row (used by tests and by the single-row paths).
 float dotRow(const model::Weight& w, int64_t row, const float* x);
 

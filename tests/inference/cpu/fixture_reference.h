@@ -163,7 +163,7 @@ inline float maxAbsDiff(const std::vector<float>& a, const std::vector<float>& b
 
 struct IsaGuard {
     explicit IsaGuard(cpu::Isa isa) { ok = cpu::forceIsa(isa); }
-    ~IsaGuard() { cpu::forceIsa(cpu::isaSupported(cpu::Isa::Avx2) ? cpu::Isa::Avx2 : cpu::Isa::Portable); }
+    ~IsaGuard() { cpu::forceIsa(cpu::bestIsa()); }
     bool ok = false;
 };
 

@@ -1,6 +1,7 @@
 // The CPU text decoder against independent references: the float64 NumPy forward pass and
 // llama.cpp's logits stored with every fixture model (new *.ref.json files are picked up), on every
 // instruction-set level, plus the alternative expert layout and image soft tokens.
+#include "cpu/matmul.h"
 #include "gguf/gguf_writer.h"
 
 #include <cstring>
@@ -16,13 +17,16 @@ class TestCpuModel : public QObject {
 private slots:
     void initTestCase() { QVERIFY2(!fixtures().isEmpty(), qPrintable("no *.ref.json in " + kModels)); }
 
-    void fixtureLogits_data() {
+    // Every fixture on every instruction-set level the dispatcher can pick (unsupported ones skip).
+    static void addFixtureIsaRows() {
         QTest::addColumn<int>("fixture");
         QTest::addColumn<int>("isa");
         for (int i = 0; i < fixtures().size(); ++i)
-            for (cpu::Isa isa : {cpu::Isa::Avx2, cpu::Isa::Portable})
+            for (cpu::Isa isa : {cpu::Isa::Avx512, cpu::Isa::Avx2, cpu::Isa::Portable})
                 QTest::newRow(qPrintable(fixtures()[i].name + "/" + cpu::isaName(isa))) << i << int(isa);
     }
+
+    void fixtureLogits_data() { addFixtureIsaRows(); }
 
     // Prompt + float64 greedy continuation as one batched prefill: every position against the
     // float64 reference (2e-3) and llama.cpp (1.0).
@@ -50,12 +54,61 @@ private slots:
         QVERIFY2(checker.failures.isEmpty(), qPrintable(checker.failures.join('\n')));
     }
 
-    void greedyDecode_data() { addFixtureRows(); }
+    void quantizedActivations_data() { addFixtureIsaRows(); }
 
-    // Prefill the prompt, then generate greedily one decode() at a time: the 16 tokens are the
-    // float64 reference's, and each step's logits match it.
+    // The optional quantized-activation mode (8-bit activations for Q4_0/Q8_0 products, as
+    // llama.cpp does) stays within its stated tolerance of 1.0 of the float64 reference and
+    // llama.cpp at every position, and really is a different computation from the exact path.
+    void quantizedActivations() {
+        QFETCH(int, fixture);
+        QFETCH(int, isa);
+        IsaGuard guard(static_cast<cpu::Isa>(isa));
+        if (!guard.ok) QSKIP("this CPU lacks the instruction set");
+        const Fixture& f = fixtures()[fixture];
+        const auto model = cpu::CpuModel::load(f.gguf.toStdString());
+        const int vocab = model->hparams().nVocab;
+        Checker checker, float64Checker;
+        float largestChange = 0;
+        for (const auto& p : f.ref["prompts"].toArray()) {
+            const auto prompt = p.toObject();
+            const auto ids = promptWithGreedy(prompt);
+            auto session =
+                model->createSession({.contextLength = int64_t(ids.size()), .maxBatch = int(ids.size())});
+            cpu::setActivationPrecision(cpu::ActivationPrecision::Q8);
+            const auto quantized = session->prefill(ids, cpu::LogitsFor::All);
+            cpu::setActivationPrecision(cpu::ActivationPrecision::Exact);
+            session->reset();
+            const auto exact = session->prefill(ids, cpu::LogitsFor::All);
+            largestChange = std::max(largestChange, maxAbsDiff(quantized, exact));
+            // Prompt positions: llama.cpp (which quantizes activations the same way) within 1.0,
+            // float64 top-10 within 1.0 as well (the mode's stated tolerance).
+            const int n = prompt["n_tokens"].toInt();
+            const auto f64 = prompt["float64_reference"].toObject()["positions"].toArray();
+            const auto llama = prompt["fa_off"].toObject()["positions"].toArray();
+            for (int i = 0; i < n; ++i) {
+                const QString where = f.name + " q8/" + prompt["name"].toString() + QString(" pos %1").arg(i);
+                checker.position(quantized.data() + size_t(i) * vocab, vocab, llama[i].toObject(), 1.0, {},
+                                 false, where + " llama.cpp");
+                float64Checker.position(quantized.data() + size_t(i) * vocab, vocab, f64[i].toObject(), 1.0,
+                                        {}, false, where + " float64");
+            }
+        }
+        qInfo("%s: quantized activations move logits by up to %.3g; max |q8 - float64| over top-10 %.3g",
+              qPrintable(f.name), largestChange, float64Checker.worst);
+        QVERIFY2(float64Checker.failures.isEmpty(), qPrintable(float64Checker.failures.join('\n')));
+        QVERIFY2(checker.failures.isEmpty(), qPrintable(checker.failures.join('\n')));
+        QVERIFY2(largestChange > 1e-4, "the quantized-activation mode did not change any product");
+    }
+
+    void greedyDecode_data() { addFixtureIsaRows(); }
+
+    // Prefill the prompt, then generate greedily one decode() at a time (the single-token kernels):
+    // the 16 tokens are the float64 reference's, and each step's logits match it.
     void greedyDecode() {
         QFETCH(int, fixture);
+        QFETCH(int, isa);
+        IsaGuard guard(static_cast<cpu::Isa>(isa));
+        if (!guard.ok) QSKIP("this CPU lacks the instruction set");
         const Fixture& f = fixtures()[fixture];
         const auto model = cpu::CpuModel::load(f.gguf.toStdString());
         const int vocab = model->hparams().nVocab;
