@@ -5,8 +5,12 @@
 // never picked automatically); skips only when there is no usable Vulkan device at all.
 #include "vulkan/vulkan_model.h"
 
+#include "engine/engine.h"
+
 #include "../cpu/fixture_reference.h"
 #include "vulkan_test_support.h"
+
+#include <cstring>
 
 using namespace ocelle;
 using namespace ocelle::cpu_test;
@@ -46,6 +50,7 @@ class TestVulkanModel : public QObject {
 private slots:
     void initTestCase() {
         QVERIFY2(!fixtures().isEmpty(), qPrintable("no *.ref.json in " + kModels));
+        setenv("OCELLE_VULKAN_VALIDATION", "1", 0); // validation on when the layer is installed
         device_ = testDeviceIndex(skipReason_);
     }
 
@@ -126,6 +131,94 @@ private slots:
         }
         QVERIFY2(checker.failures.isEmpty(), qPrintable(checker.failures.join('\n')));
         QCOMPARE(generated, expected);
+        QCOMPARE(model->device().validationErrors(), uint64_t(0));
+    }
+
+    // The vision fixture's image embeddings as soft tokens at the image positions (causal): the
+    // last position against the float64 reference.
+    void imageSoftTokens() {
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        const QString dir = QStringLiteral(OCELLE_FIXTURES_DIR "/vision");
+        const auto ref = readJson(dir + "/vision.ref.json");
+        const auto model = vulkan::VulkanModel::load((dir + "/" + ref["text_model"].toString()).toStdString(),
+                                                     {.forced = device_});
+        const int E = model->hparams().nEmbd;
+        const int vocab = model->hparams().nVocab;
+        const auto image = ref["images"].toArray().first().toObject();
+        QFile embd(dir + "/" + image["embeddings"].toObject()["file"].toString());
+        QVERIFY(embd.open(QIODevice::ReadOnly));
+        const QByteArray bytes = embd.readAll();
+        const int nSoft = image["n_soft_tokens"].toInt();
+        QCOMPARE(bytes.size(), qsizetype(nSoft) * E * 4);
+        std::vector<float> rows(size_t(nSoft) * E);
+        std::memcpy(rows.data(), bytes.data(), size_t(bytes.size()));
+        std::vector<int32_t> ids;
+        int64_t softFirst = -1;
+        for (const auto& c : image["chunks"].toArray()) {
+            const auto chunk = c.toObject();
+            if (chunk["type"].toString() == "text") {
+                const auto part = toIds(chunk["ids"].toArray());
+                ids.insert(ids.end(), part.begin(), part.end());
+            } else {
+                softFirst = int64_t(ids.size());
+                ids.insert(ids.end(), size_t(chunk["n_tokens"].toInt()), 258880); // <|image|>, replaced
+            }
+        }
+        QVERIFY(softFirst > 0);
+        // Passes of 64 tokens: the span crosses a pass boundary.
+        auto session = model->createSession({.contextLength = int64_t(ids.size()), .maxBatch = 64});
+        const vulkan::VulkanSoftTokens soft{.first = softFirst, .count = nSoft, .embeddings = rows};
+        const auto logits = session->prefill(ids, vulkan::VulkanLogits::Last, {&soft, 1});
+        Checker checker;
+        const auto expected = image["float64_reference_last_logits"].toObject()["causal"].toObject();
+        checker.position(logits.data(), vocab, expected, 1e-2, {}, false, image["image"].toString());
+        qInfo("image soft tokens: max |vulkan - float64| %.3g", checker.worst);
+        QVERIFY2(checker.failures.isEmpty(), qPrintable(checker.failures.join('\n')));
+        QCOMPARE(argmax(logits.data(), vocab), expected["argmax"].toInt());
+        const vulkan::VulkanSoftTokens bidirectional{
+            .first = softFirst, .count = nSoft, .embeddings = rows, .bidirectional = true};
+        session->reset();
+        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                 session->prefill(ids, vulkan::VulkanLogits::Last, {&bidirectional, 1}));
+    }
+
+    // The generation API on the Vulkan backend: greedy generation reproduces the float64 reference's
+    // continuation; automatic choice never picks a CPU-type device.
+    void engineApi() {
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        const Fixture& f = fixtures().front();
+        engine::LoadOptions options;
+        options.backend = engine::BackendKind::Vulkan;
+        options.device = device_;
+        const auto choice = engine::chooseBackend(options);
+        QVERIFY(choice.backend == engine::BackendKind::Vulkan);
+        QCOMPARE(std::to_string(choice.deviceIndex), device_);
+        if (!std::getenv("OCELLE_VULKAN_DEVICE")) {
+            const bool cpuOnly = [] {
+                vulkan::Instance probe(false);
+                for (const auto& d : probe.devices())
+                    if (d.usable() && d.type != vulkan::DeviceType::Cpu) return false;
+                return true;
+            }();
+            const auto automatic = engine::chooseBackend({});
+            QCOMPARE(automatic.backend == engine::BackendKind::Cpu, cpuOnly);
+            QVERIFY(!automatic.reason.empty());
+        }
+        const auto model = engine::Model::load(f.gguf.toStdString(), options);
+        QCOMPARE(model->backendName(), std::string("vulkan"));
+        const auto prompt = promptNamed(f, "long_text_30");
+        const auto expected =
+            toIds(prompt["float64_reference"].toObject()["greedy"].toObject()["ids"].toArray());
+        auto session = model->createSession({.contextLength = 128});
+        engine::Prompt p;
+        p.ids = toIds(prompt["ids"].toArray());
+        session->feed(p);
+        engine::GenerateOptions generate;
+        generate.sampling.temperature = 0;
+        generate.stop.maxTokens = int(expected.size());
+        generate.stop.stopIds = {-1}; // no stop token: compare the whole continuation
+        const auto result = session->generate(generate, [](const engine::TokenEvent&) { return true; });
+        QCOMPARE(result.tokens, expected);
     }
 
     void sessionErrors() {
@@ -144,6 +237,13 @@ private slots:
         cancel = false;
         QCOMPARE(session->decode(2).size(), size_t(model->hparams().nVocab));
         QCOMPARE(session->position(), int64_t(1));
+        // A full-attention cache beyond one storage binding is refused up front, saying how much.
+        try {
+            model->createSession({.contextLength = int64_t(1) << 30});
+            QFAIL("a session of 2^30 positions was created");
+        } catch (const vulkan::VulkanError& e) {
+            QVERIFY2(QString(e.what()).contains("MiB"), e.what());
+        }
     }
 };
 
