@@ -10,6 +10,8 @@
 #include "../cpu/fixture_reference.h"
 #include "vulkan_test_support.h"
 
+#include <QProcess>
+
 #include <cstring>
 
 using namespace ocelle;
@@ -219,6 +221,58 @@ private slots:
         generate.stop.stopIds = {-1}; // no stop token: compare the whole continuation
         const auto result = session->generate(generate, [](const engine::TokenEvent&) { return true; });
         QCOMPARE(result.tokens, expected);
+    }
+
+    // Weights are uploaded once with progress reported: increasing, ending at the total.
+    void uploadProgress() {
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        std::vector<std::pair<uint64_t, uint64_t>> reports;
+        const auto model = vulkan::VulkanModel::load(
+            fixtures().front().gguf.toStdString(), {.forced = device_},
+            [&](uint64_t done, uint64_t total) { reports.emplace_back(done, total); });
+        QVERIFY(reports.size() > 1);
+        for (size_t i = 1; i < reports.size(); ++i) {
+            QVERIFY(reports[i].first >= reports[i - 1].first);
+            QCOMPARE(reports[i].second, reports[0].second);
+        }
+        QCOMPARE(reports.back().first, reports.back().second);
+        QVERIFY(model->deviceWeightBytes() > 0);
+    }
+
+    // `ocelle-cli logits --backend vulkan --device N`: the first prompt's top logits against the
+    // float64 reference, and stderr names the backend and device.
+    void cliLogits() {
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        if (!QFile::exists(QStringLiteral(OCELLE_CLI_PATH))) QSKIP("ocelle-cli is not built");
+        for (const Fixture& f : fixtures()) {
+            const auto prompt = f.ref["prompts"].toArray()[0].toObject();
+            QStringList ids;
+            for (const auto& id : prompt["ids"].toArray()) ids << QString::number(id.toInt());
+            QProcess p;
+            p.start(QStringLiteral(OCELLE_CLI_PATH),
+                    {"logits", "--model", f.gguf, "--ids", ids.join(' '), "--backend", "vulkan", "--device",
+                     QString::fromStdString(device_), "--top", "12"});
+            QVERIFY(p.waitForFinished(120000));
+            const QByteArray err = p.readAllStandardError();
+            QVERIFY2(p.exitCode() == 0, err.constData());
+            QVERIFY2(err.contains("backend vulkan on "), err.constData());
+            const auto out = QJsonDocument::fromJson(p.readAllStandardOutput()).object();
+            const auto positions = out["positions"].toArray();
+            const auto reference = prompt["float64_reference"].toObject()["positions"].toArray();
+            QCOMPARE(positions.size(), reference.size());
+            for (int i = 0; i < positions.size(); ++i) {
+                QHash<int, double> ours;
+                for (const auto& pair : positions[i].toObject()["top"].toArray())
+                    ours[pair.toArray()[0].toInt()] = pair.toArray()[1].toDouble();
+                // The reference's top ids are among our top 12 at (almost) the same value.
+                const auto top = reference[i].toObject()["top10"].toArray();
+                for (int j = 0; j < 8; ++j) {
+                    const int id = top[j].toArray()[0].toInt();
+                    QVERIFY2(ours.contains(id), qPrintable(QString("pos %1: id %2 missing").arg(i).arg(id)));
+                    QVERIFY(std::abs(ours[id] - top[j].toArray()[1].toDouble()) <= 1e-2);
+                }
+            }
+        }
     }
 
     void sessionErrors() {
