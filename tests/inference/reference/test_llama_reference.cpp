@@ -122,6 +122,7 @@ class TestLlamaReference : public QObject {
 private:
     QTemporaryDir dir_;
     QString node_;
+    bool vulkan_ = false; // a usable Vulkan device exists: the Vulkan backend is compared too
     QString script_;
     QString tokenizer_;
     static constexpr int llamaTop = 10; // llama.cpp ids compared per position
@@ -153,13 +154,15 @@ private:
         return out;
     }
 
-    LogitsOutput ourLogits(const QString& modelPath, const QStringList& ids) {
+    // `backend` empty: the default choice; "vulkan": the Vulkan backend (lavapipe included).
+    LogitsOutput ourLogits(const QString& modelPath, const QStringList& ids, const QString& backend = {}) {
         int exitCode = 0;
         QByteArray err;
-        const QByteArray out = runProcess(OCELLE_CLI_PATH,
-                                          {"logits", "--model", modelPath, "--ids", ids.join(' '), "--top",
-                                           QString::number(ourTop), "--threads", "2"},
-                                          180000, &exitCode, &err);
+        QStringList arguments{
+            "logits",    "--model", modelPath, "--ids", ids.join(' '), "--top", QString::number(ourTop),
+            "--threads", "2"};
+        if (!backend.isEmpty()) arguments << "--backend" << backend;
+        const QByteArray out = runProcess(OCELLE_CLI_PATH, arguments, 180000, &exitCode, &err);
         if (exitCode != 0)
             throw std::runtime_error("ocelle-cli logits failed (exit " + std::to_string(exitCode) +
                                      "): " + err.toStdString());
@@ -261,6 +264,15 @@ private slots:
         tokenizer_ = QString(OCELLE_FIXTURES_DIR) + "/tokenizer/ggml-vocab-gemma-4.gguf";
         QVERIFY2(QFileInfo::exists(tokenizer_), qPrintable("missing " + tokenizer_));
         QVERIFY2(QFileInfo::exists(OCELLE_CLI_PATH), "ocelle-cli is not built");
+        // The Vulkan backend is checked too when any usable device exists (the CLI announces its
+        // choice before it opens the model).
+        int exitCode = 0;
+        QByteArray err;
+        runProcess(OCELLE_CLI_PATH,
+                   {"logits", "--model", dir_.filePath("none.gguf"), "--ids", "2", "--backend", "vulkan"},
+                   60000, &exitCode, &err);
+        vulkan_ = err.contains("backend vulkan on ");
+        if (!vulkan_) qInfo("Vulkan backend not checked: %s", err.constData());
     }
 
     // The reference itself: node-llama-cpp's bundled llama.cpp must reproduce the llama.cpp numbers
@@ -348,6 +360,11 @@ private slots:
             const Agreement a = compare(ref, ours, tolerance);
             report("batched logits", a, ref.positions.size());
             requireAgreement(a, tolerance);
+            if (vulkan_) {
+                const Agreement v = compare(ref, ourLogits(path, fed, "vulkan"), tolerance);
+                report("batched logits on Vulkan", v, ref.positions.size());
+                requireAgreement(v, tolerance);
+            }
 
             int exitCode = 0;
             QByteArray err;
@@ -420,6 +437,11 @@ private slots:
             const Agreement a = compare(exact, ours, tolerance);
             report("vs llama.cpp on the same values as F32", a, exact.positions.size());
             requireAgreement(a, tolerance);
+            if (vulkan_) {
+                const Agreement v = compare(exact, ourLogits(quantized, ids, "vulkan"), tolerance);
+                report("Vulkan vs llama.cpp on the same values as F32", v, exact.positions.size());
+                requireAgreement(v, tolerance);
+            }
 
             if (sanityBound > 0) {
                 const LogitsOutput rounded = parseLogits(llamaJson(quantized, ids, 0), "logits.mjs");
