@@ -1,5 +1,7 @@
 // A small persistent thread pool: workers are created once and reused for every operation of every
-// pass, so a matrix product costs a wake-up, not a thread spawn.
+// pass, so a matrix product costs a wake-up, not a thread spawn. Between jobs the workers and the
+// caller spin for a few microseconds before sleeping: a decode step issues hundreds of short jobs
+// back to back, and a futex wake-up per job would cost as much as the smaller jobs themselves.
 #pragma once
 
 #include <atomic>
@@ -35,8 +37,8 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable done_;
-    uint64_t generation_ = 0;
-    bool stopping_ = false;
+    std::atomic<uint64_t> generation_{0};
+    std::atomic<bool> stopping_{false};
 
     // The current job.
     const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
@@ -45,7 +47,9 @@ private:
     int64_t chunks_ = 0;
     std::atomic<int64_t> nextChunk_{0};
     std::atomic<int64_t> finishedChunks_{0};
-    int busyWorkers_ = 0;
+    // Workers inside runChunks(); the next job is published only when it is 0, so the job fields
+    // never change under a running worker.
+    std::atomic<int> busyWorkers_{0};
 };
 
 } // namespace ocelle::cpu
