@@ -72,6 +72,11 @@ private:
         int status = swr_alloc_set_opts2(&raw, &mono, AV_SAMPLE_FMT_FLT, kAudioSampleRate, &inputLayout_,
                                          static_cast<AVSampleFormat>(inputFormat_), inputRate_, 0, nullptr);
         resampler_.reset(raw);
+        // Mono is the plain average of the channels, as llama.cpp's and HF's loaders mix down (and as
+        // AudioCapture does); swr's default matrix would make correlated stereo 1.41x louder.
+        const int channels = inputLayout_.nb_channels;
+        const std::vector<double> average(static_cast<size_t>(channels), 1.0 / channels);
+        if (status >= 0) status = swr_set_matrix(resampler_.get(), average.data(), channels);
         if (status >= 0) status = swr_init(resampler_.get());
         if (status < 0) {
             throw MediaError(name_ + ": cannot convert its audio to 16 kHz mono (" +
