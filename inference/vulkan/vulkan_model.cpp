@@ -525,13 +525,16 @@ void VulkanSession::Impl::forward(std::span<const int32_t> tokenIds, int64_t p0,
     // Host side first (the previous pass has finished): ids, soft-token rows straight into x, and
     // the per-layer token embeddings of this pass's ids.
     std::vector<char> isSoft(n, 0);
-    for (const auto& s : soft)
-        for (int64_t i = 0; i < s.count; ++i) {
-            const int64_t t = s.first + i - softOffset;
-            if (t < 0 || t >= int64_t(n)) continue;
-            upload(dev, *x, uint64_t(t) * E * 4, s.embeddings.data() + i * E, uint64_t(E) * 4);
-            isSoft[size_t(t)] = 1;
-        }
+    for (const auto& s : soft) {
+        // The span's rows that fall into this pass, uploaded in one copy.
+        const int64_t begin = std::max<int64_t>(0, s.first - softOffset);
+        const int64_t end = std::min<int64_t>(int64_t(n), s.first + s.count - softOffset);
+        if (begin >= end) continue;
+        const int64_t firstRow = begin + softOffset - s.first;
+        upload(dev, *x, uint64_t(begin) * E * 4, s.embeddings.data() + firstRow * E,
+               uint64_t(end - begin) * E * 4);
+        for (int64_t t = begin; t < end; ++t) isSoft[size_t(t)] = 1;
+    }
     std::vector<uint32_t> idWords(n);
     for (uint32_t t = 0; t < n; ++t) idWords[t] = isSoft[t] ? 0u : uint32_t(tokenIds[t]);
     upload(dev, *ids, 0, idWords.data(), uint64_t(n) * 4);
