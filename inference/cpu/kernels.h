@@ -34,15 +34,18 @@ struct Kernels {
     float (*dotQ8_0)(const uint8_t* row, const float* x, int64_t n);
     float (*dotQ4_0)(const uint8_t* row, const float* x, int64_t n);
     float (*dotBF16)(const uint16_t* row, const float* x, int64_t n);
-    // Four f32 rows (w + r * wStride) times two f32 vectors (x + t * xStride), n values each:
+    // Four f32 rows (w + r * wStride) times tileTokens f32 vectors (x + t * xStride), n values each:
     // out[t * 4 + r]. Each loaded value serves several products, which is what makes batched
-    // prefill compute-bound rather than load-bound.
-    void (*dotTile4x2)(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n,
-                       float* out);
+    // prefill compute-bound rather than load-bound (2 tokens with 16 vector registers, 4 with 32).
+    int tileTokens;
+    void (*dotTile)(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out);
     // Weight rows times 8-bit activations with integer products (8-bit multiplies summed in int32,
     // one float scale per block pair): the quantized-activation mode's inner loops.
     float (*dotQ8_0Q8)(const uint8_t* row, const BlockQ8* x, int64_t n);
     float (*dotQ4_0Q8)(const uint8_t* row, const BlockQ8* x, int64_t n);
+    // Q4_K rows (n a multiple of 256) decoded in registers; nullptr: the caller decodes the row
+    // with gguf::dequantizeRow and uses dotF32.
+    float (*dotQ4_K)(const uint8_t* row, const float* x, int64_t n);
 };
 
 // The best table this CPU supports, unless forced (tests run every level).
@@ -59,6 +62,8 @@ namespace detail {
 const Kernels& portableKernels();
 const Kernels* avx2Kernels();   // nullptr when not compiled in
 const Kernels* avx512Kernels(); // nullptr when not compiled in
+// Shared by the AVX2 and AVX-512 tables.
+float dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n);
 } // namespace detail
 
 } // namespace ocelle::cpu

@@ -204,8 +204,52 @@ float dotQ4_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
     return hsum(total);
 }
 
-const Kernels kAvx2{Isa::Avx2, dotF32,  axpyF32, dotF16,     axpyF16,   toF16,
-                    dotQ8_0,   dotQ4_0, dotBF16, dotTile4x2, dotQ8_0Q8, dotQ4_0Q8};
+} // namespace
+
+// Q4_K: super-blocks of 256 weights (fp16 d and dmin, twelve bytes of 6-bit scales and mins for
+// eight sub-blocks of 32, then 128 bytes of nibbles: each 32 bytes hold sub-block 2g in the low
+// and 2g+1 in the high nibbles). weight = d * scale * q - dmin * min.
+float detail::dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n) {
+    const __m256i lowMask = _mm256_set1_epi8(0xF);
+    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
+    // Eight nibble values (as bytes) times x[0..8) with the sub-block's scale and offset applied.
+    const auto accumulate = [](__m128i eightBytes, const float* xs, __m256 scale, __m256 offset,
+                               __m256& total) {
+        const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eightBytes));
+        total = _mm256_fmadd_ps(_mm256_fmsub_ps(scale, q, offset), _mm256_loadu_ps(xs), total);
+    };
+    for (int64_t b = 0; b < n / 256; ++b, row += 144, x += 256) {
+        const float d = halfToFloat(loadU16(row));
+        const float dmin = halfToFloat(loadU16(row + 2));
+        const uint8_t* s = row + 4;
+        const uint8_t* q = row + 16;
+        for (int g = 0; g < 4; ++g, q += 32) {
+            const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+            for (int half = 0; half < 2; ++half) {
+                const int j = 2 * g + half;
+                const int scale = j < 4 ? s[j] & 63 : (s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4);
+                const int min = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
+                const __m256 vs = _mm256_set1_ps(d * static_cast<float>(scale));
+                const __m256 vm = _mm256_set1_ps(dmin * static_cast<float>(min));
+                const __m256i nibbles = half == 0 ? _mm256_and_si256(packed, lowMask)
+                                                  : _mm256_and_si256(_mm256_srli_epi16(packed, 4), lowMask);
+                const __m128i lo = _mm256_castsi256_si128(nibbles);
+                const __m128i hi = _mm256_extracti128_si256(nibbles, 1);
+                const float* xs = x + j * 32;
+                accumulate(lo, xs, vs, vm, total0);
+                accumulate(_mm_srli_si128(lo, 8), xs + 8, vs, vm, total1);
+                accumulate(hi, xs + 16, vs, vm, total0);
+                accumulate(_mm_srli_si128(hi, 8), xs + 24, vs, vm, total1);
+            }
+        }
+    }
+    return hsum(_mm256_add_ps(total0, total1));
+}
+
+namespace {
+
+const Kernels kAvx2{Isa::Avx2, dotF32,  axpyF32, dotF16,     axpyF16,   toF16,     dotQ8_0,
+                    dotQ4_0,   dotBF16, 2,       dotTile4x2, dotQ8_0Q8, dotQ4_0Q8, detail::dotQ4_KAvx2};
 
 } // namespace
 

@@ -157,23 +157,22 @@ float dotQ4_0(const uint8_t* row, const float* x, int64_t n) {
     return hsum(_mm512_add_ps(total0, total1));
 }
 
-void dotTile4x2(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out) {
-    __m512 acc[2][4];
+// 4 rows x 4 tokens: 16 accumulators, 4 token vectors and a row vector stay in registers, so each
+// 8 loads feed 16 FMAs.
+void dotTile4x4(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out) {
+    __m512 acc[4][4];
     for (auto& row : acc)
         for (auto& a : row) a = _mm512_setzero_ps();
-    const float* x0 = x;
-    const float* x1 = x + xStride;
     for (int64_t i = 0; i < n; i += 16) {
         const __mmask16 m = tailMask(n - i);
-        const __m512 a = _mm512_maskz_loadu_ps(m, x0 + i);
-        const __m512 b = _mm512_maskz_loadu_ps(m, x1 + i);
+        __m512 xt[4];
+        for (int t = 0; t < 4; ++t) xt[t] = _mm512_maskz_loadu_ps(m, x + t * xStride + i);
         for (int r = 0; r < 4; ++r) {
             const __m512 wr = _mm512_maskz_loadu_ps(m, w + r * wStride + i);
-            acc[0][r] = _mm512_fmadd_ps(wr, a, acc[0][r]);
-            acc[1][r] = _mm512_fmadd_ps(wr, b, acc[1][r]);
+            for (int t = 0; t < 4; ++t) acc[t][r] = _mm512_fmadd_ps(wr, xt[t], acc[t][r]);
         }
     }
-    for (int t = 0; t < 2; ++t)
+    for (int t = 0; t < 4; ++t)
         for (int r = 0; r < 4; ++r) out[t * 4 + r] = hsum(acc[t][r]);
 }
 
@@ -227,8 +226,8 @@ float dotQ4_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
     return hsum(_mm512_zextps256_ps512(_mm256_add_ps(total0, total1)));
 }
 
-const Kernels kAvx512{Isa::Avx512, dotF32,  axpyF32, dotF16,     axpyF16,   toF16,
-                      dotQ8_0,     dotQ4_0, dotBF16, dotTile4x2, dotQ8_0Q8, dotQ4_0Q8};
+const Kernels kAvx512{Isa::Avx512, dotF32,  axpyF32, dotF16,     axpyF16,   toF16,     dotQ8_0,
+                      dotQ4_0,     dotBF16, 4,       dotTile4x4, dotQ8_0Q8, dotQ4_0Q8, detail::dotQ4_KAvx2};
 
 } // namespace
 

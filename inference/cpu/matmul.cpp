@@ -34,6 +34,10 @@ bool fusedDot(const Kernels& k, uint32_t type, const uint8_t* row, const float* 
     case TensorType::Q4_0:
         out = k.dotQ4_0(row, x, n);
         return true;
+    case TensorType::Q4_K:
+        if (!k.dotQ4_K || n % 256 != 0) return false;
+        out = k.dotQ4_K(row, x, n);
+        return true;
     default:
         return false;
     }
@@ -126,15 +130,16 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
             grain);
         return;
     }
-    // Groups of four rows are decoded together and multiplied with two tokens at a time.
+    // Groups of four rows are decoded together and multiplied with the kernel's tile of tokens.
     constexpr int64_t kTileRows = 4;
+    const int64_t tileTokens = k.tileTokens;
     const int64_t groups = (rows + kTileRows - 1) / kTileRows;
     const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, kTileRows * cols * tokens));
     pool.parallelFor(
         groups,
         [&](int64_t begin, int64_t end) {
             auto& buffer = rowBuffer(kTileRows * cols);
-            float tile[8];
+            float tile[kTileRows * 8];
             for (int64_t g = begin; g < end; ++g) {
                 const int64_t first = g * kTileRows;
                 const int64_t count = std::min(kTileRows, rows - first);
@@ -143,12 +148,11 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
                                         buffer.data() + r * cols, cols);
                 int64_t t = 0;
                 if (count == kTileRows)
-                    for (; t + 2 <= tokens; t += 2) {
-                        k.dotTile4x2(buffer.data(), cols, x + t * cols, cols, cols, tile);
-                        for (int64_t r = 0; r < kTileRows; ++r) {
-                            out[t * rows + first + r] = tile[r];
-                            out[(t + 1) * rows + first + r] = tile[kTileRows + r];
-                        }
+                    for (; t + tileTokens <= tokens; t += tileTokens) {
+                        k.dotTile(buffer.data(), cols, x + t * cols, cols, cols, tile);
+                        for (int64_t j = 0; j < tileTokens; ++j)
+                            for (int64_t r = 0; r < kTileRows; ++r)
+                                out[(t + j) * rows + first + r] = tile[j * kTileRows + r];
                     }
                 for (; t < tokens; ++t)
                     for (int64_t r = 0; r < count; ++r)
