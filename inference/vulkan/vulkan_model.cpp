@@ -266,8 +266,9 @@ VulkanSession::VulkanSession(VulkanModel& model, const VulkanSessionOptions& opt
             s.perLayerTokens = s.buffer(B * LD);
         }
         const uint64_t V = uint64_t(hp.nVocab);
+        // One row until logits of every position are asked for (the vocabulary makes rows big).
         s.logitRows = int(std::clamp<uint64_t>(maxBinding / (V * 4), 1, uint64_t(B)));
-        s.logits = s.buffer(uint64_t(s.logitRows) * V);
+        s.logits = s.buffer(V);
         s.scratch = s.buffer(Kernels::attentionScratchElements(u32(maxHeads), u32(maxHeadDim),
                                                                s.k.tuning().attentionMaxSplits, 1));
     } catch (const VulkanError& e) {
@@ -336,6 +337,14 @@ std::vector<float> VulkanSession::prefill(std::span<const int32_t> ids, VulkanLo
                                         "backend yet (use the CPU backend for such images)");
     }
     const int64_t passLimit = logits == VulkanLogits::All ? impl_->logitRows : impl_->batch;
+    if (logits == VulkanLogits::All) {
+        const uint64_t needed = uint64_t(std::min<int64_t>(passLimit, count)) * uint64_t(hp.nVocab) * 4;
+        if (impl_->logits->size() < needed) {
+            impl_->bytes -= impl_->logits->size();
+            impl_->logits.reset();
+            impl_->logits = impl_->buffer(needed / 4);
+        }
+    }
     std::vector<float> result;
     if (logits == VulkanLogits::All) result.reserve(size_t(count) * size_t(hp.nVocab));
     for (int64_t start = 0, n = 0; start < count; start += n) {
