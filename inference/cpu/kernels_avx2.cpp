@@ -246,10 +246,72 @@ float detail::dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n) {
     return hsum(_mm256_add_ps(total0, total1));
 }
 
+// Q6_K: super-blocks of 256 (ql[128] low nibbles, qh[64] 2-bit high parts, int8 scales[16] for
+// runs of 16, fp16 d); weight = d * scale * (6-bit q - 32). Each half of 128 weights is four runs
+// of 32 built from 32 bytes of ql (two loads) and 32 bytes of qh.
+float detail::dotQ6_KAvx2(const uint8_t* row, const float* x, int64_t n) {
+    const __m256i lowMask = _mm256_set1_epi8(0xF);
+    const __m256i twoBits = _mm256_set1_epi8(3);
+    const __m256i offset = _mm256_set1_epi8(32);
+    __m256 total = _mm256_setzero_ps();
+    // 32 signed weights (as bytes) times x[0..32): runs of 16 with their own scale.
+    const auto run = [&](__m256i q, const float* xs, float scale0, float scale1) {
+        const __m128i lo = _mm256_castsi256_si128(q);
+        const __m128i hi = _mm256_extracti128_si256(q, 1);
+        __m256 a = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)), _mm256_loadu_ps(xs));
+        a = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
+                            _mm256_loadu_ps(xs + 8), a);
+        __m256 b = _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)), _mm256_loadu_ps(xs + 16));
+        b = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8))),
+                            _mm256_loadu_ps(xs + 24), b);
+        total = _mm256_fmadd_ps(_mm256_set1_ps(scale0), a, total);
+        total = _mm256_fmadd_ps(_mm256_set1_ps(scale1), b, total);
+    };
+    for (int64_t b = 0; b < n / 256; ++b, row += 210) {
+        const uint8_t* ql = row;
+        const uint8_t* qh = row + 128;
+        const auto* sc = reinterpret_cast<const int8_t*>(row + 192);
+        const float d = halfToFloat(loadU16(row + 208));
+        for (int half = 0; half < 2; ++half, ql += 64, qh += 32, sc += 8, x += 128) {
+            const __m256i l0 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql));
+            const __m256i l1 = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(ql + 32));
+            const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qh));
+            const auto high = [&](int shift) {
+                return _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(h, shift), twoBits), 4);
+            };
+            const auto weights = [&](__m256i nibbles, int shift) {
+                return _mm256_sub_epi8(_mm256_or_si256(nibbles, high(shift)), offset);
+            };
+            const __m256i q1 = weights(_mm256_and_si256(l0, lowMask), 0);
+            const __m256i q2 = weights(_mm256_and_si256(l1, lowMask), 2);
+            const __m256i q3 = weights(_mm256_and_si256(_mm256_srli_epi16(l0, 4), lowMask), 4);
+            const __m256i q4 = weights(_mm256_and_si256(_mm256_srli_epi16(l1, 4), lowMask), 6);
+            run(q1, x, d * float(sc[0]), d * float(sc[1]));
+            run(q2, x + 32, d * float(sc[2]), d * float(sc[3]));
+            run(q3, x + 64, d * float(sc[4]), d * float(sc[5]));
+            run(q4, x + 96, d * float(sc[6]), d * float(sc[7]));
+        }
+    }
+    return hsum(total);
+}
+
 namespace {
 
-const Kernels kAvx2{Isa::Avx2, dotF32,  axpyF32, dotF16,     axpyF16,   toF16,     dotQ8_0,
-                    dotQ4_0,   dotBF16, 2,       dotTile4x2, dotQ8_0Q8, dotQ4_0Q8, detail::dotQ4_KAvx2};
+const Kernels kAvx2{Isa::Avx2,
+                    dotF32,
+                    axpyF32,
+                    dotF16,
+                    axpyF16,
+                    toF16,
+                    dotQ8_0,
+                    dotQ4_0,
+                    dotBF16,
+                    2,
+                    dotTile4x2,
+                    dotQ8_0Q8,
+                    dotQ4_0Q8,
+                    detail::dotQ4_KAvx2,
+                    detail::dotQ6_KAvx2};
 
 } // namespace
 

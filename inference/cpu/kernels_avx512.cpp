@@ -226,8 +226,21 @@ float dotQ4_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
     return hsum(_mm512_zextps256_ps512(_mm256_add_ps(total0, total1)));
 }
 
-const Kernels kAvx512{Isa::Avx512, dotF32,  axpyF32, dotF16,     axpyF16,   toF16,     dotQ8_0,
-                      dotQ4_0,     dotBF16, 4,       dotTile4x4, dotQ8_0Q8, dotQ4_0Q8, detail::dotQ4_KAvx2};
+const Kernels kAvx512{Isa::Avx512,
+                      dotF32,
+                      axpyF32,
+                      dotF16,
+                      axpyF16,
+                      toF16,
+                      dotQ8_0,
+                      dotQ4_0,
+                      dotBF16,
+                      4,
+                      dotTile4x4,
+                      dotQ8_0Q8,
+                      dotQ4_0Q8,
+                      detail::dotQ4_KAvx2,
+                      detail::dotQ6_KAvx2};
 
 } // namespace
 
