@@ -399,12 +399,17 @@ void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
     const uint32_t qStride = a.qTokenStride ? a.qTokenStride : a.heads * a.headDim;
     const uint32_t oStride = a.outTokenStride ? a.outTokenStride : a.heads * a.headDim;
     const uint32_t kvRow = a.kvHeads * a.headDim;
-    const uint32_t splits = attentionSplits(a);
+    const bool span = a.spanEnd > a.spanBegin;
+    if (span && (a.spanBegin < a.pos0 || a.spanEnd > a.pos0 + a.tokens))
+        throw VulkanError("attention: a bidirectional span must lie within the query batch");
+    const uint32_t splits = span ? 1 : attentionSplits(a);
     if (splits > 1 && !a.scratch) throw VulkanError("attention with splits needs a scratch view");
-    // The longest key range (the last token's) decides the split length; shorter ones leave pieces empty.
+    // The longest key range (the last token's) decides the split length; shorter ones leave pieces
+    // empty. With a span, earlier tokens may reach further from their window start: one piece
+    // covering every position.
     const uint32_t lastPos = a.pos0 + a.tokens - 1;
     const uint32_t lo = (a.window && lastPos + 1 > a.window) ? lastPos + 1 - a.window : 0;
-    const uint32_t splitLen = ceilDiv(lastPos - lo + 1, splits);
+    const uint32_t splitLen = span ? lastPos + 1 : ceilDiv(lastPos - lo + 1, splits);
     const uint32_t WG = 64;
     const uint32_t maxD = a.headDim <= 256 ? 256 : 512;
 
@@ -422,9 +427,26 @@ void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
         uint32_t headDim, heads, kvHeads, capacity, pos0, window, qOffset, qTokenStride, kOffset, vOffset,
             kvRowFloats, splitLen, splits, oOffset, oTokenStride;
         float scale;
-        uint32_t statsOffset;
-    } push{a.headDim, a.heads, a.kvHeads, a.capacity, a.pos0,    a.window, bq.offset, qStride, bk.offset,
-           bv.offset, kvRow,   splitLen,  splits,     bo.offset, oStride,  a.scale,   0};
+        uint32_t statsOffset, spanBegin, spanEnd;
+    } push{a.headDim,
+           a.heads,
+           a.kvHeads,
+           a.capacity,
+           a.pos0,
+           a.window,
+           bq.offset,
+           qStride,
+           bk.offset,
+           bv.offset,
+           kvRow,
+           splitLen,
+           splits,
+           bo.offset,
+           oStride,
+           a.scale,
+           0,
+           span ? a.spanBegin : 0u,
+           span ? a.spanEnd : 0u};
     if (splits == 1) {
         rec.dispatch(make(reducing("attention"), {WG, maxD},
                           {reads(bq.range), reads(bk.range), reads(bv.range), writes(bo.range), {}}, push,

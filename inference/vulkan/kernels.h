@@ -68,6 +68,10 @@ struct AttentionArgs {
     float scale = 1.0f;
     uint32_t splits = 0; // 0: automatic (decode) / 1 (prefill)
     uint32_t qTokenStride = 0, outTokenStride = 0;
+    // Queries at positions [spanBegin, spanEnd) also see every later position of that range (one
+    // image's bidirectional soft tokens on sliding layers; all of it stored before this call).
+    // spanEnd 0: causal only. Forces a single split.
+    uint32_t spanBegin = 0, spanEnd = 0;
 };
 
 class Kernels {

@@ -189,8 +189,8 @@ struct VulkanSession::Impl {
 
     void forward(std::span<const int32_t> ids, int64_t p0, std::span<const VulkanSoftTokens> soft,
                  int64_t softOffset, VulkanLogits wanted, std::vector<float>& out);
-    void attentionBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n,
-                        uint32_t p0);
+    void attentionBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n, uint32_t p0,
+                        uint32_t spanBegin, uint32_t spanEnd);
     void ffnBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n, float scale);
     void moeBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n, float scale);
     void perLayerInputBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n);
@@ -332,11 +332,14 @@ std::vector<float> VulkanSession::prefill(std::span<const int32_t> ids, VulkanLo
                                         std::to_string(s.count) + ") do not fit the " +
                                         std::to_string(count) + " ids or are not " +
                                         std::to_string(hp.nEmbd) + " values wide");
-        if (s.bidirectional)
-            throw std::invalid_argument("bidirectional soft-token spans are not supported by the Vulkan "
-                                        "backend yet (use the CPU backend for such images)");
     }
     const int64_t passLimit = logits == VulkanLogits::All ? impl_->logitRows : impl_->batch;
+    // A bidirectional span is evaluated in one pass, so it must fit one.
+    for (const auto& s : softTokens)
+        if (s.bidirectional && s.count > passLimit)
+            throw std::invalid_argument("a bidirectional soft-token span of " + std::to_string(s.count) +
+                                        " tokens does not fit one pass of " + std::to_string(passLimit) +
+                                        " tokens (raise maxBatch)");
     if (logits == VulkanLogits::All) {
         const uint64_t needed = uint64_t(std::min<int64_t>(passLimit, count)) * uint64_t(hp.nVocab) * 4;
         if (impl_->logits->size() < needed) {
@@ -350,6 +353,17 @@ std::vector<float> VulkanSession::prefill(std::span<const int32_t> ids, VulkanLo
     for (int64_t start = 0, n = 0; start < count; start += n) {
         if (cancel_ && cancel_->load(std::memory_order_relaxed)) throw Cancelled("evaluation cancelled");
         n = std::min<int64_t>(passLimit, count - start);
+        // A bidirectional span must be in one pass: end the pass before it, or stretch it over it;
+        // and one span per pass (the attention kernel takes one).
+        for (const auto& s : softTokens)
+            if (s.bidirectional && s.first < start + n && start + n < s.first + s.count)
+                n = s.first > start ? s.first - start : s.first + s.count - start;
+        bool spanSeen = false;
+        for (const auto& s : softTokens)
+            if (s.bidirectional && s.count > 0 && s.first + s.count > start && s.first < start + n) {
+                if (spanSeen && s.first > start) n = std::min(n, s.first - start);
+                spanSeen = true;
+            }
         const bool last = start + n == count;
         const VulkanLogits wanted = logits == VulkanLogits::All              ? VulkanLogits::All
                                     : (logits == VulkanLogits::Last && last) ? VulkanLogits::Last
@@ -366,7 +380,7 @@ std::vector<float> VulkanSession::prefill(std::span<const int32_t> ids, VulkanLo
 // ---- the forward pass ----
 
 void VulkanSession::Impl::attentionBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w,
-                                         uint32_t n, uint32_t p0) {
+                                         uint32_t n, uint32_t p0, uint32_t spanBegin, uint32_t spanEnd) {
     const auto& hp = plan.hp;
     const uint32_t E = u32(hp.nEmbd);
     const auto& a = layer.attention;
@@ -418,6 +432,10 @@ void VulkanSession::Impl::attentionBlock(const LayerPlan& layer, const VulkanMod
     args.tokens = n;
     args.window = a.sliding ? u32(a.window) : 0;
     args.scale = 1.0f; // q/k norms replace 1/sqrt(d)
+    if (a.sliding) {   // bidirectional soft tokens: full layers stay causal
+        args.spanBegin = spanBegin;
+        args.spanEnd = spanEnd;
+    }
     k.attention(rec, args);
     k.linear(rec, *w.output, at(*attn), at(*proj), n);
     k.rmsNorm(rec, {.x = at(*proj),
@@ -544,6 +562,13 @@ void VulkanSession::Impl::forward(std::span<const int32_t> tokenIds, int64_t p0,
                uint64_t(end - begin) * E * 4);
         for (int64_t t = begin; t < end; ++t) isSoft[size_t(t)] = 1;
     }
+    uint32_t spanBegin = 0, spanEnd = 0; // positions of this pass's bidirectional span
+    for (const auto& s : soft)
+        if (s.bidirectional && s.count > 0 && s.first >= softOffset && s.first + s.count <= softOffset + n) {
+            spanBegin = u32(p0 + s.first - softOffset);
+            spanEnd = u32(p0 + s.first + s.count - softOffset);
+            break;
+        }
     std::vector<uint32_t> idWords(n);
     for (uint32_t t = 0; t < n; ++t) idWords[t] = isSoft[t] ? 0u : uint32_t(tokenIds[t]);
     upload(dev, *ids, 0, idWords.data(), uint64_t(n) * 4);
@@ -589,7 +614,7 @@ void VulkanSession::Impl::forward(std::span<const int32_t> tokenIds, int64_t p0,
     }
     for (const auto& layer : plan.layers) {
         const auto& w = W.layers[size_t(layer.index)];
-        attentionBlock(layer, w, n, u32(p0));
+        attentionBlock(layer, w, n, u32(p0), spanBegin, spanEnd);
         const float scale = layer.perLayerInput ? 1.0f : layer.outputScale;
         if (layer.moe)
             moeBlock(layer, w, n, scale);

@@ -52,7 +52,9 @@ struct VulkanSoftTokens {
     int64_t first = 0;
     int64_t count = 0;
     std::span<const float> embeddings;
-    bool bidirectional = false; // not supported on this backend yet: refused with invalid_argument
+    // The span's tokens also see its later positions on sliding layers (cpu::SoftTokens::bidirectional);
+    // such a span is evaluated in one pass, so it must not exceed maxBatch.
+    bool bidirectional = false;
 };
 
 enum class VulkanLogits { None, Last, All };

@@ -35,6 +35,8 @@ layout(push_constant) uniform Push {
     uint oTokenStride;
     float scale;
     uint statsOffset;
+    uint spanBegin; // positions [spanBegin, spanEnd) also see each other's later positions
+    uint spanEnd;   // (bidirectional soft tokens); spanEnd 0: none
 } p;
 
 const float NEG = -1.0e30;
@@ -52,7 +54,8 @@ void main() {
     const uint pos = p.pos0 + token;
     const uint lo = (p.window > 0u && pos + 1u > p.window) ? pos + 1u - p.window : 0u;
     const uint start = lo + split * p.splitLen;
-    const uint end = min(pos + 1u, start + p.splitLen);
+    const uint reach = (pos >= p.spanBegin && pos < p.spanEnd) ? p.spanEnd : pos + 1u;
+    const uint end = min(reach, start + p.splitLen);
     const uint kvHead = head / (p.heads / p.kvHeads);
 
     const uint qb = p.qOffset + token * p.qTokenStride + head * D;

@@ -136,14 +136,23 @@ private slots:
         QCOMPARE(model->device().validationErrors(), uint64_t(0));
     }
 
-    // The vision fixture's image embeddings as soft tokens at the image positions (causal): the
-    // last position against the float64 reference.
+    void imageSoftTokens_data() {
+        QTest::addColumn<bool>("bidirectional");
+        QTest::newRow("causal") << false;
+        QTest::newRow("bidirectional") << true;
+    }
+
+    // The vision fixture's image embeddings as soft tokens at the image positions, causal or as one
+    // bidirectional span (llama.cpp's non-causal image chunk): the last position against the float64
+    // reference computed the same way and against the CPU path.
     void imageSoftTokens() {
+        QFETCH(bool, bidirectional);
         if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
         const QString dir = QStringLiteral(OCELLE_FIXTURES_DIR "/vision");
         const auto ref = readJson(dir + "/vision.ref.json");
-        const auto model = vulkan::VulkanModel::load((dir + "/" + ref["text_model"].toString()).toStdString(),
-                                                     {.forced = device_});
+        const std::string path = (dir + "/" + ref["text_model"].toString()).toStdString();
+        const auto model = vulkan::VulkanModel::load(path, {.forced = device_});
+        const auto cpuModel = cpu::CpuModel::load(path);
         const int E = model->hparams().nEmbd;
         const int vocab = model->hparams().nVocab;
         const auto image = ref["images"].toArray().first().toObject();
@@ -167,21 +176,40 @@ private slots:
             }
         }
         QVERIFY(softFirst > 0);
-        // Passes of 64 tokens: the span crosses a pass boundary.
-        auto session = model->createSession({.contextLength = int64_t(ids.size()), .maxBatch = 64});
-        const vulkan::VulkanSoftTokens soft{.first = softFirst, .count = nSoft, .embeddings = rows};
+        const int64_t context = int64_t(ids.size());
+        // Passes of at most 160 tokens: a causal span crosses a pass boundary; a bidirectional one
+        // moves the boundary before it.
+        auto session = model->createSession({.contextLength = context, .maxBatch = 160});
+        const vulkan::VulkanSoftTokens soft{
+            .first = softFirst, .count = nSoft, .embeddings = rows, .bidirectional = bidirectional};
+        // Last position only: all positions' logits would cap a pass at 128 rows (one binding).
         const auto logits = session->prefill(ids, vulkan::VulkanLogits::Last, {&soft, 1});
+        QCOMPARE(logits.size(), size_t(vocab));
+        const float* last = logits.data();
         Checker checker;
-        const auto expected = image["float64_reference_last_logits"].toObject()["causal"].toObject();
-        checker.position(logits.data(), vocab, expected, 1e-2, {}, false, image["image"].toString());
-        qInfo("image soft tokens: max |vulkan - float64| %.3g", checker.worst);
+        const auto expected = image["float64_reference_last_logits"]
+                                  .toObject()[bidirectional ? "llama_cpp_default" : "causal"]
+                                  .toObject();
+        checker.position(last, vocab, expected, 1e-2, {}, false, image["image"].toString());
         QVERIFY2(checker.failures.isEmpty(), qPrintable(checker.failures.join('\n')));
-        QCOMPARE(argmax(logits.data(), vocab), expected["argmax"].toInt());
-        const vulkan::VulkanSoftTokens bidirectional{
-            .first = softFirst, .count = nSoft, .embeddings = rows, .bidirectional = true};
-        session->reset();
-        QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
-                                 session->prefill(ids, vulkan::VulkanLogits::Last, {&bidirectional, 1}));
+        QCOMPARE(argmax(last, vocab), expected["argmax"].toInt());
+
+        auto cpuSession = cpuModel->createSession({.contextLength = context});
+        const cpu::SoftTokens cpuSoft{
+            .first = softFirst, .count = nSoft, .embeddings = rows, .bidirectional = bidirectional};
+        const auto cpuLogits = cpuSession->prefill(ids, cpu::LogitsFor::Last, {&cpuSoft, 1});
+        const float diff = maxAbsDiff(logits, cpuLogits);
+        qInfo("image soft tokens: max |vulkan - float64| %.3g (last position), max |vulkan - cpu| %.3g",
+              checker.worst, double(diff));
+        QVERIFY2(diff <= 1e-2f, qPrintable(QString("Vulkan vs CPU %1").arg(double(diff))));
+
+        // A bidirectional span longer than a pass is refused before anything is evaluated.
+        if (bidirectional) {
+            auto small = model->createSession({.contextLength = context, .maxBatch = nSoft - 1});
+            QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
+                                     small->prefill(ids, vulkan::VulkanLogits::Last, {&soft, 1}));
+            QCOMPARE(small->position(), int64_t(0));
+        }
     }
 
     // The generation API on the Vulkan backend: greedy generation reproduces the float64 reference's
