@@ -162,7 +162,8 @@ struct VulkanSession::Impl {
     Device& dev;
     Kernels& k;
     Recorder rec;
-    int batch = 0;     // tokens per pass
+    int batch = 0; // tokens per pass the working buffers hold
+    int64_t widestQ = 0, widestKv = 0, widestFfn = 0;
     int logitRows = 0; // rows the logits buffer holds
     struct Cache {
         std::unique_ptr<Buffer> k, v;
@@ -187,6 +188,7 @@ struct VulkanSession::Impl {
         return b;
     }
 
+    void allocateWorking(int B);
     void forward(std::span<const int32_t> ids, int64_t p0, std::span<const VulkanSoftTokens> soft,
                  int64_t softOffset, VulkanLogits wanted, std::vector<float>& out);
     void attentionBlock(const LayerPlan& layer, const VulkanModel::Weights::Layer& w, uint32_t n, uint32_t p0,
@@ -235,36 +237,10 @@ VulkanSession::VulkanSession(VulkanModel& model, const VulkanSessionOptions& opt
             maxHeadDim = std::max<int64_t>(maxHeadDim, l.attention.headDim);
         }
         widestFfn = std::max<int64_t>(widestFfn, hp.perLayerInputDim);
-        const uint64_t E = uint64_t(hp.nEmbd);
-        s.ids = s.buffer(uint64_t(B));
-        s.x = s.buffer(B * E);
-        s.normed = s.buffer(B * E);
-        s.q = s.buffer(uint64_t(B * widestQ));
-        s.kNew = s.buffer(uint64_t(B * widestKv));
-        s.vNew = s.buffer(uint64_t(B * widestKv));
-        s.attn = s.buffer(uint64_t(B * widestQ));
-        s.proj = s.buffer(B * E);
-        s.hidden = s.buffer(B * E);
-        s.gate = s.buffer(uint64_t(B * widestFfn));
-        s.up = s.buffer(uint64_t(B * widestFfn));
-        if (hp.isMoe()) {
-            const uint64_t slots = uint64_t(B) * uint64_t(hp.nExpertUsed);
-            const uint64_t F = uint64_t(hp.expertFfnWidth);
-            s.dense = s.buffer(B * E);
-            s.moeAcc = s.buffer(B * E);
-            s.routerLogits = s.buffer(uint64_t(B) * uint64_t(hp.nExpert));
-            s.expertIds = s.buffer(slots);
-            s.expertWeights = s.buffer(slots);
-            s.expertGate = s.buffer(slots * 2 * F);
-            s.expertUp = s.buffer(slots * F);
-            s.expertAct = s.buffer(slots * F);
-            s.expertOut = s.buffer(slots * E);
-        }
-        if (hp.hasPerLayerInputs()) {
-            const uint64_t LD = uint64_t(hp.nLayer) * uint64_t(hp.perLayerInputDim);
-            s.perLayerInputs = s.buffer(B * LD);
-            s.perLayerTokens = s.buffer(B * LD);
-        }
+        s.widestQ = widestQ;
+        s.widestKv = widestKv;
+        s.widestFfn = widestFfn;
+        s.allocateWorking(B);
         const uint64_t V = uint64_t(hp.nVocab);
         // One row until logits of every position are asked for (the vocabulary makes rows big).
         s.logitRows = int(std::clamp<uint64_t>(maxBinding / (V * 4), 1, uint64_t(B)));
@@ -274,6 +250,68 @@ VulkanSession::VulkanSession(VulkanModel& model, const VulkanSessionOptions& opt
     } catch (const VulkanError& e) {
         throw VulkanError(std::string("cannot create a Vulkan session (") + std::to_string(s.bytes >> 20) +
                           " MiB allocated so far): " + e.what());
+    }
+}
+
+// The per-token working buffers for passes of up to B tokens (replacing smaller ones).
+void VulkanSession::Impl::allocateWorking(int B) {
+    const auto& hp = plan.hp;
+    for (auto* b : {&ids,
+                    &x,
+                    &normed,
+                    &q,
+                    &kNew,
+                    &vNew,
+                    &attn,
+                    &proj,
+                    &hidden,
+                    &gate,
+                    &up,
+                    &dense,
+                    &moeAcc,
+                    &routerLogits,
+                    &expertIds,
+                    &expertWeights,
+                    &expertGate,
+                    &expertUp,
+                    &expertAct,
+                    &expertOut,
+                    &perLayerInputs,
+                    &perLayerTokens})
+        if (*b) {
+            bytes -= (*b)->size();
+            b->reset();
+        }
+    batch = B;
+    const uint64_t E = uint64_t(hp.nEmbd);
+    ids = buffer(uint64_t(B));
+    x = buffer(B * E);
+    normed = buffer(B * E);
+    q = buffer(uint64_t(B * widestQ));
+    kNew = buffer(uint64_t(B * widestKv));
+    vNew = buffer(uint64_t(B * widestKv));
+    attn = buffer(uint64_t(B * widestQ));
+    proj = buffer(B * E);
+    hidden = buffer(B * E);
+    gate = buffer(uint64_t(B * widestFfn));
+    up = buffer(uint64_t(B * widestFfn));
+    if (hp.isMoe()) {
+        const uint64_t slots = uint64_t(B) * uint64_t(hp.nExpertUsed);
+        const uint64_t F = uint64_t(hp.expertFfnWidth);
+        dense = buffer(B * E);
+        moeAcc = buffer(B * E);
+        routerLogits = buffer(uint64_t(B) * uint64_t(hp.nExpert));
+        expertIds = buffer(slots);
+        expertWeights = buffer(slots);
+        expertGate = buffer(slots * 2 * F);
+        expertUp = buffer(slots * F);
+        expertAct = buffer(slots * F);
+        expertOut = buffer(slots * E);
+    }
+    if (hp.hasPerLayerInputs()) {
+        const uint64_t LD = uint64_t(hp.nLayer) * uint64_t(hp.perLayerInputDim);
+        perLayerInputs = buffer(B * LD);
+        perLayerTokens = buffer(B * LD);
     }
 }
 
@@ -334,12 +372,26 @@ std::vector<float> VulkanSession::prefill(std::span<const int32_t> ids, VulkanLo
                                         std::to_string(hp.nEmbd) + " values wide");
     }
     const int64_t passLimit = logits == VulkanLogits::All ? impl_->logitRows : impl_->batch;
-    // A bidirectional span is evaluated in one pass, so it must fit one.
+    // A bidirectional span is evaluated in one pass: a longer one than maxBatch stretches the pass,
+    // which the sliding rings must hold (W + span - 1 slots) and the working buffers grow to.
+    int64_t longestSpan = 0;
     for (const auto& s : softTokens)
-        if (s.bidirectional && s.count > passLimit)
-            throw std::invalid_argument("a bidirectional soft-token span of " + std::to_string(s.count) +
-                                        " tokens does not fit one pass of " + std::to_string(passLimit) +
-                                        " tokens (raise maxBatch)");
+        if (s.bidirectional) longestSpan = std::max(longestSpan, s.count);
+    if (longestSpan > passLimit) {
+        const auto refuse = [&](const std::string& why) {
+            throw std::invalid_argument("a bidirectional soft-token span of " + std::to_string(longestSpan) +
+                                        " tokens does not fit one pass: " + why);
+        };
+        if (logits == VulkanLogits::All)
+            refuse("the logits of all positions are limited to " + std::to_string(passLimit) +
+                   " rows a pass");
+        for (const auto& c : impl_->caches)
+            if (c.sliding && int64_t(c.slots) < options_.contextLength &&
+                int64_t(c.slots) < c.window + longestSpan - 1)
+                refuse("the sliding-window cache has " + std::to_string(c.slots) +
+                       " slots (raise maxBatch or slidingSlack)");
+        if (longestSpan > impl_->batch) impl_->allocateWorking(int(longestSpan));
+    }
     if (logits == VulkanLogits::All) {
         const uint64_t needed = uint64_t(std::min<int64_t>(passLimit, count)) * uint64_t(hp.nVocab) * 4;
         if (impl_->logits->size() < needed) {

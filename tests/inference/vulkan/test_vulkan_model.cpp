@@ -203,9 +203,14 @@ private slots:
               checker.worst, double(diff));
         QVERIFY2(diff <= 1e-2f, qPrintable(QString("Vulkan vs CPU %1").arg(double(diff))));
 
-        // A bidirectional span longer than a pass is refused before anything is evaluated.
+        // A bidirectional span longer than maxBatch stretches its pass (the working buffers grow)
+        // when the sliding rings have the slots; otherwise it is refused before anything runs.
         if (bidirectional) {
-            auto small = model->createSession({.contextLength = context, .maxBatch = nSoft - 1});
+            auto stretched =
+                model->createSession({.contextLength = context, .maxBatch = 16, .slidingSlack = nSoft});
+            const auto again = stretched->prefill(ids, vulkan::VulkanLogits::Last, {&soft, 1});
+            QVERIFY(maxAbsDiff(again, logits) <= 1e-3f);
+            auto small = model->createSession({.contextLength = context, .maxBatch = 16});
             QVERIFY_THROWS_EXCEPTION(std::invalid_argument,
                                      small->prefill(ids, vulkan::VulkanLogits::Last, {&soft, 1}));
             QCOMPARE(small->position(), int64_t(0));
