@@ -142,10 +142,22 @@ float dotQ4_0Q8Portable(const uint8_t* row, const BlockQ8* x, int64_t n) {
     return total;
 }
 
-const Kernels kPortable{
-    Isa::Portable,      dotF32Portable,    axpyF32Portable,   dotF16Portable,  axpyF16Portable,
-    toF16Portable,      dotQ8_0Portable,   dotQ4_0Portable,   dotBF16Portable, 2,
-    dotTile4x2Portable, dotQ8_0Q8Portable, dotQ4_0Q8Portable, nullptr,         nullptr};
+const Kernels kPortable{Isa::Portable,
+                        dotF32Portable,
+                        axpyF32Portable,
+                        dotF16Portable,
+                        axpyF16Portable,
+                        toF16Portable,
+                        dotQ8_0Portable,
+                        dotQ4_0Portable,
+                        dotBF16Portable,
+                        2,
+                        dotTile4x2Portable,
+                        dotQ8_0Q8Portable,
+                        dotQ4_0Q8Portable,
+                        nullptr,
+                        nullptr,
+                        nullptr};
 
 bool cpuHasAvx2() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))

@@ -46,7 +46,8 @@ struct Kernels {
     // Q4_K rows (n a multiple of 256) decoded in registers; nullptr: the caller decodes the row
     // with gguf::dequantizeRow and uses dotF32.
     float (*dotQ4_K)(const uint8_t* row, const float* x, int64_t n);
-    float (*dotQ6_K)(const uint8_t* row, const float* x, int64_t n); // the same for Q6_K
+    float (*dotQ5_K)(const uint8_t* row, const float* x, int64_t n); // the same for Q5_K
+    float (*dotQ6_K)(const uint8_t* row, const float* x, int64_t n); // and Q6_K
 };
 
 // The best table this CPU supports, unless forced (tests run every level).
@@ -65,6 +66,7 @@ const Kernels* avx2Kernels();   // nullptr when not compiled in
 const Kernels* avx512Kernels(); // nullptr when not compiled in
 // Shared by the AVX2 and AVX-512 tables.
 float dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n);
+float dotQ5_KAvx2(const uint8_t* row, const float* x, int64_t n);
 float dotQ6_KAvx2(const uint8_t* row, const float* x, int64_t n);
 } // namespace detail
 

@@ -206,23 +206,31 @@ float dotQ4_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
 
 } // namespace
 
-// Q4_K: super-blocks of 256 weights (fp16 d and dmin, twelve bytes of 6-bit scales and mins for
-// eight sub-blocks of 32, then 128 bytes of nibbles: each 32 bytes hold sub-block 2g in the low
-// and 2g+1 in the high nibbles). weight = d * scale * q - dmin * min.
-float detail::dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n) {
+namespace {
+
+// Q4_K and Q5_K: super-blocks of 256 weights (fp16 d and dmin, twelve bytes of 6-bit scales and
+// mins for eight sub-blocks of 32, for Q5_K 32 bytes of fifth bits, then 128 bytes of nibbles: each
+// 32 bytes hold sub-block 2g in the low and 2g+1 in the high nibbles; Q5_K's fifth bit of sub-block
+// j is bit j of qh[l]). weight = d * scale * q - dmin * min.
+template <bool FifthBit> float dotKQuant4or5(const uint8_t* row, const float* x, int64_t n) {
+    constexpr int kBlockBytes = FifthBit ? 176 : 144;
+    constexpr int kNibblesAt = FifthBit ? 48 : 16;
     const __m256i lowMask = _mm256_set1_epi8(0xF);
+    const __m256i one = _mm256_set1_epi8(1);
     __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
-    // Eight nibble values (as bytes) times x[0..8) with the sub-block's scale and offset applied.
+    // Eight values (as bytes) times x[0..8) with the sub-block's scale and offset applied.
     const auto accumulate = [](__m128i eightBytes, const float* xs, __m256 scale, __m256 offset,
                                __m256& total) {
         const __m256 q = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(eightBytes));
         total = _mm256_fmadd_ps(_mm256_fmsub_ps(scale, q, offset), _mm256_loadu_ps(xs), total);
     };
-    for (int64_t b = 0; b < n / 256; ++b, row += 144, x += 256) {
+    for (int64_t b = 0; b < n / 256; ++b, row += kBlockBytes, x += 256) {
         const float d = halfToFloat(loadU16(row));
         const float dmin = halfToFloat(loadU16(row + 2));
         const uint8_t* s = row + 4;
-        const uint8_t* q = row + 16;
+        const uint8_t* q = row + kNibblesAt;
+        const __m256i qh =
+            FifthBit ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 16)) : __m256i{};
         for (int g = 0; g < 4; ++g, q += 32) {
             const __m256i packed = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
             for (int half = 0; half < 2; ++half) {
@@ -231,10 +239,14 @@ float detail::dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n) {
                 const int min = j < 4 ? s[j + 4] & 63 : (s[j + 4] >> 4) | ((s[j] >> 6) << 4);
                 const __m256 vs = _mm256_set1_ps(d * static_cast<float>(scale));
                 const __m256 vm = _mm256_set1_ps(dmin * static_cast<float>(min));
-                const __m256i nibbles = half == 0 ? _mm256_and_si256(packed, lowMask)
-                                                  : _mm256_and_si256(_mm256_srli_epi16(packed, 4), lowMask);
-                const __m128i lo = _mm256_castsi256_si128(nibbles);
-                const __m128i hi = _mm256_extracti128_si256(nibbles, 1);
+                __m256i values = half == 0 ? _mm256_and_si256(packed, lowMask)
+                                           : _mm256_and_si256(_mm256_srli_epi16(packed, 4), lowMask);
+                if constexpr (FifthBit) {
+                    const __m256i bit = _mm256_and_si256(_mm256_srli_epi16(qh, j), one);
+                    values = _mm256_or_si256(values, _mm256_slli_epi16(bit, 4));
+                }
+                const __m128i lo = _mm256_castsi256_si128(values);
+                const __m128i hi = _mm256_extracti128_si256(values, 1);
                 const float* xs = x + j * 32;
                 accumulate(lo, xs, vs, vm, total0);
                 accumulate(_mm_srli_si128(lo, 8), xs + 8, vs, vm, total1);
@@ -244,6 +256,16 @@ float detail::dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n) {
         }
     }
     return hsum(_mm256_add_ps(total0, total1));
+}
+
+} // namespace
+
+float detail::dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n) {
+    return dotKQuant4or5<false>(row, x, n);
+}
+
+float detail::dotQ5_KAvx2(const uint8_t* row, const float* x, int64_t n) {
+    return dotKQuant4or5<true>(row, x, n);
 }
 
 // Q6_K: super-blocks of 256 (ql[128] low nibbles, qh[64] 2-bit high parts, int8 scales[16] for
@@ -311,6 +333,7 @@ const Kernels kAvx2{Isa::Avx2,
                     dotQ8_0Q8,
                     dotQ4_0Q8,
                     detail::dotQ4_KAvx2,
+                    detail::dotQ5_KAvx2,
                     detail::dotQ6_KAvx2};
 
 } // namespace

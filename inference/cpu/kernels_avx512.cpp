@@ -240,6 +240,7 @@ const Kernels kAvx512{Isa::Avx512,
                       dotQ8_0Q8,
                       dotQ4_0Q8,
                       detail::dotQ4_KAvx2,
+                      detail::dotQ5_KAvx2,
                       detail::dotQ6_KAvx2};
 
 } // namespace

@@ -38,6 +38,10 @@ bool fusedDot(const Kernels& k, uint32_t type, const uint8_t* row, const float* 
         if (!k.dotQ4_K || n % 256 != 0) return false;
         out = k.dotQ4_K(row, x, n);
         return true;
+    case TensorType::Q5_K:
+        if (!k.dotQ5_K || n % 256 != 0) return false;
+        out = k.dotQ5_K(row, x, n);
+        return true;
     case TensorType::Q6_K:
         if (!k.dotQ6_K || n % 256 != 0) return false;
         out = k.dotQ6_K(row, x, n);
