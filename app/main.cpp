@@ -69,24 +69,42 @@ int main(int argc, char** argv) {
 
     if (scheme == QLatin1String("light")) Theme::instance(&engine)->setMode(Theme::Mode::Light);
     if (scheme == QLatin1String("dark")) Theme::instance(&engine)->setMode(Theme::Mode::Dark);
-    if (!parser.positionalArguments().isEmpty()) {
-        // Also said on the terminal: whoever passed a path there wants to know what became of it.
-        ModelController* models = ModelController::instance(&engine);
-        models->openModelPath(parser.positionalArguments().constFirst());
-        std::printf("ocelle: %s\n", qPrintable(models->statusText()));
-        std::fflush(stdout);
+    ModelController* models = ModelController::instance(&engine);
+    // Whoever passed a path on the terminal wants to know what became of it, once it is known.
+    const bool modelOnCommandLine = !parser.positionalArguments().isEmpty();
+    if (modelOnCommandLine) {
+        QObject::connect(models, &ModelController::loadFinished, &app, [models] {
+            std::printf("ocelle: %s\n", qPrintable(models->statusText()));
+            std::fflush(stdout);
+        });
+        if (!models->openModelPath(parser.positionalArguments().constFirst())) {
+            std::printf("ocelle: %s\n", qPrintable(models->statusText()));
+            std::fflush(stdout);
+        }
+    } else if (!parser.isSet(firstFrameOption)) {
+        models->openLastModel(); // the model of the last session, loaded in the background
     }
 
     if (parser.isSet(firstFrameOption)) {
         auto* window = qobject_cast<QQuickWindow*>(engine.rootObjects().constFirst());
         if (!window) return 1;
+        // Quit after the first frame, and after a model given on the command line has finished
+        // loading (or failed), so its outcome is reported.
+        auto quitWhenDone = [models] {
+            if (models->busy()) {
+                QObject::connect(models, &ModelController::loadFinished, qApp, &QCoreApplication::quit,
+                                 Qt::QueuedConnection);
+            } else {
+                QTimer::singleShot(0, qApp, &QCoreApplication::quit);
+            }
+        };
         QObject::connect(
             window, &QQuickWindow::frameSwapped, &app,
-            [&sinceStart] {
+            [&sinceStart, quitWhenDone] {
                 std::printf("ocelle: first frame after %lld ms\n",
                             static_cast<long long>(sinceStart.elapsed()));
                 std::fflush(stdout);
-                QTimer::singleShot(0, qApp, &QCoreApplication::quit);
+                quitWhenDone();
             },
             Qt::SingleShotConnection);
     }

@@ -1,9 +1,24 @@
 #include "message_list_model.h"
 
+#include <QLocale>
+
 MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {}
 
 int MessageListModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() ? 0 : count(); // a flat list: items have no children
+}
+
+QString MessageListModel::formatStats(const Stats& stats) {
+    const QLocale locale;
+    QStringList parts;
+    // One token is sampled from the prompt's logits, so a rate needs at least two.
+    if (stats.tokensPerSecond > 0)
+        parts << tr("%1 tokens/s").arg(locale.toString(stats.tokensPerSecond, 'f', 1));
+    parts << (stats.tokens == 1 ? tr("1 token") : tr("%1 tokens").arg(stats.tokens));
+    if (stats.timeToFirstTokenSeconds >= 0) {
+        parts << tr("%1 s to first token").arg(locale.toString(stats.timeToFirstTokenSeconds, 'f', 2));
+    }
+    return parts.join(QStringLiteral(" \u00b7 "));
 }
 
 QVariant MessageListModel::data(const QModelIndex& index, int role) const {
@@ -17,32 +32,111 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         return QVariant::fromValue(m.author);
     case IsUserRole:
         return m.author == Author::User;
+    case ReasoningRole:
+        return m.reasoning;
+    case ReasoningSecondsRole:
+        return m.reasoningSeconds;
+    case StreamingRole:
+        return m.streaming;
+    case StatsTextRole:
+        return m.hasStats ? formatStats(m.stats) : QString();
+    case NoteRole:
+        return m.note;
     default:
         return {};
     }
 }
 
 QHash<int, QByteArray> MessageListModel::roleNames() const {
-    return {{AuthorRole, "author"}, {TextRole, "text"}, {IsUserRole, "isUser"}};
+    return {{AuthorRole, "author"},
+            {TextRole, "text"},
+            {IsUserRole, "isUser"},
+            {ReasoningRole, "reasoning"},
+            {ReasoningSecondsRole, "reasoningSeconds"},
+            {StreamingRole, "streaming"},
+            {StatsTextRole, "statsText"},
+            {NoteRole, "note"}};
+}
+
+void MessageListModel::changed(int row, const QList<int>& roles) {
+    const QModelIndex i = index(row);
+    emit dataChanged(i, i, roles);
 }
 
 int MessageListModel::append(Author author, const QString& text) {
     const int row = count();
     beginInsertRows({}, row, row);
-    messages_.push_back({author, text});
+    messages_.push_back({author, text, {}, -1, false, false, {}, {}});
     endInsertRows();
     emit countChanged();
     return row;
 }
 
 bool MessageListModel::setText(int row, const QString& text) {
-    if (row < 0 || row >= count()) return false;
+    if (!valid(row)) return false;
     Message& m = messages_[static_cast<size_t>(row)];
     if (m.text == text) return true;
     m.text = text;
-    const QModelIndex changed = index(row);
-    emit dataChanged(changed, changed, {TextRole, Qt::DisplayRole});
+    changed(row, {TextRole, Qt::DisplayRole});
     return true;
+}
+
+bool MessageListModel::appendStreamed(int row, const QString& reasoning, const QString& answer) {
+    if (!valid(row)) return false;
+    if (reasoning.isEmpty() && answer.isEmpty()) return true;
+    Message& m = messages_[static_cast<size_t>(row)];
+    QList<int> roles;
+    if (!reasoning.isEmpty()) {
+        m.reasoning += reasoning;
+        roles << ReasoningRole;
+    }
+    if (!answer.isEmpty()) {
+        m.text += answer;
+        roles << TextRole << Qt::DisplayRole;
+    }
+    changed(row, roles);
+    return true;
+}
+
+bool MessageListModel::setStreaming(int row, bool streaming) {
+    if (!valid(row)) return false;
+    Message& m = messages_[static_cast<size_t>(row)];
+    if (m.streaming == streaming) return true;
+    m.streaming = streaming;
+    changed(row, {StreamingRole});
+    return true;
+}
+
+bool MessageListModel::setReasoningSeconds(int row, double seconds) {
+    if (!valid(row)) return false;
+    messages_[static_cast<size_t>(row)].reasoningSeconds = seconds;
+    changed(row, {ReasoningSecondsRole});
+    return true;
+}
+
+bool MessageListModel::setStats(int row, const Stats& stats) {
+    if (!valid(row)) return false;
+    Message& m = messages_[static_cast<size_t>(row)];
+    m.stats = stats;
+    m.hasStats = true;
+    changed(row, {StatsTextRole});
+    return true;
+}
+
+bool MessageListModel::setNote(int row, const QString& note) {
+    if (!valid(row)) return false;
+    messages_[static_cast<size_t>(row)].note = note;
+    changed(row, {NoteRole});
+    return true;
+}
+
+void MessageListModel::truncate(int row) {
+    if (row < 0) row = 0;
+    if (row >= count()) return;
+    beginRemoveRows({}, row, count() - 1);
+    messages_.erase(messages_.begin() + row, messages_.end());
+    endRemoveRows();
+    emit countChanged();
 }
 
 void MessageListModel::clear() {

@@ -1,4 +1,6 @@
-// The messages of the open conversation, oldest first, as the chat view shows them.
+// The messages of the open conversation, oldest first, as the chat view shows them. A model
+// message carries its answer, its reasoning (shown folded, with how long it took), whether it is
+// still streaming, and its generation statistics.
 #pragma once
 
 #include <QAbstractListModel>
@@ -15,7 +17,22 @@ class MessageListModel : public QAbstractListModel {
 public:
     enum class Author { User, Model };
     Q_ENUM(Author)
-    enum Role { AuthorRole = Qt::UserRole + 1, TextRole, IsUserRole };
+    enum Role {
+        AuthorRole = Qt::UserRole + 1,
+        TextRole,
+        IsUserRole,
+        ReasoningRole,        // the model's thinking, empty when there was none
+        ReasoningSecondsRole, // how long it thought; < 0 while unknown
+        StreamingRole,        // the answer is still arriving
+        StatsTextRole,        // "12.3 tokens/s · 87 tokens · 0.21 s to first token", empty until done
+        NoteRole,             // why the answer ended early ("Stopped."), or an error
+    };
+
+    struct Stats {
+        double tokensPerSecond = 0;
+        int tokens = 0;
+        double timeToFirstTokenSeconds = -1;
+    };
 
     explicit MessageListModel(QObject* parent = nullptr);
 
@@ -28,7 +45,20 @@ public:
     int append(Author author, const QString& text);
     // Replaces a message's text (an answer growing while it streams). False for a row out of range.
     bool setText(int row, const QString& text);
+    // Appends streamed pieces to a message: one dataChanged for both.
+    bool appendStreamed(int row, const QString& reasoning, const QString& answer);
+    bool setStreaming(int row, bool streaming);
+    bool setReasoningSeconds(int row, double seconds);
+    bool setStats(int row, const Stats& stats);
+    bool setNote(int row, const QString& note);
+    // Removes the rows from `row` to the end (regenerate drops the old answer).
+    void truncate(int row);
     void clear();
+
+    Author authorAt(int row) const { return messages_.at(static_cast<size_t>(row)).author; }
+    QString textAt(int row) const { return messages_.at(static_cast<size_t>(row)).text; }
+    QString reasoningAt(int row) const { return messages_.at(static_cast<size_t>(row)).reasoning; }
+    static QString formatStats(const Stats& stats);
 
 signals:
     void countChanged();
@@ -37,6 +67,14 @@ private:
     struct Message {
         Author author;
         QString text;
+        QString reasoning;
+        double reasoningSeconds = -1;
+        bool streaming = false;
+        bool hasStats = false;
+        Stats stats;
+        QString note;
     };
+    bool valid(int row) const { return row >= 0 && row < count(); }
+    void changed(int row, const QList<int>& roles);
     std::vector<Message> messages_;
 };

@@ -1,12 +1,19 @@
-// Which model file the user chose and what Ocelle could tell about it. Until the engine exists,
-// "opening" a model means reading and validating its GGUF header: the architecture, the tensor
-// directory and the file type are checked and shown, and no model is ever reported as loaded.
+// Which model is loaded, and what Ocelle can tell about it. Opening a file first reads and
+// validates its GGUF header on the GUI thread (cheap: the file is mapped, not read), so a wrong
+// file is refused at once with a message naming the problem; the model itself is then loaded by
+// the engine on its own thread while the window stays responsive. A projector (mmproj) next to
+// the text model is paired automatically and decides which inputs besides text it accepts.
 #pragma once
+
+#include "chat_engine.h"
+#include "engine_host.h"
 
 #include <QObject>
 #include <QString>
+#include <QStringList>
 #include <QUrl>
 #include <QtQml/qqmlregistration.h>
+#include <memory>
 
 class QQmlEngine;
 
@@ -16,54 +23,105 @@ class ModelController : public QObject {
     QML_SINGLETON
 
     Q_PROPERTY(State state READ state NOTIFY changed)
+    Q_PROPERTY(bool busy READ busy NOTIFY changed)
+    Q_PROPERTY(bool modelLoaded READ modelLoaded NOTIFY changed)
     Q_PROPERTY(QString modelPath READ modelPath NOTIFY changed)
     Q_PROPERTY(QString fileName READ fileName NOTIFY changed)
     Q_PROPERTY(QString architecture READ architecture NOTIFY changed)
     Q_PROPERTY(QString modelName READ modelName NOTIFY changed)
+    Q_PROPERTY(QString variant READ variant NOTIFY changed)
+    Q_PROPERTY(QString quantization READ quantization NOTIFY changed)
     Q_PROPERTY(int tensorCount READ tensorCount NOTIFY changed)
     Q_PROPERTY(qint64 fileSize READ fileSize NOTIFY changed)
+    Q_PROPERTY(QString fileSizeText READ fileSizeText NOTIFY changed)
+    Q_PROPERTY(QString projectorPath READ projectorPath NOTIFY changed)
+    Q_PROPERTY(QStringList inputs READ inputs NOTIFY changed)
+    Q_PROPERTY(QString device READ device NOTIFY changed)
+    Q_PROPERTY(QString deviceReason READ deviceReason NOTIFY changed)
+    Q_PROPERTY(int contextLength READ contextLength NOTIFY changed)
+    Q_PROPERTY(QString summary READ summary NOTIFY changed)
     Q_PROPERTY(QString statusText READ statusText NOTIFY changed)
-    Q_PROPERTY(bool modelLoaded READ modelLoaded NOTIFY changed)
+    Q_PROPERTY(QString lastModelPath READ lastModelPath NOTIFY changed)
 
 public:
     enum class State {
-        NoModel,   // nothing chosen yet
-        Inspected, // a Gemma 4 text model whose header was read and validated
-        Failed     // the chosen file cannot be used; statusText says why
+        NoModel, // nothing chosen, or unloaded
+        Loading, // the header was valid; the engine is loading the weights
+        Loaded,  // ready to answer
+        Failed   // the chosen file cannot be used; statusText says why
     };
     Q_ENUM(State)
 
+    // The app's controller: runs the real engine (GemmaChatEngine).
     explicit ModelController(QObject* parent = nullptr);
+    // Tests hand in a scripted engine.
+    explicit ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine, QObject* parent = nullptr);
 
     static ModelController* instance(QQmlEngine* engine);
 
-    // Chooses a model file (a file: URL from the file dialog, or a plain local path).
-    // Returns true when the file is a usable Gemma 4 text model.
+    // Chooses a model file (a file: URL from the file dialog, or a plain local path) and starts
+    // loading it. Returns true when the header is a usable Gemma 4 text model and loading began.
     Q_INVOKABLE bool openModelFile(const QUrl& file);
     bool openModelPath(const QString& path);
+    // Opens the model remembered from the last successful load; false when there is none.
+    Q_INVOKABLE bool openLastModel();
+    // Stops waiting for the load in progress; the app returns to having no model.
+    Q_INVOKABLE void cancelLoad();
+    Q_INVOKABLE void unload();
 
     State state() const { return state_; }
+    bool busy() const { return state_ == State::Loading; }
+    bool modelLoaded() const { return state_ == State::Loaded; }
     QString modelPath() const { return modelPath_; }
     QString fileName() const;
     QString architecture() const { return architecture_; }
     QString modelName() const { return modelName_; }
+    QString variant() const { return variant_; }
+    QString quantization() const { return quantization_; }
     int tensorCount() const { return tensorCount_; }
     qint64 fileSize() const { return fileSize_; }
+    QString fileSizeText() const;
+    QString projectorPath() const { return projectorPath_; }
+    QStringList inputs() const { return inputs_; }
+    QString device() const { return device_; }
+    QString deviceReason() const { return deviceReason_; }
+    int contextLength() const { return contextLength_; }
+    QString summary() const;
     QString statusText() const { return statusText_; }
-    // Whether a model is ready to answer. Always false until the engine can run one.
-    bool modelLoaded() const { return false; }
+    QString lastModelPath() const;
+
+    ocelle::app::EngineHost* engineHost() { return &host_; }
+
+    // The mmproj file in `modelPath`'s folder that goes with it, or empty. Exposed for tests.
+    static QString findProjectorFor(const QString& modelPath);
 
 signals:
     void changed();
+    // A load finished (either way); tests and the command line wait for it.
+    void loadFinished(bool ok);
 
 private:
     void fail(const QString& path, const QString& message);
+    void clearFacts();
+    void onLoadSucceeded(quint64 ticket, const QString& device, const QString& deviceReason,
+                         int contextLength, qint64 memoryBytes);
+    void onLoadFailed(quint64 ticket, const QString& message);
 
+    ocelle::app::EngineHost host_;
+    quint64 loadTicket_ = 0;
     State state_ = State::NoModel;
     QString modelPath_;
     QString architecture_;
     QString modelName_;
+    QString variant_;
+    QString quantization_;
     int tensorCount_ = 0;
     qint64 fileSize_ = 0;
+    QString projectorPath_;
+    QStringList inputs_;
+    QString device_;
+    QString deviceReason_;
+    int contextLength_ = 0;
+    qint64 memoryBytes_ = 0;
     QString statusText_;
 };

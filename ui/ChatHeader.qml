@@ -28,12 +28,35 @@ Rectangle {
 
         Label {
             objectName: "headerModelLabel"
-            Layout.maximumWidth: 320
+            Layout.maximumWidth: 520
             elide: Text.ElideMiddle
             color: Theme.mutedText
-            text: ModelController.state === ModelController.Inspected
-                  ? qsTr("%1 (not running yet)").arg(ModelController.fileName)
-                  : qsTr("No model loaded")
+            text: ModelController.modelLoaded
+                  ? qsTr("%1 \u00b7 %2").arg(ModelController.fileName).arg(ModelController.summary)
+                  : ModelController.busy ? qsTr("Loading %1\u2026").arg(ModelController.fileName)
+                                         : qsTr("No model loaded")
+            ToolTip.visible: modelLabelHover.hovered && ModelController.modelLoaded
+            ToolTip.text: qsTr("Device: %1. %2 Context: %3 tokens.")
+                          .arg(ModelController.device).arg(ModelController.deviceReason)
+                          .arg(ModelController.contextLength)
+            HoverHandler { id: modelLabelHover }
+            Accessible.role: Accessible.StaticText
+            Accessible.name: text
+        }
+
+        BusyIndicator {
+            Layout.preferredWidth: 24
+            Layout.preferredHeight: 24
+            visible: ModelController.busy
+            running: visible
+        }
+
+        QuietButton {
+            objectName: "headerUnloadButton"
+            visible: ModelController.modelLoaded || ModelController.busy
+            text: ModelController.busy ? qsTr("Cancel") : qsTr("Unload")
+            onClicked: ModelController.busy ? ModelController.cancelLoad() : ModelController.unload()
+            Accessible.name: ModelController.busy ? qsTr("Cancel loading the model") : qsTr("Unload the model")
         }
 
         QuietButton {

@@ -86,9 +86,19 @@ Rectangle {
                     }
                 }
 
+                QuietButton {
+                    objectName: "stopButton"
+                    Layout.alignment: Qt.AlignBottom
+                    visible: ChatController.generating
+                    text: qsTr("Stop")
+                    onClicked: ChatController.stop()
+                    Accessible.name: qsTr("Stop the answer")
+                }
+
                 PrimaryButton {
                     objectName: "sendButton"
                     Layout.alignment: Qt.AlignBottom
+                    visible: !ChatController.generating
                     enabled: input.text.trim().length > 0
                     text: qsTr("Send")
                     onClicked: composer.submit()

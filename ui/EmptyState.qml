@@ -19,7 +19,8 @@ Item {
             Layout.fillWidth: true
             horizontalAlignment: Text.AlignHCenter
             wrapMode: Text.Wrap
-            text: qsTr("Ocelle needs a Gemma 4 model")
+            text: ModelController.modelLoaded ? qsTr("Ask Gemma anything")
+                                              : qsTr("Ocelle needs a Gemma 4 model")
             font.pixelSize: 26
             font.weight: Font.DemiBold
             color: Theme.text
@@ -33,13 +34,34 @@ Item {
             wrapMode: Text.Wrap
             lineHeight: 1.25
             color: Theme.mutedText
-            text: qsTr("Ocelle runs Google's Gemma 4 models entirely on this computer. Open a Gemma 4 "
-                       + "model file in GGUF format: the text model (for example gemma-4-E2B-it), and "
-                       + "optionally its mmproj file, which adds images and audio.")
+            text: ModelController.modelLoaded
+                  ? qsTr("%1 is ready. Write below; the answer is generated on this computer (%2).")
+                        .arg(ModelController.fileName).arg(ModelController.device)
+                  : qsTr("Ocelle runs Google's Gemma 4 models entirely on this computer. Open a Gemma 4 "
+                         + "model file in GGUF format: the text model (for example gemma-4-E2B-it), and "
+                         + "optionally its mmproj file, which adds images and audio.")
+        }
+
+        BusyIndicator {
+            objectName: "modelLoadingIndicator"
+            Layout.alignment: Qt.AlignHCenter
+            visible: ModelController.busy
+            running: visible
+            Accessible.name: qsTr("Loading the model")
+        }
+
+        QuietButton {
+            objectName: "cancelLoadButton"
+            Layout.alignment: Qt.AlignHCenter
+            visible: ModelController.busy
+            text: qsTr("Cancel loading")
+            onClicked: ModelController.cancelLoad()
+            Accessible.name: qsTr("Cancel loading the model")
         }
 
         PrimaryButton {
             objectName: "openModelButton"
+            visible: !ModelController.busy && !ModelController.modelLoaded
             Layout.alignment: Qt.AlignHCenter
             Layout.topMargin: 4
             text: qsTr("Open model\u2026")

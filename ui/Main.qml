@@ -52,6 +52,11 @@ ApplicationWindow {
         onActivated: window.openModelDialog()
     }
     Shortcut {
+        sequence: "Esc"
+        enabled: ChatController.generating
+        onActivated: ChatController.stop()
+    }
+    Shortcut {
         sequence: StandardKey.New
         onActivated: ChatController.newChat()
     }

@@ -54,8 +54,7 @@ private slots:
                                 QStringLiteral(OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf")});
         QVERIFY2(run.finished, qPrintable(run.err));
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
-        QVERIFY2(run.out.contains(QStringLiteral("tiny-gemma4-e.gguf: Gemma 4 (gemma4)")),
-                 qPrintable(run.out));
+        QVERIFY2(run.out.contains(QStringLiteral("tiny-gemma4-e.gguf is loaded")), qPrintable(run.out));
         QVERIFY2(run.out.contains(QStringLiteral("first frame after")), qPrintable(run.out + run.err));
     }
 

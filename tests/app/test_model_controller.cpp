@@ -1,6 +1,10 @@
-// ModelController: choosing a model file reads and validates its GGUF header and says what it found,
-// or why the file cannot be used, in words a user can act on.
+// ModelController: choosing a model file validates its GGUF header, then loads it on the engine
+// thread and says what it found, or why the file cannot be used, in words a user can act on.
 #include "model_controller.h"
+#include "scripted_chat_engine.h"
+
+#include <QSettings>
+#include <QStandardPaths>
 
 #include <QFile>
 #include <QFileInfo>
@@ -70,26 +74,112 @@ private slots:
         QVERIFY(!controller.statusText().isEmpty());
     }
 
-    void readsTheHeaderOfAGemma4Model() {
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true); // QSettings go to a test location
+        QCoreApplication::setOrganizationName(QStringLiteral("OcelleTests"));
+        QCoreApplication::setApplicationName(QStringLiteral("test_model_controller"));
+        QSettings().clear();
+    }
+
+    void loadsAGemma4ModelOnTheEngineThread() {
         const QString path = fixture("models/tiny-gemma4-e.gguf");
-        ModelController controller;
-        QSignalSpy spy(&controller, &ModelController::changed);
+        ModelController controller; // the real engine
+        QSignalSpy finished(&controller, &ModelController::loadFinished);
         QVERIFY(controller.openModelFile(QUrl::fromLocalFile(path)));
-        QCOMPARE(spy.count(), 1);
-        QCOMPARE(controller.state(), ModelController::State::Inspected);
+        // The header facts are there at once; the weights load in the background.
+        QCOMPARE(controller.state(), ModelController::State::Loading);
+        QVERIFY(controller.busy());
+        QVERIFY(!controller.modelLoaded());
         QCOMPARE(controller.modelPath(), QFileInfo(path).absoluteFilePath());
-        QCOMPARE(controller.fileName(), QStringLiteral("tiny-gemma4-e.gguf"));
         QCOMPARE(controller.architecture(), QStringLiteral("gemma4"));
         const quint64 tensors = rawTensorCount(path);
         QVERIFY(tensors > 0);
         QCOMPARE(static_cast<quint64>(controller.tensorCount()), tensors);
         QCOMPARE(controller.fileSize(), QFileInfo(path).size());
-        // Read is not loaded: nothing may claim the model can answer yet.
-        QVERIFY(!controller.modelLoaded());
+        QCOMPARE(controller.variant(), QStringLiteral("other")); // a tiny test model, not E2B/E4B/...
+        QVERIFY(!controller.quantization().isEmpty());
+        QCOMPARE(controller.inputs(), QStringList{QStringLiteral("text")}); // no mmproj next to it
+
+        QVERIFY(finished.wait(30000));
+        QCOMPARE(finished.at(0).at(0).toBool(), true);
+        QCOMPARE(controller.state(), ModelController::State::Loaded);
+        QVERIFY(controller.modelLoaded());
+        QCOMPARE(controller.device(), QStringLiteral("CPU"));
+        QVERIFY(!controller.deviceReason().isEmpty());
+        QVERIFY(controller.contextLength() > 0);
         const QString status = controller.statusText();
-        QVERIFY2(status.contains(QStringLiteral("tiny-gemma4-e.gguf")), qPrintable(status));
-        QVERIFY2(status.contains(QString::number(tensors) + QStringLiteral(" tensors")), qPrintable(status));
-        QVERIFY2(status.contains(QStringLiteral("engine")), qPrintable(status));
+        QVERIFY2(status.contains(QStringLiteral("tiny-gemma4-e.gguf is loaded")), qPrintable(status));
+        QVERIFY2(status.contains(QStringLiteral("CPU")), qPrintable(status));
+        QCOMPARE(controller.lastModelPath(), QFileInfo(path).absoluteFilePath()); // remembered
+
+        controller.unload();
+        QCOMPARE(controller.state(), ModelController::State::NoModel);
+        QVERIFY(!controller.modelLoaded());
+        QCOMPARE(controller.lastModelPath(), QFileInfo(path).absoluteFilePath()); // still remembered
+        QVERIFY(controller.openLastModel());
+        QVERIFY(finished.wait(30000));
+        QVERIFY(controller.modelLoaded());
+    }
+
+    void pairsTheProjectorNextToTheModel() {
+        QTemporaryDir dir;
+        const QString model = dir.filePath(QStringLiteral("tiny-gemma4-e.gguf"));
+        QVERIFY(QFile::link(fixture("models/tiny-gemma4-e.gguf"), model));
+        QCOMPARE(ModelController::findProjectorFor(model), QString());
+        // A GGUF with "mmproj" in its name that is not a projector is not paired.
+        QVERIFY(writeFile(dir.filePath(QStringLiteral("mmproj-fake.gguf")),
+                          minimalGguf({{"general.architecture", "llama"}})));
+        QCOMPARE(ModelController::findProjectorFor(model), QString());
+        const QString projector = dir.filePath(QStringLiteral("tiny-gemma4-e-mmproj-f16.gguf"));
+        QVERIFY(QFile::link(fixture("vision/tiny-gemma4-e-mmproj.gguf"), projector));
+        QCOMPARE(ModelController::findProjectorFor(model), QFileInfo(projector).absoluteFilePath());
+
+        auto shared = std::make_shared<ScriptedChatEngine::Shared>();
+        ModelController controller(
+            std::make_unique<ScriptedChatEngine>(std::vector<ocelle::app::StreamDelta>{}, shared));
+        QVERIFY(controller.openModelPath(model));
+        QCOMPARE(controller.projectorPath(), QFileInfo(projector).absoluteFilePath());
+        // The fixture projector has both towers.
+        QCOMPARE(controller.inputs(),
+                 (QStringList{QStringLiteral("text"), QStringLiteral("image"), QStringLiteral("audio")}));
+    }
+
+    void anEngineFailureIsShownAndTheAppCarriesOn() {
+        QTemporaryDir dir;
+        const QString model = dir.filePath(QStringLiteral("unloadable.gguf"));
+        QVERIFY(QFile::link(fixture("models/tiny-gemma4-e.gguf"), model));
+        auto shared = std::make_shared<ScriptedChatEngine::Shared>();
+        ModelController controller(
+            std::make_unique<ScriptedChatEngine>(std::vector<ocelle::app::StreamDelta>{}, shared));
+        QSignalSpy finished(&controller, &ModelController::loadFinished);
+        QVERIFY(controller.openModelPath(model));
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(finished.at(0).at(0).toBool(), false);
+        QCOMPARE(controller.state(), ModelController::State::Failed);
+        QVERIFY2(controller.statusText().contains(QStringLiteral("scripted failure")),
+                 qPrintable(controller.statusText()));
+        // And a good file loads afterwards.
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
+        QVERIFY(finished.wait(5000));
+        QVERIFY(controller.modelLoaded());
+    }
+
+    void aLoadCanBeCancelled() {
+        auto shared = std::make_shared<ScriptedChatEngine::Shared>();
+        shared->loadMilliseconds = 400;
+        ModelController controller(
+            std::make_unique<ScriptedChatEngine>(std::vector<ocelle::app::StreamDelta>{}, shared));
+        QSignalSpy finished(&controller, &ModelController::loadFinished);
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
+        QVERIFY(controller.busy());
+        controller.cancelLoad();
+        QCOMPARE(controller.state(), ModelController::State::NoModel);
+        QVERIFY(controller.statusText().contains(QStringLiteral("cancelled")));
+        QCOMPARE(finished.count(), 1);
+        // When the abandoned load completes on the engine thread, nothing changes here.
+        QTest::qWait(700);
+        QCOMPARE(controller.state(), ModelController::State::NoModel);
+        QCOMPARE(finished.count(), 1);
     }
 
     void acceptsAPlainPathFromQml() {
@@ -169,12 +259,12 @@ private slots:
         ModelController controller;
         QVERIFY(!controller.openModelPath(fixture("README.md")));
         QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
-        QCOMPARE(controller.state(), ModelController::State::Inspected);
+        QCOMPARE(controller.state(), ModelController::State::Loading);
         QVERIFY(!controller.openModelPath(fixture("README.md")));
         QCOMPARE(controller.architecture(), QString()); // nothing of the previous model lingers
         QCOMPARE(controller.tensorCount(), 0);
     }
 };
 
-QTEST_APPLESS_MAIN(TestModelController)
+QTEST_GUILESS_MAIN(TestModelController)
 #include "test_model_controller.moc"

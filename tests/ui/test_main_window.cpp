@@ -12,6 +12,7 @@
 #include <QQuickWindow>
 #include <QRegularExpression>
 #include <QSet>
+#include <QStandardPaths>
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtTest>
 #include <memory>
@@ -45,6 +46,15 @@ class TestMainWindow : public QObject {
     Q_OBJECT
 
 private:
+    // List delegates are not QObject children of the window, so walk the visual item tree.
+    static int countVisibleNamed(QQuickItem* root, const QString& name) {
+        int visible = root->objectName() == name && root->isVisible() ? 1 : 0;
+        for (QQuickItem* child : root->childItems()) visible += countVisibleNamed(child, name);
+        return visible;
+    }
+    int visibleItemsNamed(const char* name) const {
+        return countVisibleNamed(window_->contentItem(), QLatin1String(name));
+    }
     QQuickItem* item(const char* name) const { return window_->findChild<QQuickItem*>(QLatin1String(name)); }
     QString textOf(const char* name) const {
         QQuickItem* i = item(name);
@@ -85,6 +95,7 @@ private:
 
 private slots:
     void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true); // the remembered model goes to a test location
         // The software renderer grabs the same pixels on every machine, GPU or not.
         QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
         engine_ = std::make_unique<QQmlApplicationEngine>();
@@ -164,7 +175,7 @@ private slots:
         expectTextDrawnIn(item("openModelButton"), "the Open model button");
     }
 
-    void choosingAGemma4ModelShowsItsHeader() {
+    void choosingAGemma4ModelLoadsIt() {
         ModelController* models = ModelController::instance(engine_.get());
         QVERIFY(models);
         const QString path = kFixtures + QStringLiteral("/models/tiny-gemma4-e.gguf");
@@ -172,16 +183,18 @@ private slots:
         QVERIFY(QMetaObject::invokeMethod(models, "openModelFile", Q_RETURN_ARG(bool, accepted),
                                           Q_ARG(QUrl, QUrl::fromLocalFile(path))));
         QVERIFY(accepted);
+        // Loading happens on the engine thread; the window shows it, then the loaded model.
+        QTRY_VERIFY_WITH_TIMEOUT(models->modelLoaded(), 30000);
         QTRY_VERIFY(item("modelStatusText")->isVisible());
         const QString status = textOf("modelStatusText");
-        QVERIFY2(status.contains(QStringLiteral("tiny-gemma4-e.gguf")), qPrintable(status));
-        QVERIFY2(status.contains(QStringLiteral("gemma4")), qPrintable(status));
-        QVERIFY2(status.contains(QString::number(models->tensorCount()) + QStringLiteral(" tensors")),
-                 qPrintable(status));
-        QVERIFY(textOf("headerModelLabel").contains(QStringLiteral("tiny-gemma4-e.gguf")));
-        // Still not able to answer, so the empty state stays.
-        QVERIFY(item("emptyState")->isVisible());
-        grab(QStringLiteral("model-inspected.png"));
+        QVERIFY2(status.contains(QStringLiteral("tiny-gemma4-e.gguf is loaded")), qPrintable(status));
+        const QString header = textOf("headerModelLabel");
+        QVERIFY2(header.contains(QStringLiteral("tiny-gemma4-e.gguf")) &&
+                     header.contains(QStringLiteral("CPU")),
+                 qPrintable(header));
+        QCOMPARE(textOf("emptyStateTitle"), QStringLiteral("Ask Gemma anything"));
+        QVERIFY(item("headerUnloadButton")->isVisible());
+        grab(QStringLiteral("model-loaded.png"));
     }
 
     void choosingANonGgufFileShowsTheReadersError() {
@@ -251,6 +264,38 @@ private slots:
         expectTextDrawnIn(item("emptyStateTitle"), "the empty state's title (dark)");
         QGuiApplication::setPalette(original);
         QTRY_VERIFY(window_->color().lightnessF() > 0.5);
+    }
+
+    void aMessageIsAnsweredWithTheRealEngine() {
+        ModelController* models = ModelController::instance(engine_.get());
+        ChatController* chat = ChatController::instance(engine_.get());
+        models->openModelPath(kFixtures + QStringLiteral("/models/tiny-gemma4-e.gguf"));
+        QTRY_VERIFY_WITH_TIMEOUT(models->modelLoaded(), 30000);
+        ocelle::app::SamplingSettings sampling;
+        sampling.maxTokens = 2000;
+        chat->setSampling(sampling);
+        QQuickItem* input = item("composerInput");
+        input->forceActiveFocus();
+        QTRY_VERIFY(input->hasActiveFocus());
+        input->setProperty("text", QString());
+        typeText(QStringLiteral("Hello"));
+        QTest::keyClick(window_, Qt::Key_Return);
+        QTRY_VERIFY(item("messageList")->isVisible());
+        QCOMPARE(input->property("text").toString(), QString()); // taken
+        QTRY_VERIFY_WITH_TIMEOUT(chat->messages()->count() == 2 && !chat->messages()->textAt(1).isEmpty(),
+                                 30000);
+        QVERIFY(chat->generating());
+        QVERIFY(item("stopButton")->isVisible());
+        QVERIFY(!item("sendButton")->isVisible());
+        click(item("stopButton"));
+        QTRY_VERIFY_WITH_TIMEOUT(!chat->generating(), 30000);
+        QTRY_VERIFY(item("sendButton")->isVisible());
+        QCOMPARE(chat->messages()->index(1).data(MessageListModel::NoteRole).toString(),
+                 QStringLiteral("Stopped."));
+        // Exactly one Regenerate button is shown: under the last answer.
+        QTRY_COMPARE(visibleItemsNamed("regenerateButton"), 1);
+        QTRY_COMPARE(visibleItemsNamed("messageNote"), 1);
+        grab(QStringLiteral("answer-stopped.png"));
     }
 };
 

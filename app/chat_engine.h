@@ -1,0 +1,85 @@
+// What the app needs from a language model, and nothing more: load a file, turn a conversation
+// into streamed reasoning and answer text, stop on request. The shipped app uses GemmaChatEngine
+// (inference/engine underneath); tests use scripted engines behind the same interface, so the
+// controllers, the worker thread and the batching are tested without a model.
+//
+// Threads: load(), unload() and generate() run on the engine thread (EngineWorker); cancel() and
+// resetCancel() may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace ocelle::app {
+
+// A user-facing error: the message names the file or setting and the problem.
+class EngineError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// What loading found out about the model; shown next to the file's own header facts.
+struct LoadedModelFacts {
+    std::string device;        // e.g. "CPU"
+    std::string deviceReason;  // why this device (e.g. no GPU backend in this build)
+    int contextLength = 0;     // of the session the engine made
+    long long memoryBytes = 0; // weights and cache as the engine reports them
+};
+
+struct ChatTurn {
+    enum class Role { User, Model };
+    Role role = Role::User;
+    std::string text; // the answer only, for model turns (reasoning is never fed back)
+};
+
+struct SamplingSettings {
+    float temperature = 1.0f;
+    int topK = 64;
+    float topP = 0.95f;
+    float minP = 0.0f;
+    float repetitionPenalty = 1.0f;
+    unsigned long long seed = 0;
+    int maxTokens = 1024; // <= 0: until the context is full
+};
+
+struct GenerationRequest {
+    std::string systemPrompt;
+    bool thinking = false;
+    std::vector<ChatTurn> turns; // ends with a user turn
+    SamplingSettings sampling;
+};
+
+// One streamed piece: reasoning and/or answer text (either may be empty).
+struct StreamDelta {
+    std::string reasoning;
+    std::string answer;
+};
+
+struct GenerationOutcome {
+    enum class Ending { Finished, MaxTokens, Stopped, ContextFull };
+    Ending ending = Ending::Finished;
+    std::string message; // for the user, when it did not simply finish
+    int promptTokens = 0;
+    int generatedTokens = 0;
+    double timeToFirstTokenSeconds = -1;
+    double tokensPerSecond = 0;
+};
+
+class ChatEngine {
+public:
+    virtual ~ChatEngine() = default;
+    // Throws EngineError. Replaces any model loaded before.
+    virtual LoadedModelFacts load(const std::string& path) = 0;
+    virtual void unload() = 0;
+    virtual bool loaded() const = 0;
+    // Streams through `onDelta` until the answer ends. Throws EngineError (no model, prompt
+    // does not fit, bad settings).
+    virtual GenerationOutcome generate(const GenerationRequest& request,
+                                       const std::function<void(const StreamDelta&)>& onDelta) = 0;
+    virtual void cancel() noexcept = 0;
+    virtual void resetCancel() noexcept = 0;
+};
+
+} // namespace ocelle::app

@@ -1,0 +1,45 @@
+// The real ChatEngine: a Gemma 4 GGUF run by inference/engine, prompts rendered by
+// inference/chat's ChatFormat, output split into reasoning and answer by its TokenOutputParser.
+#pragma once
+
+#include "chat_engine.h"
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+namespace ocelle::engine {
+class Model;
+class Session;
+} // namespace ocelle::engine
+namespace ocelle::chat {
+class ChatFormat;
+}
+
+namespace ocelle::app {
+
+class GemmaChatEngine final : public ChatEngine {
+public:
+    explicit GemmaChatEngine(int contextLength = 4096);
+    ~GemmaChatEngine() override;
+
+    LoadedModelFacts load(const std::string& path) override;
+    void unload() override;
+    bool loaded() const override;
+    GenerationOutcome generate(const GenerationRequest& request,
+                               const std::function<void(const StreamDelta&)>& onDelta) override;
+    void cancel() noexcept override;
+    void resetCancel() noexcept override;
+
+private:
+    int contextLength_;
+    std::shared_ptr<engine::Model> model_;
+    std::unique_ptr<chat::ChatFormat> format_;
+    // cancel() comes from the GUI thread while load()/unload() may replace the session on the
+    // engine thread; this mutex guards only the pointer, never generation itself.
+    mutable std::mutex sessionMutex_;
+    std::unique_ptr<engine::Session> session_;
+    std::atomic<bool> cancelled_{false};
+};
+
+} // namespace ocelle::app

@@ -1,0 +1,76 @@
+// A ChatEngine for tests: it "loads" any path (or refuses paths containing "unloadable"), and
+// answers with a fixed script of reasoning/answer pieces, optionally pausing between them so a
+// test can stop it midway. It records the requests it got and the thread it ran on.
+#pragma once
+
+#include "chat_engine.h"
+
+#include <QThread>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+class ScriptedChatEngine : public ocelle::app::ChatEngine {
+public:
+    struct Shared {
+        std::mutex mutex;
+        std::vector<ocelle::app::GenerationRequest> requests;
+        QThread* generateThread = nullptr;
+        std::atomic<int> loadMilliseconds{0};
+    };
+
+    ScriptedChatEngine(std::vector<ocelle::app::StreamDelta> script, std::shared_ptr<Shared> shared,
+                       int pauseMilliseconds = 0)
+        : script_(std::move(script)), shared_(std::move(shared)), pauseMs_(pauseMilliseconds) {}
+
+    ocelle::app::LoadedModelFacts load(const std::string& path) override {
+        const auto until =
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(shared_->loadMilliseconds.load());
+        while (std::chrono::steady_clock::now() < until)
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        if (path.find("unloadable") != std::string::npos)
+            throw ocelle::app::EngineError(path + ": scripted failure");
+        loaded_ = true;
+        return {"CPU", "scripted", 2048, 1000};
+    }
+    void unload() override { loaded_ = false; }
+    bool loaded() const override { return loaded_; }
+
+    ocelle::app::GenerationOutcome
+    generate(const ocelle::app::GenerationRequest& request,
+             const std::function<void(const ocelle::app::StreamDelta&)>& onDelta) override {
+        {
+            std::lock_guard lock(shared_->mutex);
+            shared_->requests.push_back(request);
+            shared_->generateThread = QThread::currentThread();
+        }
+        ocelle::app::GenerationOutcome outcome;
+        int emitted = 0;
+        for (const auto& piece : script_) {
+            if (cancelled_.load()) {
+                outcome.ending = ocelle::app::GenerationOutcome::Ending::Stopped;
+                outcome.message = "Stopped.";
+                break;
+            }
+            onDelta(piece);
+            ++emitted;
+            if (pauseMs_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs_));
+        }
+        outcome.generatedTokens = emitted;
+        outcome.promptTokens = static_cast<int>(request.turns.size());
+        outcome.timeToFirstTokenSeconds = 0.001;
+        outcome.tokensPerSecond = 1000;
+        return outcome;
+    }
+    void cancel() noexcept override { cancelled_.store(true); }
+    void resetCancel() noexcept override { cancelled_.store(false); }
+
+private:
+    std::vector<ocelle::app::StreamDelta> script_;
+    std::shared_ptr<Shared> shared_;
+    int pauseMs_;
+    std::atomic<bool> loaded_{false};
+    std::atomic<bool> cancelled_{false};
+};
