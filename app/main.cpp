@@ -1,4 +1,5 @@
 // ocelle: the desktop app. Optional argument: a model file to open at start.
+#include "chat_controller.h"
 #include "model_controller.h"
 #include "theme.h"
 
@@ -44,6 +45,11 @@ int main(int argc, char** argv) {
                                          QStringLiteral("Color scheme: system (the default), light or dark."),
                                          QStringLiteral("scheme"), QStringLiteral("system"));
     parser.addOption(themeOption);
+    const QCommandLineOption sendOption(
+        QStringLiteral("send"),
+        QStringLiteral("Send this message once the model has loaded (for demos and screenshots)."),
+        QStringLiteral("text"));
+    parser.addOption(sendOption);
     parser.process(app);
     if (parser.positionalArguments().size() > 1) {
         std::fprintf(stderr, "ocelle: give at most one model file (see --help)\n");
@@ -72,6 +78,16 @@ int main(int argc, char** argv) {
     ModelController* models = ModelController::instance(&engine);
     // Whoever passed a path on the terminal wants to know what became of it, once it is known.
     const bool modelOnCommandLine = !parser.positionalArguments().isEmpty();
+    if (parser.isSet(sendOption)) {
+        const QString text = parser.value(sendOption);
+        ChatController* chat = ChatController::instance(&engine);
+        QObject::connect(
+            models, &ModelController::loadFinished, &app,
+            [chat, text](bool ok) {
+                if (ok) chat->send(text);
+            },
+            Qt::SingleShotConnection);
+    }
     if (modelOnCommandLine) {
         QObject::connect(models, &ModelController::loadFinished, &app, [models] {
             std::printf("ocelle: %s\n", qPrintable(models->statusText()));
