@@ -57,6 +57,9 @@ std::vector<float>& rowBuffer(int64_t n) {
     return buffer;
 }
 
+// Largest pass the quantized-activation mode applies to (decode steps; see matmul()).
+constexpr int64_t kQ8MaxTokens = 4;
+
 std::atomic<ActivationPrecision>& precisionSetting() {
     static std::atomic<ActivationPrecision> setting{[] {
         const char* env = std::getenv("OCELLE_CPU_ACTIVATIONS");
@@ -116,7 +119,9 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
     const int64_t cols = w.cols;
     const Kernels& k = kernels();
     const auto type = static_cast<TensorType>(w.type);
-    if ((type == TensorType::Q4_0 || type == TensorType::Q8_0) && cols % 32 == 0 &&
+    // Batches keep the exact tiled path: the 8-bit products have no tiled kernel yet and were
+    // slower there (bench_cpu_matmul).
+    if ((type == TensorType::Q4_0 || type == TensorType::Q8_0) && cols % 32 == 0 && tokens < kQ8MaxTokens &&
         activationPrecision() == ActivationPrecision::Q8) {
         matmulQ8(pool, k, w, x, tokens, out);
         return;

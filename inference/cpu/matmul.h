@@ -19,8 +19,9 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
 //  Q8: like llama.cpp's CPU backend, each token's activations are rounded to 8 bits per 32-value
 //      block first and the products summed in integers (several times fewer instructions per
 //      weight). Logits move by up to ~1.0 on the fixture models (tested against that bound).
-// Other weight types always use the exact products. Process-wide; the environment variable
-// OCELLE_CPU_ACTIVATIONS=exact|q8 sets it at start-up.
+// Applies to passes of fewer than 4 tokens (decode); batched prefill keeps the exact tiled
+// products, which are faster there. Other weight types always use the exact products. Process-wide; the
+// environment variable OCELLE_CPU_ACTIVATIONS=exact|q8 sets it at start-up.
 enum class ActivationPrecision { Exact, Q8 };
 void setActivationPrecision(ActivationPrecision precision);
 ActivationPrecision activationPrecision();
