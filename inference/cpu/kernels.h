@@ -64,7 +64,9 @@ namespace detail {
 const Kernels& portableKernels();
 const Kernels* avx2Kernels();   // nullptr when not compiled in
 const Kernels* avx512Kernels(); // nullptr when not compiled in
-// Shared by the AVX2 and AVX-512 tables.
+// Shared by the AVX2 and AVX-512 tables (the 256-bit prefill tile measured faster per CPU-second
+// than a 512-bit 4x4 tile on this Xeon: 114 vs 108 prefill tokens per CPU-second).
+void dotTile4x2Avx2(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out);
 float dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n);
 float dotQ5_KAvx2(const uint8_t* row, const float* x, int64_t n);
 float dotQ6_KAvx2(const uint8_t* row, const float* x, int64_t n);

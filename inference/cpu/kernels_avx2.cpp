@@ -260,6 +260,11 @@ template <bool FifthBit> float dotKQuant4or5(const uint8_t* row, const float* x,
 
 } // namespace
 
+void detail::dotTile4x2Avx2(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n,
+                            float* out) {
+    dotTile4x2(w, wStride, x, xStride, n, out);
+}
+
 float detail::dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n) {
     return dotKQuant4or5<false>(row, x, n);
 }

@@ -157,25 +157,6 @@ float dotQ4_0(const uint8_t* row, const float* x, int64_t n) {
     return hsum(_mm512_add_ps(total0, total1));
 }
 
-// 4 rows x 4 tokens: 16 accumulators, 4 token vectors and a row vector stay in registers, so each
-// 8 loads feed 16 FMAs.
-void dotTile4x4(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out) {
-    __m512 acc[4][4];
-    for (auto& row : acc)
-        for (auto& a : row) a = _mm512_setzero_ps();
-    for (int64_t i = 0; i < n; i += 16) {
-        const __mmask16 m = tailMask(n - i);
-        __m512 xt[4];
-        for (int t = 0; t < 4; ++t) xt[t] = _mm512_maskz_loadu_ps(m, x + t * xStride + i);
-        for (int r = 0; r < 4; ++r) {
-            const __m512 wr = _mm512_maskz_loadu_ps(m, w + r * wStride + i);
-            for (int t = 0; t < 4; ++t) acc[t][r] = _mm512_fmadd_ps(wr, xt[t], acc[t][r]);
-        }
-    }
-    for (int t = 0; t < 4; ++t)
-        for (int r = 0; r < 4; ++r) out[t * 4 + r] = hsum(acc[t][r]);
-}
-
 inline __m256i unpackQ4_0(const uint8_t* packed) {
     const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));
     const __m128i lowMask = _mm_set1_epi8(0xF);
@@ -235,8 +216,8 @@ const Kernels kAvx512{Isa::Avx512,
                       dotQ8_0,
                       dotQ4_0,
                       dotBF16,
-                      4,
-                      dotTile4x4,
+                      2,
+                      detail::dotTile4x2Avx2,
                       dotQ8_0Q8,
                       dotQ4_0Q8,
                       detail::dotQ4_KAvx2,
