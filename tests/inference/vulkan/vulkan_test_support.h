@@ -160,6 +160,7 @@ inline long firstMismatch(const std::vector<float>& got, const std::vector<doubl
 
 inline std::string mismatchText(long i, const std::vector<float>& got, const std::vector<double>& want,
                                 uint32_t seed) {
+    if (i < 0 || size_t(i) >= got.size() || size_t(i) >= want.size()) return "no mismatch";
     return "index " + std::to_string(i) + ": got " + std::to_string(got[size_t(i)]) + ", want " +
            std::to_string(want[size_t(i)]) + " (seed " + std::to_string(seed) +
            ", rerun with OCELLE_TEST_SEED)";
