@@ -25,6 +25,10 @@ struct SessionOptions {
     int rollbackSlack = 512;
 
     static constexpr int kDefaultContextLength = 8192;
+    // Tokens per prefill pass of the engine's backends. A cancel is seen between layers, so a
+    // pass's layer time bounds how fast cancel() takes effect; 64 keeps that short on big models
+    // while the weights, read once per pass, are still amortised over enough tokens.
+    static constexpr int kPassTokens = 64;
 };
 
 // Encoder output (image or audio soft tokens) replacing the token embeddings of a run of

@@ -56,6 +56,7 @@ enum class ErrorKind {
     InvalidArgument, // a prompt or option the engine cannot use
     ContextFull,     // the prompt does not fit into the session's context
     InvalidState,    // e.g. generate() with nothing fed
+    LoadCancelled,   // LoadOptions::progress returned false
 };
 
 class Error : public std::runtime_error {
@@ -87,10 +88,17 @@ struct Prompt {
 // Vulkan device such as lavapipe is never chosen automatically: the CPU path is faster there).
 enum class BackendKind { Auto, Cpu, Vulkan };
 
+// How far loading got: bytes of weights read (CPU) or uploaded (Vulkan) of the total. Called on the
+// loading thread; returning false stops the load with Error{LoadCancelled}.
+using LoadProgress = std::function<bool(uint64_t done, uint64_t total)>;
+
 struct LoadOptions {
     BackendKind backend = BackendKind::Auto;
     int threads = 0;    // 0: every core (CPU backend)
     std::string device; // Vulkan device index or name substring; empty: OCELLE_VULKAN_DEVICE, then automatic
+    // With a progress callback, the CPU backend also reads the mapped weights into memory while
+    // loading (when they fit into RAM), so the first answer does not wait for the disk.
+    LoadProgress progress;
 };
 
 // Which backend (and Vulkan device) load() will use for these options, and why, for the user.
@@ -99,8 +107,14 @@ struct BackendChoice {
     std::string device;   // the Vulkan device's name, empty for the CPU
     int deviceIndex = -1; // its Vulkan index
     std::string reason;
+    // The memory a model can use there: the Vulkan device's device-local heaps, or the
+    // computer's physical RAM for the CPU (0 when unknown).
+    uint64_t memoryBytes = 0;
 };
 BackendChoice chooseBackend(const LoadOptions& options);
+
+// Physical RAM of this computer in bytes (0 when unknown).
+uint64_t systemMemoryBytes();
 
 struct GenerateOptions {
     SamplerParams sampling;

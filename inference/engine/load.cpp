@@ -13,15 +13,47 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <unistd.h>
 
 namespace ocelle::engine {
 
 namespace {
 
-// Tokens per prefill pass. A cancel is seen between layers, so a pass's layer time bounds how fast
-// cancel() takes effect; 64 keeps that short on big models while the weights, read once per pass,
-// are still amortised over enough tokens.
-constexpr int kPrefillBatch = 64;
+constexpr int kPrefillBatch = SessionOptions::kPassTokens;
+
+// Thrown out of a progress callback to stop an upload; becomes Error{LoadCancelled}.
+struct LoadStopped {};
+
+// Reads every page of the mapped weights once (in slices, reporting progress), so the pages are in
+// memory before the first prompt instead of being faulted in from disk during it. Skipped when the
+// file is larger than RAM: the pages would only evict each other.
+void readIntoMemory(const gguf::File& file, const LoadProgress& progress) {
+    uint64_t total = 0;
+    for (const auto& t : file.tensors()) total += t.nbytes;
+    const uint64_t ram = systemMemoryBytes();
+    if (ram && total > ram) {
+        if (!progress(total, total)) throw LoadStopped{};
+        return;
+    }
+    constexpr uint64_t kReportEvery = 32ull << 20;
+    const long pageSize = sysconf(_SC_PAGESIZE);
+    const uint64_t page = pageSize > 0 ? uint64_t(pageSize) : 4096;
+    volatile uint8_t sink = 0;
+    if (!progress(0, total)) throw LoadStopped{};
+    uint64_t done = 0, reported = 0;
+    for (const auto& t : file.tensors()) {
+        for (uint64_t offset = 0; offset < t.nbytes; offset += page) {
+            sink = sink + t.data[offset];
+            const uint64_t now = done + std::min(offset + page, t.nbytes);
+            if (now - reported >= kReportEvery) {
+                reported = now;
+                if (!progress(now, total)) throw LoadStopped{};
+            }
+        }
+        done += t.nbytes;
+    }
+    if (!progress(total, total)) throw LoadStopped{};
+}
 
 class CpuBackendSession : public BackendSession {
 public:
@@ -175,8 +207,15 @@ private:
 
 } // namespace
 
+uint64_t systemMemoryBytes() {
+    const long pages = sysconf(_SC_PHYS_PAGES);
+    const long pageSize = sysconf(_SC_PAGESIZE);
+    return pages > 0 && pageSize > 0 ? uint64_t(pages) * uint64_t(pageSize) : 0;
+}
+
 BackendChoice chooseBackend(const LoadOptions& options) {
     BackendChoice choice;
+    choice.memoryBytes = systemMemoryBytes();
     if (options.backend == BackendKind::Cpu) {
         choice.reason = "the CPU backend was requested";
         return choice;
@@ -208,6 +247,7 @@ BackendChoice chooseBackend(const LoadOptions& options) {
         choice.device = devices[*index].name;
         choice.deviceIndex = int(*index);
         choice.reason = reason;
+        choice.memoryBytes = devices[*index].deviceLocalBytes;
         return choice;
     }
     const vulkan::DeviceChoice d = options.device.empty() && !std::getenv("OCELLE_VULKAN_DEVICE")
@@ -218,6 +258,7 @@ BackendChoice chooseBackend(const LoadOptions& options) {
         choice.device = devices[*d.index].name;
         choice.deviceIndex = int(*d.index);
         choice.reason = d.reason;
+        choice.memoryBytes = devices[*d.index].deviceLocalBytes;
     } else {
         choice.reason = "no usable GPU (" + d.reason + "), using the CPU";
     }
@@ -236,16 +277,24 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
         if (choice.backend == BackendKind::Vulkan) {
             vulkan::DeviceOptions deviceOptions;
             deviceOptions.forced = std::to_string(choice.deviceIndex);
-            auto vkModel = vulkan::VulkanModel::load(path, deviceOptions);
+            vulkan::ProgressCallback uploaded;
+            if (options.progress)
+                uploaded = [&options](uint64_t done, uint64_t total) {
+                    if (!options.progress(done, total)) throw LoadStopped{};
+                };
+            auto vkModel = vulkan::VulkanModel::load(path, deviceOptions, uploaded);
             vocab = tokenizer::Vocab::fromGguf(vkModel->model().file());
             nVocab = vkModel->hparams().nVocab;
             backend = std::make_unique<VulkanBackend>(std::move(vkModel));
         } else {
             auto cpuModel = cpu::CpuModel::load(path, options.threads);
+            if (options.progress) readIntoMemory(cpuModel->model().file(), options.progress);
             vocab = tokenizer::Vocab::fromGguf(cpuModel->model().file());
             nVocab = cpuModel->hparams().nVocab;
             backend = std::make_unique<CpuBackend>(std::move(cpuModel));
         }
+    } catch (const LoadStopped&) {
+        throw Error(ErrorKind::LoadCancelled, path + ": loading was cancelled");
     } catch (const std::exception& e) {
         const std::string what = e.what();
         // The readers usually name the file already; make sure the message always does.

@@ -383,6 +383,57 @@ private slots:
         }
     }
 
+    // With a progress callback the weights are read in while loading: progress increases, ends at
+    // the total (the file's tensor data), and returning false stops the load with LoadCancelled.
+    void loadReportsProgressAndCanBeStopped() {
+        const std::string path = (modelsDir() + "/tiny-gemma4-e.gguf").toStdString();
+        std::vector<std::pair<uint64_t, uint64_t>> reports;
+        LoadOptions options;
+        options.backend = BackendKind::Cpu;
+        options.progress = [&reports](uint64_t done, uint64_t total) {
+            reports.emplace_back(done, total);
+            return true;
+        };
+        const auto loaded = Model::load(path, options);
+        QVERIFY(reports.size() >= 2);
+        const uint64_t total = reports.back().second;
+        QCOMPARE(uint64_t(loaded->memoryBytes()), total); // the weights are the tensor data
+        QCOMPARE(reports.front().first, uint64_t(0));
+        QCOMPARE(reports.back().first, total);
+        for (size_t i = 1; i < reports.size(); ++i) {
+            QVERIFY(reports[i].first >= reports[i - 1].first);
+            QCOMPARE(reports[i].second, total);
+        }
+
+        int calls = 0;
+        options.progress = [&calls](uint64_t, uint64_t) { return ++calls < 2; };
+        try {
+            Model::load(path, options);
+            QFAIL("the load went on after progress returned false");
+        } catch (const Error& e) {
+            QCOMPARE(e.kind(), ErrorKind::LoadCancelled);
+            QVERIFY2(std::string(e.what()).find(path) != std::string::npos, e.what());
+        }
+        QCOMPARE(calls, 2);
+    }
+
+    void theCpuChoiceNamesTheComputersMemory() {
+        LoadOptions options;
+        options.backend = BackendKind::Cpu;
+        const BackendChoice choice = chooseBackend(options);
+        QVERIFY(choice.backend == BackendKind::Cpu);
+        QVERIFY(choice.memoryBytes > 0);
+        QCOMPARE(choice.memoryBytes, systemMemoryBytes());
+        // Not a made-up number: /proc/meminfo's MemTotal is the same RAM (less what the kernel keeps).
+        QFile meminfo(QStringLiteral("/proc/meminfo"));
+        QVERIFY(meminfo.open(QIODevice::ReadOnly));
+        const QByteArray first = meminfo.readLine().simplified(); // "MemTotal: N kB"
+        const uint64_t memTotal = first.split(' ').value(1).toULongLong() * 1024;
+        QVERIFY(memTotal > 0);
+        QVERIFY(choice.memoryBytes >= memTotal);
+        QVERIFY(choice.memoryBytes < memTotal + memTotal / 4);
+    }
+
     void stopIdsComeFromTheVocabulary() {
         auto loaded = Model::load((modelsDir() + "/tiny-gemma4-e.gguf").toStdString());
         // README 3: EOG tokens are <eos> 1, <turn|> 106, <|tool_response> 50.

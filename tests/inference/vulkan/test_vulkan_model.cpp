@@ -228,6 +228,11 @@ private slots:
         const auto choice = engine::chooseBackend(options);
         QVERIFY(choice.backend == engine::BackendKind::Vulkan);
         QCOMPARE(std::to_string(choice.deviceIndex), device_);
+        {
+            vulkan::Instance probe(false);
+            QCOMPARE(choice.memoryBytes, probe.devices().at(size_t(choice.deviceIndex)).deviceLocalBytes);
+            QVERIFY(choice.memoryBytes > 0);
+        }
         if (!std::getenv("OCELLE_VULKAN_DEVICE")) {
             const bool cpuOnly = [] {
                 vulkan::Instance probe(false);
@@ -239,8 +244,29 @@ private slots:
             QCOMPARE(automatic.backend == engine::BackendKind::Cpu, cpuOnly);
             QVERIFY(!automatic.reason.empty());
         }
+        {
+            // Upload progress reaches the engine's callback, and returning false stops the load.
+            engine::LoadOptions stopping = options;
+            int calls = 0;
+            stopping.progress = [&calls](uint64_t, uint64_t) { return ++calls < 2; };
+            try {
+                engine::Model::load(f.gguf.toStdString(), stopping);
+                QFAIL("the upload went on after progress returned false");
+            } catch (const engine::Error& e) {
+                QCOMPARE(e.kind(), engine::ErrorKind::LoadCancelled);
+            }
+            QCOMPARE(calls, 2);
+        }
+        uint64_t lastDone = 0, lastTotal = 0;
+        options.progress = [&](uint64_t done, uint64_t total) {
+            lastDone = done;
+            lastTotal = total;
+            return true;
+        };
         const auto model = engine::Model::load(f.gguf.toStdString(), options);
         QCOMPARE(model->backendName(), std::string("vulkan"));
+        QVERIFY(lastTotal > 0);
+        QCOMPARE(lastDone, lastTotal);
         const auto prompt = promptNamed(f, "long_text_30");
         const auto expected =
             toIds(prompt["float64_reference"].toObject()["greedy"].toObject()["ids"].toArray());
