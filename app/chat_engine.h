@@ -20,10 +20,29 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// Loading stopped because the requester no longer wants the model (LoadProgress returned false).
+class LoadCancelled : public EngineError {
+public:
+    using EngineError::EngineError;
+};
+
+// What to load and how.
+struct LoadRequest {
+    std::string modelPath;
+    std::string projectorPath;   // the paired mmproj file, empty when there is none
+    std::string device = "auto"; // "auto", "cpu", "vulkan" or "vulkan:<index or name>" (device_choice.h)
+    int contextLength = 4096;    // capped at the model's trained context
+};
+
+// The fraction of the load done (0..1), called on the engine thread. Returning false stops the
+// load: load() then throws LoadCancelled.
+using LoadProgress = std::function<bool(double fraction)>;
+
 // What loading found out about the model; shown next to the file's own header facts.
 struct LoadedModelFacts {
-    std::string device;        // e.g. "CPU"
-    std::string deviceReason;  // why this device (e.g. no GPU backend in this build)
+    std::string device;        // "CPU", or the Vulkan device's name
+    std::string deviceReason;  // why this device, in words for the user
+    bool cpuFallback = false;  // a GPU was wanted (automatically or by choice) but the CPU runs it
     int contextLength = 0;     // of the session the engine made
     long long memoryBytes = 0; // weights and cache as the engine reports them
 };
@@ -70,8 +89,9 @@ struct GenerationOutcome {
 class ChatEngine {
 public:
     virtual ~ChatEngine() = default;
-    // Throws EngineError. Replaces any model loaded before.
-    virtual LoadedModelFacts load(const std::string& path) = 0;
+    // Throws EngineError (LoadCancelled when `progress` returned false). Replaces any model
+    // loaded before.
+    virtual LoadedModelFacts load(const LoadRequest& request, const LoadProgress& progress) = 0;
     virtual void unload() = 0;
     virtual bool loaded() const = 0;
     // Streams through `onDelta` until the answer ends. Throws EngineError (no model, prompt

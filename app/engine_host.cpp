@@ -10,18 +10,27 @@ EngineWorker::EngineWorker(std::unique_ptr<ChatEngine> engine, const std::atomic
                            const std::atomic<quint64>* cancelledThrough)
     : engine_(std::move(engine)), wantedLoad_(wantedLoad), cancelledThrough_(cancelledThrough) {}
 
-void EngineWorker::load(quint64 ticket, const QString& path) {
+void EngineWorker::load(quint64 ticket, const LoadRequest& request) {
     if (ticket != wantedLoad_->load()) return; // abandoned before it started
+    double reported = -1;
+    auto progress = [this, ticket, &reported](double fraction) {
+        if (ticket != wantedLoad_->load()) return false; // abandoned: stop loading
+        if (fraction - reported >= 0.01 || (fraction >= 1.0 && reported < 1.0)) {
+            reported = fraction;
+            emit loadProgress(ticket, fraction);
+        }
+        return true;
+    };
     try {
-        const LoadedModelFacts facts = engine_->load(path.toStdString());
+        const LoadedModelFacts facts = engine_->load(request, progress);
         if (ticket != wantedLoad_->load()) {
             // Abandoned while loading: free the memory now rather than holding an unwanted model.
             engine_->unload();
             return;
         }
-        emit loadSucceeded(ticket, QString::fromStdString(facts.device),
-                           QString::fromStdString(facts.deviceReason), facts.contextLength,
-                           facts.memoryBytes);
+        emit loadSucceeded(ticket, facts);
+    } catch (const LoadCancelled&) {
+        // Only an abandoned load is stopped this way; its requester has moved on already.
     } catch (const std::exception& e) {
         emit loadFailed(ticket, QString::fromUtf8(e.what()));
     }
@@ -68,11 +77,13 @@ void EngineWorker::generate(quint64 requestId, const GenerationRequest& request)
 EngineHost::EngineHost(std::unique_ptr<ChatEngine> engine, QObject* parent) : QObject(parent) {
     qRegisterMetaType<GenerationRequest>();
     qRegisterMetaType<GenerationReport>();
+    qRegisterMetaType<LoadedModelFacts>();
     engine_ = engine.get();
     worker_ = new EngineWorker(std::move(engine), &wantedLoad_, &cancelledThrough_);
     worker_->moveToThread(&thread_);
     connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
     // Queued: the worker's signals are emitted on the engine thread.
+    connect(worker_, &EngineWorker::loadProgress, this, &EngineHost::loadProgress, Qt::QueuedConnection);
     connect(worker_, &EngineWorker::loadSucceeded, this, &EngineHost::loadSucceeded, Qt::QueuedConnection);
     connect(worker_, &EngineWorker::loadFailed, this, &EngineHost::loadFailed, Qt::QueuedConnection);
     connect(worker_, &EngineWorker::delta, this, &EngineHost::delta, Qt::QueuedConnection);
@@ -92,15 +103,15 @@ EngineHost::~EngineHost() {
     thread_.wait();
 }
 
-quint64 EngineHost::requestLoad(const QString& path) {
+quint64 EngineHost::requestLoad(const LoadRequest& request) {
     const quint64 ticket = nextTicket_++;
     wantedLoad_.store(ticket);
     cancel(); // a generation in progress would hold the engine thread
     QMetaObject::invokeMethod(
         worker_,
-        [worker = worker_, ticket, path] {
+        [worker = worker_, ticket, request] {
             worker->engine()->resetCancel();
-            worker->load(ticket, path);
+            worker->load(ticket, request);
         },
         Qt::QueuedConnection);
     return ticket;

@@ -29,13 +29,13 @@ public:
     ChatEngine* engine() { return engine_.get(); }
 
     // Called on the engine thread (queued).
-    void load(quint64 ticket, const QString& path);
+    void load(quint64 ticket, const ocelle::app::LoadRequest& request);
     void unload();
     void generate(quint64 requestId, const ocelle::app::GenerationRequest& request);
 
 signals:
-    void loadSucceeded(quint64 ticket, const QString& device, const QString& deviceReason, int contextLength,
-                       qint64 memoryBytes);
+    void loadProgress(quint64 ticket, double fraction);
+    void loadSucceeded(quint64 ticket, const ocelle::app::LoadedModelFacts& facts);
     void loadFailed(quint64 ticket, const QString& message);
     void delta(quint64 requestId, const QString& reasoning, const QString& answer);
     void generationFinished(quint64 requestId, const ocelle::app::GenerationReport& report);
@@ -54,8 +54,9 @@ public:
     ~EngineHost() override;
 
     // Each returns the ticket/id its signals will carry.
-    quint64 requestLoad(const QString& path);
-    // Forget the load in progress: its model is dropped on the engine thread when it arrives.
+    quint64 requestLoad(const LoadRequest& request);
+    // Forget the load in progress: the engine stops loading at its next progress report, and a
+    // model that arrives anyway is dropped on the engine thread.
     void abandonLoad();
     void requestUnload();
     quint64 requestGenerate(const GenerationRequest& request);
@@ -63,8 +64,9 @@ public:
     void cancel();
 
 signals:
-    void loadSucceeded(quint64 ticket, const QString& device, const QString& deviceReason, int contextLength,
-                       qint64 memoryBytes);
+    // Loading progress (0..1), at most about every percent.
+    void loadProgress(quint64 ticket, double fraction);
+    void loadSucceeded(quint64 ticket, const ocelle::app::LoadedModelFacts& facts);
     void loadFailed(quint64 ticket, const QString& message);
     void delta(quint64 requestId, const QString& reasoning, const QString& answer);
     void generationFinished(quint64 requestId, const ocelle::app::GenerationReport& report);
@@ -84,4 +86,5 @@ private:
 } // namespace ocelle::app
 
 Q_DECLARE_METATYPE(ocelle::app::GenerationRequest)
+Q_DECLARE_METATYPE(ocelle::app::LoadedModelFacts)
 Q_DECLARE_METATYPE(ocelle::app::GenerationReport)

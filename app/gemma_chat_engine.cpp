@@ -2,44 +2,111 @@
 
 #include "chat/chat_format.h"
 #include "chat/output_parser.h"
+#include "device_choice.h"
 #include "engine/engine.h"
 #include "tokenizer/vocab.h"
 
 namespace ocelle::app {
 
-GemmaChatEngine::GemmaChatEngine(int contextLength) : contextLength_(contextLength) {}
+GemmaChatEngine::GemmaChatEngine() = default;
 
 GemmaChatEngine::~GemmaChatEngine() = default;
 
-LoadedModelFacts GemmaChatEngine::load(const std::string& path) {
-    unload();
+namespace {
+
+struct LoadedOn {
     std::shared_ptr<engine::Model> model;
-    std::unique_ptr<chat::ChatFormat> format;
+    std::unique_ptr<engine::Session> session;
+};
+
+// Loads the model and makes its session with these options; engine errors become EngineError
+// (LoadCancelled for a stop through the progress callback).
+LoadedOn loadOn(const std::string& path, const engine::LoadOptions& options, int contextLength) {
     try {
-        model = engine::Model::load(path);
-        if (!model->vocab()) throw EngineError(path + ": the model has no vocabulary");
-        format = std::make_unique<chat::ChatFormat>(*model->vocab());
+        LoadedOn loaded;
+        loaded.model = engine::Model::load(path, options);
+        if (!loaded.model->vocab()) throw EngineError(path + ": the model has no vocabulary");
+        engine::SessionOptions sessionOptions;
+        sessionOptions.contextLength =
+            std::max(1, std::min(contextLength, loaded.model->trainedContextLength()));
+        loaded.session = loaded.model->createSession(sessionOptions);
+        return loaded;
     } catch (const EngineError&) {
         throw;
+    } catch (const engine::Error& e) {
+        if (e.kind() == engine::ErrorKind::LoadCancelled) throw LoadCancelled(e.what());
+        throw EngineError(e.what());
     } catch (const std::exception& e) {
-        // The engine's and the tokenizer's messages already name the file and the problem.
+        // The engine's messages already name the file and the problem.
         throw EngineError(e.what());
     }
-    engine::SessionOptions options;
-    options.contextLength = std::min(contextLength_, model->trainedContextLength());
-    auto session = model->createSession(options);
+}
 
+// "no usable GPU (...), using the CPU" -> "No usable GPU (...), using the CPU."
+std::string sentence(std::string text) {
+    if (!text.empty() && text[0] >= 'a' && text[0] <= 'z') text[0] = char(text[0] - 'a' + 'A');
+    if (!text.empty() && text.back() != '.') text += '.';
+    return text;
+}
+
+} // namespace
+
+LoadedModelFacts GemmaChatEngine::load(const LoadRequest& request, const LoadProgress& progress) {
+    unload();
+    engine::LoadOptions options;
+    applyDeviceChoice(request.device, options);
+    if (progress) {
+        options.progress = [&progress](uint64_t done, uint64_t total) {
+            return progress(total > 0 ? double(done) / double(total) : 1.0);
+        };
+    }
+    // Resolve the device once so that the load uses exactly the device reported here.
+    engine::BackendChoice choice;
+    try {
+        choice = engine::chooseBackend(options);
+    } catch (const std::exception& e) {
+        throw EngineError(e.what()); // e.g. Vulkan requested but no usable device
+    }
     LoadedModelFacts facts;
-    facts.device = model->backendName();
-    facts.deviceReason =
-        "This build runs models on the CPU; the Vulkan engine path is not connected to the app yet.";
-    facts.contextLength = session->contextLength();
-    facts.memoryBytes = static_cast<long long>(model->memoryBytes() + session->stats().sessionBytes);
+    LoadedOn loaded;
+    if (choice.backend == engine::BackendKind::Vulkan) {
+        engine::LoadOptions onDevice = options;
+        onDevice.backend = engine::BackendKind::Vulkan;
+        onDevice.device = std::to_string(choice.deviceIndex);
+        try {
+            loaded = loadOn(request.modelPath, onDevice, request.contextLength);
+            facts.device = choice.device;
+            facts.deviceReason = sentence(choice.reason);
+        } catch (const LoadCancelled&) {
+            throw;
+        } catch (const EngineError& e) {
+            // A model that does not fit the chosen GPU still runs on the CPU; only an explicit
+            // Vulkan choice makes the failure final.
+            if (options.backend == engine::BackendKind::Vulkan) throw;
+            facts.cpuFallback = true;
+            facts.deviceReason =
+                choice.device + " could not load the model (" + e.what() + "), so the CPU runs it.";
+        }
+    } else {
+        facts.cpuFallback = options.backend != engine::BackendKind::Cpu;
+        facts.deviceReason = sentence(choice.reason);
+    }
+    if (!loaded.model) {
+        engine::LoadOptions onCpu = options;
+        onCpu.backend = engine::BackendKind::Cpu;
+        onCpu.device.clear();
+        loaded = loadOn(request.modelPath, onCpu, request.contextLength);
+        facts.device = "CPU";
+    }
+    auto format = std::make_unique<chat::ChatFormat>(*loaded.model->vocab());
+    facts.contextLength = loaded.session->contextLength();
+    facts.memoryBytes =
+        static_cast<long long>(loaded.model->memoryBytes() + loaded.session->stats().sessionBytes);
 
-    model_ = std::move(model);
+    model_ = std::move(loaded.model);
     format_ = std::move(format);
     std::lock_guard lock(sessionMutex_);
-    session_ = std::move(session);
+    session_ = std::move(loaded.session);
     return facts;
 }
 

@@ -20,10 +20,10 @@ namespace ocelle::app {
 
 class GemmaChatEngine final : public ChatEngine {
 public:
-    explicit GemmaChatEngine(int contextLength = 4096);
+    GemmaChatEngine();
     ~GemmaChatEngine() override;
 
-    LoadedModelFacts load(const std::string& path) override;
+    LoadedModelFacts load(const LoadRequest& request, const LoadProgress& progress) override;
     void unload() override;
     bool loaded() const override;
     GenerationOutcome generate(const GenerationRequest& request,
@@ -32,7 +32,6 @@ public:
     void resetCancel() noexcept override;
 
 private:
-    int contextLength_;
     std::shared_ptr<engine::Model> model_;
     std::unique_ptr<chat::ChatFormat> format_;
     // cancel() comes from the GUI thread while load()/unload() may replace the session on the

@@ -50,6 +50,10 @@ int main(int argc, char** argv) {
         QStringLiteral("Send this message once the model has loaded (for demos and screenshots)."),
         QStringLiteral("text"));
     parser.addOption(sendOption);
+    const QCommandLineOption showModelsOption(
+        QStringLiteral("show-models"),
+        QStringLiteral("Open the model list at start (for demos and screenshots)."));
+    parser.addOption(showModelsOption);
     parser.process(app);
     if (parser.positionalArguments().size() > 1) {
         std::fprintf(stderr, "ocelle: give at most one model file (see --help)\n");
@@ -73,6 +77,8 @@ int main(int argc, char** argv) {
         return 1;
     }
 
+    if (parser.isSet(showModelsOption))
+        QMetaObject::invokeMethod(engine.rootObjects().constFirst(), "openModelList");
     if (scheme == QLatin1String("light")) Theme::instance(&engine)->setMode(Theme::Mode::Light);
     if (scheme == QLatin1String("dark")) Theme::instance(&engine)->setMode(Theme::Mode::Dark);
     ModelController* models = ModelController::instance(&engine);

@@ -1,56 +1,18 @@
 #include "model_controller.h"
 
 #include "gemma_chat_engine.h"
-#include "gguf/gguf.h"
-#include "gguf/tensor_types.h"
-#include "model/hparams.h"
+#include "model_file.h"
 
 #include <QDir>
 #include <QFileInfo>
 #include <QLocale>
 #include <QQmlEngine>
-#include <QRegularExpression>
 #include <QSettings>
 #include <QtQml/qqml.h>
-#include <map>
+#include <algorithm>
 
 namespace {
-
-// The architecture name Gemma 4 text models carry in general.architecture.
-constexpr const char* kGemma4Architecture = "gemma4";
-// llama.cpp's projector files (mmproj: vision and audio towers) use this architecture name.
-constexpr const char* kProjectorArchitecture = "clip";
 const QString kLastModelKey = QStringLiteral("models/lastModel");
-
-// The weight type holding most of the file's bytes: what people call the quantization.
-QString dominantWeightType(const ocelle::gguf::File& file) {
-    std::map<uint32_t, uint64_t> bytesByType;
-    for (const auto& tensor : file.tensors()) bytesByType[tensor.rawType] += tensor.nbytes;
-    uint32_t best = 0;
-    uint64_t bestBytes = 0;
-    for (const auto& [type, bytes] : bytesByType) {
-        if (bytes > bestBytes) {
-            best = type;
-            bestBytes = bytes;
-        }
-    }
-    return bestBytes == 0 ? QString() : QString::fromStdString(ocelle::gguf::typeName(best));
-}
-
-// Lower case, without "mmproj" and separators: "mmproj-gemma-4-E2B-f16" -> "gemma4e2bf16".
-QString comparableName(QString name) {
-    name = name.toLower();
-    name.remove(QStringLiteral("mmproj"));
-    name.remove(QRegularExpression(QStringLiteral("[^a-z0-9]")));
-    return name;
-}
-
-int commonPrefixLength(const QString& a, const QString& b) {
-    int n = 0;
-    while (n < a.size() && n < b.size() && a[n] == b[n]) ++n;
-    return n;
-}
-
 } // namespace
 
 ModelController::ModelController(QObject* parent)
@@ -61,6 +23,34 @@ ModelController::ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine
     statusText_ = tr("No model loaded.");
     connect(&host_, &ocelle::app::EngineHost::loadSucceeded, this, &ModelController::onLoadSucceeded);
     connect(&host_, &ocelle::app::EngineHost::loadFailed, this, &ModelController::onLoadFailed);
+    connect(&host_, &ocelle::app::EngineHost::loadProgress, this, &ModelController::onLoadProgress);
+    library_.setDeviceChoice(deviceChoice_);
+    library_.setContextLength(requestedContextLength_);
+}
+
+void ModelController::setDeviceChoice(const QString& choice) {
+    if (choice == deviceChoice_) return;
+    deviceChoice_ = choice;
+    library_.setDeviceChoice(choice);
+    emit settingsChanged();
+}
+
+void ModelController::setRequestedContextLength(int tokens) {
+    if (tokens < 1 || tokens == requestedContextLength_) return;
+    requestedContextLength_ = tokens;
+    library_.setContextLength(tokens);
+    emit settingsChanged();
+}
+
+void ModelController::setLoadProgress(double fraction) {
+    if (fraction == loadProgress_) return;
+    loadProgress_ = fraction;
+    emit loadProgressChanged();
+}
+
+void ModelController::onLoadProgress(quint64 ticket, double fraction) {
+    if (ticket != loadTicket_ || state_ != State::Loading) return;
+    setLoadProgress(std::clamp(fraction, 0.0, 1.0));
 }
 
 ModelController* ModelController::instance(QQmlEngine* engine) {
@@ -91,35 +81,6 @@ QString ModelController::summary() const {
     return parts.join(QStringLiteral(" \u00b7 "));
 }
 
-QString ModelController::findProjectorFor(const QString& modelPath) {
-    const QFileInfo model(modelPath);
-    const QString modelKey = comparableName(model.completeBaseName());
-    QString best;
-    int bestScore = -1;
-    int candidates = 0;
-    const QFileInfoList files =
-        model.dir().entryInfoList({QStringLiteral("*.gguf"), QStringLiteral("*.GGUF")}, QDir::Files);
-    for (const QFileInfo& file : files) {
-        if (file.absoluteFilePath() == model.absoluteFilePath()) continue;
-        if (!file.fileName().contains(QLatin1String("mmproj"), Qt::CaseInsensitive)) continue;
-        try {
-            const auto gguf = ocelle::gguf::File::open(file.absoluteFilePath().toStdString());
-            if (gguf->getString("general.architecture").value_or("") != kProjectorArchitecture) continue;
-        } catch (const std::exception&) {
-            continue; // an unreadable neighbour is not ours to complain about
-        }
-        ++candidates;
-        const int score = commonPrefixLength(comparableName(file.completeBaseName()), modelKey);
-        if (score > bestScore) {
-            bestScore = score;
-            best = file.absoluteFilePath();
-        }
-    }
-    // With several projectors in the folder, only one that shares the model's name counts.
-    if (candidates > 1 && bestScore < 4) return {};
-    return best;
-}
-
 bool ModelController::openModelFile(const QUrl& file) {
     if (file.isLocalFile()) return openModelPath(file.toLocalFile());
     if (file.scheme().isEmpty()) return openModelPath(file.toString()); // a bare path passed from QML
@@ -135,90 +96,48 @@ bool ModelController::openLastModel() {
 }
 
 bool ModelController::openModelPath(const QString& path) {
-    if (path.isEmpty()) {
-        fail(path, tr("No file was chosen."));
-        return false;
-    }
-    const QString absolute = QFileInfo(path).absoluteFilePath();
-    std::unique_ptr<ocelle::gguf::File> gguf;
-    QString architecture;
-    QString name;
-    try {
-        gguf = ocelle::gguf::File::open(absolute.toStdString());
-        architecture = QString::fromStdString(gguf->getString("general.architecture").value_or(""));
-        name = QString::fromStdString(gguf->getString("general.name").value_or(""));
-    } catch (const ocelle::gguf::Error& e) {
-        // The reader's message already names the file and the problem.
-        fail(absolute, tr("Could not read the model: %1").arg(QString::fromStdString(e.what())));
-        return false;
-    }
-
-    const QString shownName = QFileInfo(absolute).fileName();
-    if (architecture.isEmpty()) {
-        fail(absolute,
-             tr("%1 has no general.architecture entry, so it is not a model Ocelle can run.").arg(shownName));
-        return false;
-    }
-    if (architecture == QLatin1String(kProjectorArchitecture)) {
-        fail(absolute, tr("%1 is a projector (mmproj) file for images and audio. Open the Gemma 4 text "
-                          "model first; its mmproj file goes with it.")
-                           .arg(shownName));
-        return false;
-    }
-    if (architecture != QLatin1String(kGemma4Architecture)) {
-        fail(absolute,
-             tr("%1 is a \"%2\" model. Ocelle runs Gemma 4 (gemma4) models.").arg(shownName, architecture));
-        return false;
-    }
-    if (gguf->tensors().empty()) {
-        fail(absolute,
-             tr("%1 holds no weights (a vocabulary-only file). Open a full Gemma 4 model.").arg(shownName));
-        return false;
-    }
-    QString variant;
-    try {
-        variant = QString::fromLatin1(
-            ocelle::model::variantName(ocelle::model::HyperParams::fromFile(*gguf).variant));
-    } catch (const std::exception& e) {
-        fail(absolute,
-             tr("%1 is not a complete Gemma 4 model: %2").arg(shownName, QString::fromUtf8(e.what())));
+    // Reading the header is cheap (the file is mapped, the weights are not read), so a wrong file
+    // is refused at once with the reason.
+    const ocelle::app::ModelFileFacts facts = ocelle::app::inspectModelFile(path);
+    if (!facts.usable) {
+        fail(facts.path, facts.problem);
         return false;
     }
 
     clearFacts();
     state_ = State::Loading;
-    modelPath_ = absolute;
-    architecture_ = architecture;
-    modelName_ = name;
-    variant_ = variant;
-    quantization_ = dominantWeightType(*gguf);
-    tensorCount_ = static_cast<int>(gguf->tensors().size());
-    fileSize_ = static_cast<qint64>(gguf->fileSize());
-    inputs_ = {tr("text")};
-    projectorPath_ = findProjectorFor(absolute);
-    if (!projectorPath_.isEmpty()) {
-        try {
-            const auto projector = ocelle::gguf::File::open(projectorPath_.toStdString());
-            if (projector->getBool("clip.has_vision_encoder").value_or(false)) inputs_ << tr("image");
-            if (projector->getBool("clip.has_audio_encoder").value_or(false)) inputs_ << tr("audio");
-        } catch (const std::exception&) {
-            projectorPath_.clear();
-        }
-    }
-    statusText_ = tr("Loading %1\u2026").arg(shownName);
-    loadTicket_ = host_.requestLoad(absolute);
+    modelPath_ = facts.path;
+    architecture_ = facts.architecture;
+    modelName_ = facts.name;
+    variant_ = facts.variant;
+    quantization_ = facts.quantization;
+    tensorCount_ = facts.tensorCount;
+    fileSize_ = facts.fileSize;
+    inputs_ = facts.inputs;
+    projectorPath_ = facts.projectorPath;
+    statusText_ = tr("Loading %1\u2026").arg(fileName());
+    setLoadProgress(0);
+    ocelle::app::LoadRequest request;
+    request.modelPath = modelPath_.toStdString();
+    request.projectorPath = projectorPath_.toStdString();
+    request.device = deviceChoice_.toStdString();
+    request.contextLength = requestedContextLength_;
+    loadTicket_ = host_.requestLoad(request);
+    library_.addOpenedFile(modelPath_);
+    library_.setCurrentPath(modelPath_);
     emit changed();
     return true;
 }
 
-void ModelController::onLoadSucceeded(quint64 ticket, const QString& device, const QString& deviceReason,
-                                      int contextLength, qint64 memoryBytes) {
+void ModelController::onLoadSucceeded(quint64 ticket, const ocelle::app::LoadedModelFacts& facts) {
     if (ticket != loadTicket_ || state_ != State::Loading) return;
     state_ = State::Loaded;
-    device_ = device.compare(QLatin1String("cpu"), Qt::CaseInsensitive) == 0 ? QStringLiteral("CPU") : device;
-    deviceReason_ = deviceReason;
-    contextLength_ = contextLength;
-    memoryBytes_ = memoryBytes;
+    device_ = QString::fromStdString(facts.device);
+    deviceReason_ = QString::fromStdString(facts.deviceReason);
+    cpuFallback_ = facts.cpuFallback;
+    contextLength_ = facts.contextLength;
+    memoryBytes_ = facts.memoryBytes;
+    setLoadProgress(1);
     statusText_ = tr("%1 is loaded: %2. Context %3 tokens, %4 in memory.")
                       .arg(fileName(), summary())
                       .arg(contextLength_)
@@ -242,6 +161,7 @@ void ModelController::cancelLoad() {
     clearFacts();
     state_ = State::NoModel;
     modelPath_.clear();
+    library_.setCurrentPath({});
     statusText_ = tr("Loading %1 was cancelled. No model loaded.").arg(name);
     emit changed();
     emit loadFinished(false);
@@ -257,6 +177,7 @@ void ModelController::unload() {
     clearFacts();
     state_ = State::NoModel;
     modelPath_.clear();
+    library_.setCurrentPath({});
     statusText_ = tr("The model was unloaded. No model loaded.");
     emit changed();
 }
@@ -272,6 +193,7 @@ void ModelController::clearFacts() {
     inputs_.clear();
     device_.clear();
     deviceReason_.clear();
+    cpuFallback_ = false;
     contextLength_ = 0;
     memoryBytes_ = 0;
 }
@@ -283,6 +205,7 @@ void ModelController::fail(const QString& path, const QString& message) {
     clearFacts();
     state_ = State::Failed;
     modelPath_ = path;
+    library_.setCurrentPath({});
     statusText_ = message;
     emit changed();
 }

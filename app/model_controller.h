@@ -7,6 +7,7 @@
 
 #include "chat_engine.h"
 #include "engine_host.h"
+#include "model_list_model.h"
 
 #include <QObject>
 #include <QString>
@@ -38,6 +39,14 @@ class ModelController : public QObject {
     Q_PROPERTY(QStringList inputs READ inputs NOTIFY changed)
     Q_PROPERTY(QString device READ device NOTIFY changed)
     Q_PROPERTY(QString deviceReason READ deviceReason NOTIFY changed)
+    Q_PROPERTY(bool cpuFallback READ cpuFallback NOTIFY changed)
+    Q_PROPERTY(double loadProgress READ loadProgress NOTIFY loadProgressChanged)
+    // Settings for the next load (the settings page binds them): "auto", "cpu", "vulkan:<index>";
+    // the context length in tokens. The model list's estimates follow them.
+    Q_PROPERTY(QString deviceChoice READ deviceChoice WRITE setDeviceChoice NOTIFY settingsChanged)
+    Q_PROPERTY(int requestedContextLength READ requestedContextLength WRITE setRequestedContextLength NOTIFY
+                   settingsChanged)
+    Q_PROPERTY(ModelListModel* library READ library CONSTANT)
     Q_PROPERTY(int contextLength READ contextLength NOTIFY changed)
     Q_PROPERTY(QString summary READ summary NOTIFY changed)
     Q_PROPERTY(QString statusText READ statusText NOTIFY changed)
@@ -85,6 +94,13 @@ public:
     QStringList inputs() const { return inputs_; }
     QString device() const { return device_; }
     QString deviceReason() const { return deviceReason_; }
+    bool cpuFallback() const { return cpuFallback_; }
+    double loadProgress() const { return loadProgress_; }
+    QString deviceChoice() const { return deviceChoice_; }
+    void setDeviceChoice(const QString& choice);
+    int requestedContextLength() const { return requestedContextLength_; }
+    void setRequestedContextLength(int tokens);
+    ModelListModel* library() { return &library_; }
     int contextLength() const { return contextLength_; }
     QString summary() const;
     QString statusText() const { return statusText_; }
@@ -92,22 +108,23 @@ public:
 
     ocelle::app::EngineHost* engineHost() { return &host_; }
 
-    // The mmproj file in `modelPath`'s folder that goes with it, or empty. Exposed for tests.
-    static QString findProjectorFor(const QString& modelPath);
-
 signals:
     void changed();
     // A load finished (either way); tests and the command line wait for it.
     void loadFinished(bool ok);
+    void loadProgressChanged();
+    void settingsChanged();
 
 private:
     void fail(const QString& path, const QString& message);
     void clearFacts();
-    void onLoadSucceeded(quint64 ticket, const QString& device, const QString& deviceReason,
-                         int contextLength, qint64 memoryBytes);
+    void onLoadSucceeded(quint64 ticket, const ocelle::app::LoadedModelFacts& facts);
+    void onLoadProgress(quint64 ticket, double fraction);
+    void setLoadProgress(double fraction);
     void onLoadFailed(quint64 ticket, const QString& message);
 
     ocelle::app::EngineHost host_;
+    ModelListModel library_;
     quint64 loadTicket_ = 0;
     State state_ = State::NoModel;
     QString modelPath_;
@@ -121,6 +138,10 @@ private:
     QStringList inputs_;
     QString device_;
     QString deviceReason_;
+    bool cpuFallback_ = false;
+    double loadProgress_ = 0;
+    QString deviceChoice_ = QStringLiteral("auto");
+    int requestedContextLength_ = 4096;
     int contextLength_ = 0;
     qint64 memoryBytes_ = 0;
     QString statusText_;

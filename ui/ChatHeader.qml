@@ -7,6 +7,7 @@ import Ocelle.App
 Rectangle {
     id: header
     signal openModelRequested()
+    signal modelListRequested()
 
     implicitHeight: 52
     color: Theme.background
@@ -26,22 +27,32 @@ Rectangle {
             elide: Text.ElideRight
         }
 
-        Label {
-            objectName: "headerModelLabel"
+        // The model in use; a click opens the model list.
+        QuietButton {
+            id: modelButton
+            objectName: "headerModelButton"
             Layout.maximumWidth: 520
-            elide: Text.ElideMiddle
-            color: Theme.mutedText
+            outlined: false
             text: ModelController.modelLoaded
                   ? qsTr("%1 \u00b7 %2").arg(ModelController.fileName).arg(ModelController.summary)
-                  : ModelController.busy ? qsTr("Loading %1\u2026").arg(ModelController.fileName)
+                  : ModelController.busy ? qsTr("Loading %1\u2026 %2%").arg(ModelController.fileName)
+                                                .arg(Math.round(ModelController.loadProgress * 100))
                                          : qsTr("No model loaded")
-            ToolTip.visible: modelLabelHover.hovered && ModelController.modelLoaded
-            ToolTip.text: qsTr("Device: %1. %2 Context: %3 tokens.")
-                          .arg(ModelController.device).arg(ModelController.deviceReason)
-                          .arg(ModelController.contextLength)
-            HoverHandler { id: modelLabelHover }
-            Accessible.role: Accessible.StaticText
-            Accessible.name: text
+            contentItem: Label {
+                objectName: "headerModelLabel"
+                text: modelButton.text
+                elide: Text.ElideMiddle
+                color: ModelController.cpuFallback ? Theme.text : Theme.mutedText
+                verticalAlignment: Text.AlignVCenter
+            }
+            onClicked: header.modelListRequested()
+            ToolTip.visible: hovered
+            ToolTip.text: ModelController.modelLoaded
+                          ? qsTr("Device: %1. %2 Context: %3 tokens. Click to see all models.")
+                                .arg(ModelController.device).arg(ModelController.deviceReason)
+                                .arg(ModelController.contextLength)
+                          : qsTr("Show the models (Ctrl+M)")
+            Accessible.name: qsTr("Models: %1").arg(text)
         }
 
         BusyIndicator {
@@ -75,5 +86,27 @@ Rectangle {
         anchors.bottom: parent.bottom
         height: 1
         color: Theme.border
+    }
+
+    // Loading progress along the bottom edge (weights read into memory or uploaded to the GPU).
+    ProgressBar {
+        objectName: "headerLoadProgress"
+        anchors.left: parent.left
+        anchors.right: parent.right
+        anchors.bottom: parent.bottom
+        visible: ModelController.busy
+        from: 0
+        to: 1
+        value: ModelController.loadProgress
+        background: Item { implicitHeight: 3 }
+        contentItem: Item {
+            implicitHeight: 3
+            Rectangle {
+                width: parent.width * ModelController.loadProgress
+                height: parent.height
+                color: Theme.accent
+            }
+        }
+        Accessible.name: qsTr("Loading the model")
     }
 }

@@ -43,13 +43,24 @@ ApplicationWindow {
     palette.disabled.brightText: Theme.mutedText
     palette.disabled.buttonText: Theme.mutedText
 
+    // Files dropped onto the window that are not models (images, documents, audio, video): the
+    // composer's attachments take them.
+    signal filesDropped(var urls)
+
     function openModelDialog() {
         modelDialog.open()
+    }
+    function openModelList() {
+        modelLibrary.open()
     }
 
     Shortcut {
         sequence: StandardKey.Open
         onActivated: window.openModelDialog()
+    }
+    Shortcut {
+        sequence: "Ctrl+M"
+        onActivated: window.openModelList()
     }
     Shortcut {
         sequence: "Esc"
@@ -84,6 +95,7 @@ ApplicationWindow {
             ChatHeader {
                 Layout.fillWidth: true
                 onOpenModelRequested: window.openModelDialog()
+                onModelListRequested: window.openModelList()
             }
 
             Item {
@@ -105,6 +117,35 @@ ApplicationWindow {
                 Layout.fillWidth: true
             }
         }
+    }
+
+    // A dropped .gguf opens as the model; everything else goes to filesDropped.
+    DropArea {
+        id: dropArea
+        objectName: "windowDropArea"
+        anchors.fill: parent
+        keys: ["text/uri-list"]
+        onDropped: (drop) => {
+            if (!drop.hasUrls) return
+            let others = []
+            let model = null
+            for (let i = 0; i < drop.urls.length; ++i) {
+                const url = drop.urls[i].toString()
+                if (url.toLowerCase().endsWith(".gguf")) {
+                    if (model === null) model = drop.urls[i]
+                } else {
+                    others.push(drop.urls[i])
+                }
+            }
+            if (model !== null) ModelController.openModelFile(model)
+            if (others.length > 0) window.filesDropped(others)
+            drop.accept(Qt.CopyAction)
+        }
+    }
+
+    ModelLibrary {
+        id: modelLibrary
+        onOpenFileRequested: window.openModelDialog()
     }
 
     FileDialog {

@@ -35,9 +35,10 @@ void readIntoMemory(const gguf::File& file, const LoadProgress& progress) {
         if (!progress(total, total)) throw LoadStopped{};
         return;
     }
-    constexpr uint64_t kReportEvery = 32ull << 20;
     const long pageSize = sysconf(_SC_PAGESIZE);
     const uint64_t page = pageSize > 0 ? uint64_t(pageSize) : 4096;
+    // About every percent, and at least every 32 MiB so that a stop is seen soon on big files.
+    const uint64_t reportEvery = std::max<uint64_t>(page, std::min<uint64_t>(32ull << 20, total / 100));
     volatile uint8_t sink = 0;
     if (!progress(0, total)) throw LoadStopped{};
     uint64_t done = 0, reported = 0;
@@ -45,7 +46,7 @@ void readIntoMemory(const gguf::File& file, const LoadProgress& progress) {
         for (uint64_t offset = 0; offset < t.nbytes; offset += page) {
             sink = sink + t.data[offset];
             const uint64_t now = done + std::min(offset + page, t.nbytes);
-            if (now - reported >= kReportEvery) {
+            if (now - reported >= reportEvery) {
                 reported = now;
                 if (!progress(now, total)) throw LoadStopped{};
             }

@@ -6,6 +6,7 @@
 #include "chat_engine.h"
 
 #include <QThread>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <mutex>
@@ -17,6 +18,7 @@ public:
     struct Shared {
         std::mutex mutex;
         std::vector<ocelle::app::GenerationRequest> requests;
+        std::vector<ocelle::app::LoadRequest> loadRequests;
         QThread* generateThread = nullptr;
         std::atomic<int> loadMilliseconds{0};
     };
@@ -25,15 +27,27 @@ public:
                        int pauseMilliseconds = 0)
         : script_(std::move(script)), shared_(std::move(shared)), pauseMs_(pauseMilliseconds) {}
 
-    ocelle::app::LoadedModelFacts load(const std::string& path) override {
-        const auto until =
-            std::chrono::steady_clock::now() + std::chrono::milliseconds(shared_->loadMilliseconds.load());
-        while (std::chrono::steady_clock::now() < until)
+    // Reports progress evenly over loadMilliseconds, stopping when the progress callback says so.
+    ocelle::app::LoadedModelFacts load(const ocelle::app::LoadRequest& request,
+                                       const ocelle::app::LoadProgress& progress) override {
+        {
+            std::lock_guard lock(shared_->mutex);
+            shared_->loadRequests.push_back(request);
+        }
+        const auto start = std::chrono::steady_clock::now();
+        const auto duration = std::chrono::milliseconds(shared_->loadMilliseconds.load());
+        for (;;) {
+            const auto elapsed = std::chrono::steady_clock::now() - start;
+            const double fraction =
+                duration.count() > 0 ? std::min(1.0, std::chrono::duration<double>(elapsed) / duration) : 1.0;
+            if (progress && !progress(fraction)) throw ocelle::app::LoadCancelled("scripted load stopped");
+            if (fraction >= 1.0) break;
             std::this_thread::sleep_for(std::chrono::milliseconds(2));
-        if (path.find("unloadable") != std::string::npos)
-            throw ocelle::app::EngineError(path + ": scripted failure");
+        }
+        if (request.modelPath.find("unloadable") != std::string::npos)
+            throw ocelle::app::EngineError(request.modelPath + ": scripted failure");
         loaded_ = true;
-        return {"CPU", "scripted", 2048, 1000};
+        return {"CPU", "scripted", false, 2048, 1000};
     }
     void unload() override { loaded_ = false; }
     bool loaded() const override { return loaded_; }

@@ -1,11 +1,13 @@
 // ModelController: choosing a model file validates its GGUF header, then loads it on the engine
 // thread and says what it found, or why the file cannot be used, in words a user can act on.
 #include "model_controller.h"
+#include "model_file.h"
 #include "scripted_chat_engine.h"
 
 #include <QSettings>
 #include <QStandardPaths>
 
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileInfo>
 #include <QSignalSpy>
@@ -125,14 +127,14 @@ private slots:
         QTemporaryDir dir;
         const QString model = dir.filePath(QStringLiteral("tiny-gemma4-e.gguf"));
         QVERIFY(QFile::link(fixture("models/tiny-gemma4-e.gguf"), model));
-        QCOMPARE(ModelController::findProjectorFor(model), QString());
+        QCOMPARE(ocelle::app::findProjectorFor(model), QString());
         // A GGUF with "mmproj" in its name that is not a projector is not paired.
         QVERIFY(writeFile(dir.filePath(QStringLiteral("mmproj-fake.gguf")),
                           minimalGguf({{"general.architecture", "llama"}})));
-        QCOMPARE(ModelController::findProjectorFor(model), QString());
+        QCOMPARE(ocelle::app::findProjectorFor(model), QString());
         const QString projector = dir.filePath(QStringLiteral("tiny-gemma4-e-mmproj-f16.gguf"));
         QVERIFY(QFile::link(fixture("vision/tiny-gemma4-e-mmproj.gguf"), projector));
-        QCOMPARE(ModelController::findProjectorFor(model), QFileInfo(projector).absoluteFilePath());
+        QCOMPARE(ocelle::app::findProjectorFor(model), QFileInfo(projector).absoluteFilePath());
 
         auto shared = std::make_shared<ScriptedChatEngine::Shared>();
         ModelController controller(
@@ -180,6 +182,120 @@ private slots:
         QTest::qWait(700);
         QCOMPARE(controller.state(), ModelController::State::NoModel);
         QCOMPARE(finished.count(), 1);
+    }
+
+    // Progress from the engine thread reaches the controller: increasing, from 0 to 1 when loaded.
+    void loadProgressReachesTheController() {
+        auto shared = std::make_shared<ScriptedChatEngine::Shared>();
+        shared->loadMilliseconds = 300;
+        ModelController controller(
+            std::make_unique<ScriptedChatEngine>(std::vector<ocelle::app::StreamDelta>{}, shared));
+        QList<double> seen;
+        connect(&controller, &ModelController::loadProgressChanged, this,
+                [&] { seen << controller.loadProgress(); });
+        QSignalSpy finished(&controller, &ModelController::loadFinished);
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
+        QVERIFY(finished.wait(5000));
+        QVERIFY(controller.modelLoaded());
+        QCOMPARE(controller.loadProgress(), 1.0);
+        int between = 0;
+        for (int i = 0; i < seen.size(); ++i) {
+            if (i > 0) QVERIFY(seen[i] >= seen[i - 1]);
+            between += seen[i] > 0.05 && seen[i] < 0.95;
+        }
+        QVERIFY2(between >= 3, qPrintable(QString::number(between))); // steps, not a jump to 1
+    }
+
+    void theRealEngineReportsProgressToo() {
+        ModelController controller;
+        controller.setDeviceChoice(QStringLiteral("cpu"));
+        QList<double> seen;
+        connect(&controller, &ModelController::loadProgressChanged, this,
+                [&] { seen << controller.loadProgress(); });
+        QSignalSpy finished(&controller, &ModelController::loadFinished);
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
+        QVERIFY(finished.wait(30000));
+        QVERIFY(controller.modelLoaded());
+        QVERIFY2(seen.size() >= 3, qPrintable(QString::number(seen.size())));
+        QVERIFY(std::any_of(seen.begin(), seen.end(), [](double f) { return f > 0.1 && f < 0.9; }));
+        QCOMPARE(seen.last(), 1.0);
+    }
+
+    // Cancel stops the engine itself: a long load ends at once and the next load is not queued
+    // behind it.
+    void cancelStopsTheEngineLoading() {
+        auto shared = std::make_shared<ScriptedChatEngine::Shared>();
+        shared->loadMilliseconds = 20000;
+        ModelController controller(
+            std::make_unique<ScriptedChatEngine>(std::vector<ocelle::app::StreamDelta>{}, shared));
+        QSignalSpy finished(&controller, &ModelController::loadFinished);
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
+        QTRY_VERIFY(controller.loadProgress() > 0);
+        controller.cancelLoad();
+        QCOMPARE(controller.state(), ModelController::State::NoModel);
+        shared->loadMilliseconds = 0;
+        QElapsedTimer timer;
+        timer.start();
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-moe.gguf")));
+        QTRY_VERIFY_WITH_TIMEOUT(controller.modelLoaded(), 5000);
+        QVERIFY2(timer.elapsed() < 5000, qPrintable(QString::number(timer.elapsed())));
+        QCOMPARE(controller.fileName(), QStringLiteral("tiny-gemma4-moe.gguf"));
+    }
+
+    // The device and context settings reach the engine with the paired projector.
+    void settingsGoWithTheLoadRequest() {
+        QTemporaryDir dir;
+        const QString model = dir.filePath(QStringLiteral("tiny-gemma4-e.gguf"));
+        QVERIFY(QFile::link(fixture("models/tiny-gemma4-e.gguf"), model));
+        const QString projector = dir.filePath(QStringLiteral("tiny-gemma4-e-mmproj.gguf"));
+        QVERIFY(QFile::link(fixture("vision/tiny-gemma4-e-mmproj.gguf"), projector));
+        auto shared = std::make_shared<ScriptedChatEngine::Shared>();
+        ModelController controller(
+            std::make_unique<ScriptedChatEngine>(std::vector<ocelle::app::StreamDelta>{}, shared));
+        controller.setDeviceChoice(QStringLiteral("vulkan:0"));
+        controller.setRequestedContextLength(1536);
+        QCOMPARE(controller.library()->deviceChoice(), QStringLiteral("vulkan:0"));
+        QCOMPARE(controller.library()->contextLength(), 1536);
+        QSignalSpy finished(&controller, &ModelController::loadFinished);
+        QVERIFY(controller.openModelPath(model));
+        QVERIFY(finished.wait(5000));
+        std::lock_guard lock(shared->mutex);
+        QCOMPARE(shared->loadRequests.size(), size_t(1));
+        const auto& request = shared->loadRequests.front();
+        QCOMPARE(QString::fromStdString(request.modelPath), QFileInfo(model).absoluteFilePath());
+        QCOMPARE(QString::fromStdString(request.projectorPath), QFileInfo(projector).absoluteFilePath());
+        QCOMPARE(request.device, std::string("vulkan:0"));
+        QCOMPARE(request.contextLength, 1536);
+    }
+
+    // On this machine the only Vulkan device (if any) is a CPU-type one, which "auto" never picks:
+    // the CPU runs the model and the controller says why.
+    void theRealEngineSaysWhyItUsesTheCpu() {
+        ModelController controller;
+        controller.setRequestedContextLength(300);
+        QSignalSpy finished(&controller, &ModelController::loadFinished);
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
+        QVERIFY(finished.wait(30000));
+        QVERIFY(controller.modelLoaded());
+        QCOMPARE(controller.contextLength(), 300);
+        if (controller.device() == QStringLiteral("CPU")) {
+            QVERIFY(controller.cpuFallback());
+            QVERIFY2(controller.deviceReason().contains(QStringLiteral("CPU")),
+                     qPrintable(controller.deviceReason()));
+        }
+        controller.setDeviceChoice(QStringLiteral("cpu"));
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
+        QVERIFY(finished.wait(30000));
+        QCOMPARE(controller.device(), QStringLiteral("CPU"));
+        QVERIFY(!controller.cpuFallback());
+        QCOMPARE(controller.deviceReason(), QStringLiteral("The CPU backend was requested."));
+
+        controller.setDeviceChoice(QStringLiteral("gpu please"));
+        QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
+        QVERIFY(finished.wait(30000));
+        QCOMPARE(controller.state(), ModelController::State::Failed);
+        QVERIFY2(controller.statusText().contains(QStringLiteral("gpu please")),
+                 qPrintable(controller.statusText()));
     }
 
     void acceptsAPlainPathFromQml() {

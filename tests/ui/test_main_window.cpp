@@ -7,12 +7,15 @@
 #include "theme.h"
 
 #include <QGuiApplication>
+#include <QMimeData>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
 #include <QQuickWindow>
 #include <QRegularExpression>
 #include <QSet>
+#include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QtQml/qqmlextensionplugin.h>
 #include <QtTest>
 #include <memory>
@@ -84,6 +87,12 @@ private:
         QMetaObject::invokeMethod(item("conversationList"), "itemAtIndex",
                                   Q_RETURN_ARG(QQuickItem*, delegate), Q_ARG(int, 0));
         return delegate;
+    }
+    static QQuickItem* findNamed(QQuickItem* root, const QString& name) {
+        if (root->objectName() == name) return root;
+        for (QQuickItem* child : root->childItems())
+            if (QQuickItem* found = findNamed(child, name)) return found;
+        return nullptr;
     }
     void click(QQuickItem* target) {
         const QPointF centre = target->mapToScene(QPointF(target->width() / 2, target->height() / 2));
@@ -296,6 +305,73 @@ private slots:
         QTRY_COMPARE(visibleItemsNamed("regenerateButton"), 1);
         QTRY_COMPARE(visibleItemsNamed("messageNote"), 1);
         grab(QStringLiteral("answer-stopped.png"));
+    }
+
+    // The model list (Ctrl+M) shows the models folder; Load on a row loads it with the real engine.
+    void theModelListLoadsAModel() {
+        ModelController* models = ModelController::instance(engine_.get());
+        QTemporaryDir folder;
+        QVERIFY(QFile::link(kFixtures + QStringLiteral("/models/tiny-gemma4-e.gguf"),
+                            folder.filePath(QStringLiteral("tiny-gemma4-e.gguf"))));
+        QVERIFY(QFile::link(kFixtures + QStringLiteral("/models/tiny-gemma4-moe.gguf"),
+                            folder.filePath(QStringLiteral("tiny-gemma4-moe.gguf"))));
+        QVERIFY(QFile::link(kFixtures + QStringLiteral("/vision/tiny-gemma4-e-mmproj.gguf"),
+                            folder.filePath(QStringLiteral("tiny-gemma4-e-mmproj.gguf"))));
+        models->library()->setFolder(folder.path());
+
+        // A Popup is a QObject, not an item.
+        QObject* library = window_->findChild<QObject*>(QStringLiteral("modelLibrary"));
+        QVERIFY(library);
+        QVERIFY(!library->property("visible").toBool());
+        QTest::keyClick(window_, Qt::Key_M, Qt::ControlModifier);
+        QTRY_VERIFY(library->property("opened").toBool());
+        QQuickItem* list = item("modelListView");
+        // The two folder models, and the fixture model opened earlier from elsewhere.
+        QTRY_COMPARE_WITH_TIMEOUT(list->property("count").toInt(), 3, 20000);
+        QVERIFY(textOf("libraryFolderLabel").contains(QDir::cleanPath(folder.path())));
+        QTRY_VERIFY(textOf("libraryDeviceLabel").contains(QStringLiteral("Estimates at")));
+
+        const int moeRow = models->library()->rowOf(folder.filePath(QStringLiteral("tiny-gemma4-moe.gguf")));
+        QVERIFY(moeRow >= 0);
+        QQuickItem* row = nullptr;
+        QMetaObject::invokeMethod(list, "itemAtIndex", Q_RETURN_ARG(QQuickItem*, row), Q_ARG(int, moeRow));
+        QVERIFY(row);
+        QQuickItem* load = findNamed(row, QStringLiteral("modelRowLoadButton"));
+        QVERIFY(load && load->isVisible());
+        QQuickItem* memory = findNamed(row, QStringLiteral("modelRowMemory"));
+        QVERIFY(memory && memory->property("text").toString().contains(QStringLiteral("needs about")));
+        grab(QStringLiteral("model-list.png"));
+        click(load);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            models->modelLoaded() && models->fileName() == QStringLiteral("tiny-gemma4-moe.gguf"), 30000);
+        QTRY_VERIFY(!load->isVisible()); // the loaded row shows "Loaded" instead
+        QVERIFY(textOf("libraryStatusLabel").contains(QStringLiteral("runs on")));
+        QVERIFY(textOf("headerModelLabel").contains(QStringLiteral("tiny-gemma4-moe.gguf")));
+        QTest::keyClick(window_, Qt::Key_Escape);
+        QTRY_VERIFY(!library->property("visible").toBool());
+    }
+
+    // A .gguf dropped onto the window opens as the model; other files go to filesDropped.
+    void aDroppedModelFileOpens() {
+        ModelController* models = ModelController::instance(engine_.get());
+        QSignalSpy others(engine_->rootObjects().constFirst(), SIGNAL(filesDropped(QVariant)));
+        QVERIFY(others.isValid());
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(kFixtures + QStringLiteral("/models/tiny-gemma4-e.gguf")),
+                      QUrl::fromLocalFile(kFixtures + QStringLiteral("/vision/test_photo.png"))});
+        const QPoint centre(window_->width() / 2, window_->height() / 2);
+        QDragEnterEvent enter(centre, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(window_, &enter);
+        QDragMoveEvent move(centre, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(window_, &move);
+        QDropEvent drop(centre, Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(window_, &drop);
+        QTRY_COMPARE(models->fileName(), QStringLiteral("tiny-gemma4-e.gguf"));
+        QTRY_VERIFY_WITH_TIMEOUT(models->modelLoaded(), 30000);
+        QCOMPARE(others.count(), 1);
+        const QVariantList urls = others.at(0).at(0).toList();
+        QCOMPARE(urls.size(), 1);
+        QVERIFY(urls.at(0).toUrl().toLocalFile().endsWith(QStringLiteral("test_photo.png")));
     }
 };
 
