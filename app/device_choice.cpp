@@ -2,6 +2,7 @@
 
 #include "chat_engine.h"
 #include "engine/engine.h"
+#include "vulkan/device.h"
 
 namespace ocelle::app {
 
@@ -39,6 +40,36 @@ DeviceTarget resolveDevice(const std::string& choice) {
         target.reason = std::string(e.what()) + "; using the CPU";
     }
     return target;
+}
+
+std::vector<DeviceOption> listDeviceOptions() {
+    std::vector<DeviceOption> options;
+    const DeviceTarget automatic = resolveDevice("auto");
+    options.push_back(
+        {"auto", "Automatic (" + automatic.name + ")", automatic.memoryBytes, true, automatic.reason});
+    options.push_back({"cpu", "CPU", engine::systemMemoryBytes(), true, "Ocelle's CPU engine"});
+    try {
+        vulkan::Instance probe(false);
+        for (const vulkan::DeviceInfo& device : probe.devices()) {
+            DeviceOption option;
+            option.choice = "vulkan:" + std::to_string(device.index);
+            option.name = device.name + " (Vulkan)";
+            option.memoryBytes = device.deviceLocalBytes;
+            option.usable = device.usable();
+            if (!device.usable()) {
+                for (const std::string& unmet : device.unmetRequirements)
+                    option.note += (option.note.empty() ? "" : "; ") + unmet;
+            } else if (device.type == vulkan::DeviceType::Cpu) {
+                option.note = "a CPU-type Vulkan device: usually slower than the CPU engine";
+            } else {
+                option.note = vulkan::deviceTypeName(device.type);
+            }
+            options.push_back(std::move(option));
+        }
+    } catch (const std::exception&) {
+        // No Vulkan here: automatic and the CPU remain (the automatic entry's note says why).
+    }
+    return options;
 }
 
 } // namespace ocelle::app

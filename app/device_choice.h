@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace ocelle::engine {
 struct LoadOptions;
@@ -26,5 +27,17 @@ struct DeviceTarget {
 // call it off the GUI thread). Never throws: an unusable setting falls back to the CPU with the
 // reason saying why.
 DeviceTarget resolveDevice(const std::string& choice);
+
+// One entry of the device setting's choices.
+struct DeviceOption {
+    std::string choice;       // the setting's value: "auto", "cpu" or "vulkan:<index>"
+    std::string name;         // for the user
+    uint64_t memoryBytes = 0; // as in DeviceTarget
+    bool usable = true;
+    std::string note; // e.g. why a Vulkan device cannot be used, or why it is slow
+};
+
+// "auto", "cpu", then every Vulkan device by index. Probes Vulkan: call it off the GUI thread.
+std::vector<DeviceOption> listDeviceOptions();
 
 } // namespace ocelle::app

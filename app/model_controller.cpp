@@ -24,6 +24,7 @@ ModelController::ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine
     connect(&host_, &ocelle::app::EngineHost::loadSucceeded, this, &ModelController::onLoadSucceeded);
     connect(&host_, &ocelle::app::EngineHost::loadFailed, this, &ModelController::onLoadFailed);
     connect(&host_, &ocelle::app::EngineHost::loadProgress, this, &ModelController::onLoadProgress);
+    connect(&library_, &ModelListModel::devicesChanged, this, &ModelController::devicesChanged);
     library_.setDeviceChoice(deviceChoice_);
     library_.setContextLength(requestedContextLength_);
 }

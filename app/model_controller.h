@@ -47,6 +47,8 @@ class ModelController : public QObject {
     Q_PROPERTY(int requestedContextLength READ requestedContextLength WRITE setRequestedContextLength NOTIFY
                    settingsChanged)
     Q_PROPERTY(ModelListModel* library READ library CONSTANT)
+    // The device setting's choices (see ModelListModel::devices), for the settings page.
+    Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
     Q_PROPERTY(int contextLength READ contextLength NOTIFY changed)
     Q_PROPERTY(QString summary READ summary NOTIFY changed)
     Q_PROPERTY(QString statusText READ statusText NOTIFY changed)
@@ -101,6 +103,7 @@ public:
     int requestedContextLength() const { return requestedContextLength_; }
     void setRequestedContextLength(int tokens);
     ModelListModel* library() { return &library_; }
+    QVariantList devices() const { return library_.devices(); }
     int contextLength() const { return contextLength_; }
     QString summary() const;
     QString statusText() const { return statusText_; }
@@ -114,6 +117,7 @@ signals:
     void loadFinished(bool ok);
     void loadProgressChanged();
     void settingsChanged();
+    void devicesChanged();
 
 private:
     void fail(const QString& path, const QString& message);

@@ -38,6 +38,23 @@ void ModelScanWorker::resolve(quint64 generation, const QString& deviceChoice) {
                   static_cast<qint64>(target.memoryBytes), QString::fromStdString(target.reason));
 }
 
+void ModelScanWorker::listDevices() {
+    QVariantList devices;
+    for (const DeviceOption& option : listDeviceOptions()) {
+        QVariantMap entry;
+        entry[QStringLiteral("choice")] = QString::fromStdString(option.choice);
+        entry[QStringLiteral("name")] = QString::fromStdString(option.name);
+        entry[QStringLiteral("memoryBytes")] = static_cast<qint64>(option.memoryBytes);
+        entry[QStringLiteral("memoryText")] =
+            option.memoryBytes > 0 ? QLocale().formattedDataSize(static_cast<qint64>(option.memoryBytes))
+                                   : QString();
+        entry[QStringLiteral("usable")] = option.usable;
+        entry[QStringLiteral("note")] = QString::fromStdString(option.note);
+        devices << entry;
+    }
+    emit devicesListed(devices);
+}
+
 } // namespace ocelle::app
 
 using ocelle::app::ModelFileFacts;
@@ -57,6 +74,10 @@ ModelListModel::ModelListModel(QObject* parent) : QAbstractListModel(parent) {
             Qt::QueuedConnection);
     connect(worker_, &ocelle::app::ModelScanWorker::resolved, this, &ModelListModel::onResolved,
             Qt::QueuedConnection);
+    connect(worker_, &ocelle::app::ModelScanWorker::devicesListed, this, [this](const QVariantList& devices) {
+        devices_ = devices;
+        emit devicesChanged();
+    });
     scannerThread_.setObjectName(QStringLiteral("ocelle-model-scan"));
     scannerThread_.start();
 
@@ -73,6 +94,7 @@ ModelListModel::ModelListModel(QObject* parent) : QAbstractListModel(parent) {
     if (!folder_.isEmpty()) watcher_.addPath(folder_);
     requestScan();
     requestDeviceResolve();
+    QMetaObject::invokeMethod(worker_, &ocelle::app::ModelScanWorker::listDevices, Qt::QueuedConnection);
 }
 
 ModelListModel::~ModelListModel() {

@@ -27,7 +27,9 @@ class ModelScanWorker : public QObject {
 public:
     void scan(quint64 generation, const QString& folder, const QStringList& openedFiles);
     void resolve(quint64 generation, const QString& deviceChoice);
+    void listDevices();
 signals:
+    void devicesListed(const QVariantList& devices);
     void scanned(quint64 generation, const std::vector<ocelle::app::ModelFileFacts>& models);
     void resolved(quint64 generation, const QString& name, bool vulkan, qint64 memoryBytes,
                   const QString& reason);
@@ -49,6 +51,8 @@ class ModelListModel : public QAbstractListModel {
     Q_PROPERTY(qint64 deviceMemoryBytes READ deviceMemoryBytes NOTIFY estimatesChanged)
     Q_PROPERTY(QString deviceSummary READ deviceSummary NOTIFY estimatesChanged)
     Q_PROPERTY(QString currentPath READ currentPath WRITE setCurrentPath NOTIFY currentPathChanged)
+    // The device setting's choices: maps of choice, name, memoryBytes, memoryText, usable, note.
+    Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
 
 public:
     enum Role {
@@ -90,6 +94,7 @@ public:
     qint64 deviceMemoryBytes() const { return deviceMemoryBytes_; }
     QString deviceSummary() const;
     QString currentPath() const { return currentPath_; }
+    QVariantList devices() const { return devices_; }
     void setCurrentPath(const QString& path);
 
     // A file opened from elsewhere joins the list (and is remembered) when it is not in the folder.
@@ -109,6 +114,7 @@ signals:
     void scanningChanged();
     void estimatesChanged();
     void currentPathChanged();
+    void devicesChanged();
     // A scan finished and the rows are up to date (tests wait for it).
     void scanFinished();
 
@@ -133,6 +139,7 @@ private:
     QString deviceReason_;
     bool deviceFixedForTesting_ = false;
     bool scanning_ = false;
+    QVariantList devices_;
 
     QThread scannerThread_;
     ocelle::app::ModelScanWorker* worker_;

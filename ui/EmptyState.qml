@@ -8,6 +8,7 @@ Item {
     id: emptyState
     objectName: "emptyState"
     signal openModelRequested()
+    signal modelListRequested()
 
     ColumnLayout {
         anchors.centerIn: parent
@@ -42,11 +43,14 @@ Item {
                          + "optionally its mmproj file, which adds images and audio.")
         }
 
-        BusyIndicator {
+        ProgressBar {
             objectName: "modelLoadingIndicator"
             Layout.alignment: Qt.AlignHCenter
+            Layout.preferredWidth: 320
             visible: ModelController.busy
-            running: visible
+            from: 0
+            to: 1
+            value: ModelController.loadProgress
             Accessible.name: qsTr("Loading the model")
         }
 
@@ -59,15 +63,29 @@ Item {
             Accessible.name: qsTr("Cancel loading the model")
         }
 
-        PrimaryButton {
-            objectName: "openModelButton"
-            visible: !ModelController.busy && !ModelController.modelLoaded
+        RowLayout {
             Layout.alignment: Qt.AlignHCenter
             Layout.topMargin: 4
-            text: qsTr("Open model\u2026")
-            onClicked: emptyState.openModelRequested()
-            Accessible.name: qsTr("Open model")
-            Accessible.description: qsTr("Choose a Gemma 4 GGUF file")
+            spacing: 12
+            visible: !ModelController.busy && !ModelController.modelLoaded
+
+            PrimaryButton {
+                objectName: "openModelButton"
+                text: qsTr("Open model\u2026")
+                onClicked: emptyState.openModelRequested()
+                Accessible.name: qsTr("Open model")
+                Accessible.description: qsTr("Choose a Gemma 4 GGUF file")
+            }
+            QuietButton {
+                objectName: "showModelsButton"
+                text: ModelController.library.count > 0
+                      ? qsTr("Your models (%1)").arg(ModelController.library.count)
+                      : qsTr("Models folder\u2026")
+                onClicked: emptyState.modelListRequested()
+                Accessible.name: qsTr("Show the model list")
+                ToolTip.visible: hovered
+                ToolTip.text: qsTr("The models in %1 (Ctrl+M)").arg(ModelController.library.folder)
+            }
         }
 
         Label {

@@ -110,6 +110,7 @@ ApplicationWindow {
                     anchors.fill: parent
                     visible: ChatController.messages.count === 0
                     onOpenModelRequested: window.openModelDialog()
+                    onModelListRequested: window.openModelList()
                 }
             }
 

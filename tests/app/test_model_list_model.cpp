@@ -215,6 +215,31 @@ private slots:
                  quint64(sysconf(_SC_PHYS_PAGES)) * quint64(sysconf(_SC_PAGESIZE)));
     }
 
+    // The device setting's choices for the settings page: automatic, the CPU, each Vulkan device.
+    void listsTheDeviceChoices() {
+        ModelListModel model;
+        QSignalSpy listed(&model, &ModelListModel::devicesChanged);
+        QVERIFY(listed.wait(20000));
+        const QVariantList devices = model.devices();
+        QVERIFY(devices.size() >= 2);
+        QCOMPARE(devices.at(0).toMap().value("choice").toString(), QStringLiteral("auto"));
+        QVERIFY(devices.at(0).toMap().value("name").toString().startsWith(QStringLiteral("Automatic (")));
+        const QVariantMap cpu = devices.at(1).toMap();
+        QCOMPARE(cpu.value("choice").toString(), QStringLiteral("cpu"));
+        QCOMPARE(quint64(cpu.value("memoryBytes").toLongLong()),
+                 quint64(sysconf(_SC_PHYS_PAGES)) * quint64(sysconf(_SC_PAGESIZE)));
+        for (int i = 2; i < devices.size(); ++i) {
+            const QVariantMap vulkan = devices.at(i).toMap();
+            QCOMPARE(vulkan.value("choice").toString(), QStringLiteral("vulkan:%1").arg(i - 2));
+            QVERIFY(vulkan.value("name").toString().endsWith(QStringLiteral("(Vulkan)")));
+            QVERIFY(vulkan.value("memoryBytes").toLongLong() > 0);
+            // The list's estimates then compare against that device's memory.
+            model.setDeviceChoice(vulkan.value("choice").toString());
+            QTRY_COMPARE_WITH_TIMEOUT(model.deviceMemoryBytes(), vulkan.value("memoryBytes").toLongLong(),
+                                      20000);
+        }
+    }
+
     void rescansWhenTheFolderChanges() {
         QTemporaryDir changing;
         QVERIFY(QFile::copy(fixture("models/tiny-gemma4-moe.gguf"), changing.filePath("a.gguf")));

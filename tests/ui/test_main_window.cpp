@@ -130,7 +130,7 @@ private slots:
         const QRectF windowRect(0, 0, window_->width(), window_->height());
         for (const char* name :
              {"sidebar", "newChatButton", "conversationList", "noConversationsLabel", "diagnosticsLabel",
-              "emptyState", "emptyStateTitle", "emptyStateBody", "openModelButton", "headerOpenModelButton",
+              "emptyState", "emptyStateTitle", "emptyStateBody", "openModelButton", "showModelsButton", "headerOpenModelButton",
               "composer", "composerInput", "attachButton", "sendButton"}) {
             QQuickItem* i = item(name);
             QVERIFY2(i, name);
