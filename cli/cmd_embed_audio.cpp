@@ -1,8 +1,8 @@
 // `ocelle-cli embed-audio`: an audio file through Gemma 4's audio encoder, the soft tokens written
 // as raw little-endian f32.
-#include "audio_input.h"
 #include "command.h"
 
+#include "audio/audio_encoder.h"
 #include "gguf/gguf.h"
 #include "model/hparams.h"
 
@@ -11,34 +11,10 @@
 #include <fstream>
 
 #ifdef OCELLE_CLI_HAVE_MEDIA
-#include "media/audio.h"
+#include "media/media_encoding.h"
 #endif
 
 namespace ocelle::cli {
-
-EncodedAudio encodeAudioFile(const audio::AudioEncoder& encoder, const std::string& path) {
-#ifdef OCELLE_CLI_HAVE_MEDIA
-    const media::DecodedAudio decoded = media::decodeAudioFile(path);
-    EncodedAudio result;
-    result.seconds = decoded.seconds();
-    for (const std::vector<float>& piece : media::splitIntoPieces(decoded.samples)) {
-        const media::LogMel mel = media::logMelFeatures(piece, media::LogMelVariant::LlamaCpp);
-        if (mel.frames <= 0) continue; // a tail shorter than one 20 ms frame carries nothing
-        const std::vector<float> tokens = encoder.encode(mel.values, mel.frames);
-        result.embeddings.insert(result.embeddings.end(), tokens.begin(), tokens.end());
-        result.tokens += audio::AudioEncoder::tokensForFrames(mel.frames);
-    }
-    if (result.tokens == 0)
-        throw audio::AudioError(path + ": the audio is too short to encode (" +
-                                std::to_string(decoded.samples.size()) + " samples at 16 kHz)");
-    return result;
-#else
-    (void)encoder;
-    throw std::runtime_error(path +
-                             ": this ocelle-cli was built without media support (OCELLE_BUILD_APP=OFF), "
-                             "so it cannot decode audio files");
-#endif
-}
 
 namespace {
 
@@ -65,10 +41,14 @@ int runEmbedAudio(const std::vector<std::string>& argv) {
     const long long threads = args.integer("--threads", 0);
     if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 1 and 1024");
 
+#ifndef OCELLE_CLI_HAVE_MEDIA
+    throw std::runtime_error(audioPath + ": this ocelle-cli was built without media support "
+                                         "(OCELLE_BUILD_APP=OFF), so it cannot decode audio files");
+#else
     auto encoder = audio::AudioEncoder::load(mmproj, int(threads));
     if (auto model = args.value("--model"))
         encoder->checkCompatible(model::HyperParams::fromFile(*gguf::File::open(*model)), *model);
-    const EncodedAudio encoded = encodeAudioFile(*encoder, audioPath);
+    const media::EncodedAudio encoded = media::encodeAudioFile(*encoder, audioPath);
 
     std::ofstream out(outPath, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(encoded.embeddings.data()),
@@ -78,6 +58,7 @@ int runEmbedAudio(const std::vector<std::string>& argv) {
     std::printf("{\"seconds\": %.6g, \"tokens\": %d, \"width\": %d}\n", encoded.seconds, encoded.tokens,
                 encoder->params().projectionDim);
     return 0;
+#endif
 }
 
 } // namespace

@@ -1,50 +1,20 @@
 // `ocelle-cli embed-image`: an image file through Gemma 4's vision encoder, the soft tokens written
 // as raw little-endian f32.
 #include "command.h"
-#include "image_input.h"
 
 #include "gguf/gguf.h"
 #include "model/hparams.h"
+#include "vision/vision_encoder.h"
 
 #include <bit>
 #include <cstdio>
 #include <fstream>
 
 #ifdef OCELLE_CLI_HAVE_MEDIA
-#include "media/image.h"
-#include "media/image_preprocess.h"
+#include "media/media_encoding.h"
 #endif
 
 namespace ocelle::cli {
-
-EncodedImage encodeImageFile(const vision::VisionEncoder& encoder, const std::string& path, int budget,
-                             ImageSizing sizing) {
-#ifdef OCELLE_CLI_HAVE_MEDIA
-    const media::RgbImage image = media::loadImage(path);
-    media::PreprocessOptions options;
-    options.budget = budget;
-    options.policy = sizing == ImageSizing::LlamaCpp ? media::ImageSizePolicy::LlamaCpp
-                                                     : media::ImageSizePolicy::HuggingFace;
-    const media::PreprocessedImage pre = media::preprocessImage(image, options);
-    EncodedImage result;
-    result.width = pre.resized.width;
-    result.height = pre.resized.height;
-    result.tokens = vision::VisionEncoder::tokensFor(pre.patchesX, pre.patchesY);
-    try {
-        result.embeddings = encoder.encodePatches(pre.patches, pre.patchesX, pre.patchesY);
-    } catch (const vision::VisionError& e) {
-        throw vision::VisionError(path + ": " + e.what());
-    }
-    return result;
-#else
-    (void)encoder;
-    (void)budget;
-    (void)sizing;
-    throw std::runtime_error(path +
-                             ": this ocelle-cli was built without media support (OCELLE_BUILD_APP=OFF), "
-                             "so it cannot decode image files");
-#endif
-}
 
 namespace {
 
@@ -78,17 +48,23 @@ int runEmbedImage(const std::vector<std::string>& argv) {
         throw UsageError("--backend: only cpu is available");
     const std::string policy = args.value("--policy").value_or("hf");
     if (policy != "hf" && policy != "llama") throw UsageError("--policy must be hf or llama");
-    const ImageSizing sizing = policy == "llama" ? ImageSizing::LlamaCpp : ImageSizing::HuggingFace;
-    const long long budget = args.integer("--budget", sizing == ImageSizing::LlamaCpp ? 1120 : 280);
+    const bool llama = policy == "llama";
+    const long long budget = args.integer("--budget", llama ? 1120 : 280);
     if (budget != 70 && budget != 140 && budget != 280 && budget != 560 && budget != 1120)
         throw UsageError("--budget must be one of 70, 140, 280, 560, 1120");
     const long long threads = args.integer("--threads", 0);
     if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 1 and 1024");
 
+#ifndef OCELLE_CLI_HAVE_MEDIA
+    throw std::runtime_error(imagePath + ": this ocelle-cli was built without media support "
+                                         "(OCELLE_BUILD_APP=OFF), so it cannot decode image files");
+#else
     auto encoder = vision::VisionEncoder::load(mmproj, int(threads));
     if (auto model = args.value("--model"))
         encoder->checkCompatible(model::HyperParams::fromFile(*gguf::File::open(*model)), *model);
-    const EncodedImage encoded = encodeImageFile(*encoder, imagePath, int(budget), sizing);
+    const media::EncodedImage encoded = media::encodeImageFile(*encoder, imagePath, int(budget),
+                                                               llama ? media::ImageSizePolicy::LlamaCpp
+                                                                     : media::ImageSizePolicy::HuggingFace);
 
     std::ofstream out(outPath, std::ios::binary | std::ios::trunc);
     out.write(reinterpret_cast<const char*>(encoded.embeddings.data()),
@@ -98,6 +74,7 @@ int runEmbedImage(const std::vector<std::string>& argv) {
     std::printf("{\"width\": %d, \"height\": %d, \"tokens\": %d}\n", encoded.width, encoded.height,
                 encoded.tokens);
     return 0;
+#endif
 }
 
 } // namespace

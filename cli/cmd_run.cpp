@@ -1,13 +1,12 @@
 // `ocelle-cli run`: generate from a prompt on the command line, streaming as it goes.
-#include "audio_input.h"
 #include "backend_option.h"
 #include "command.h"
-#include "image_input.h"
 
 #include "chat/chat_format.h"
 #include "chat/json.h"
 #include "chat/output_parser.h"
 #include "engine/engine.h"
+#include "engine/media_prompt.h"
 #include "gguf/gguf.h"
 #include "model/hparams.h"
 #include "tokenizer/vocab.h"
@@ -15,8 +14,14 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <sstream>
+
+#ifdef OCELLE_CLI_HAVE_MEDIA
+#include "media/media_encoding.h"
+#include "media/pdf_document.h"
+#endif
 
 namespace ocelle::cli {
 namespace {
@@ -31,11 +36,22 @@ constexpr const char* kUsage =
     "  --audio FILE          an audio file placed before the prompt's text (repeatable; needs\n"
     "                        --mmproj and an E2B/E4B model; longer than 30 s: 30 s pieces in one span)\n"
     "  --image FILE          an image placed before the prompt's text (repeatable; needs --mmproj)\n"
-    "  --budget B            soft tokens per image: 70, 140, 280, 560, 1120 (default 280; 1120\n"
-    "                        for documents with small text)\n"
+    "  --budget B            soft tokens per image or PDF page: 70, 140, 280, 560, 1120 (default\n"
+    "                        280 for images, 1120 for PDF pages)\n"
+    "  --pdf FILE            a PDF document: each page an image at the budget, after the text\n"
+    "                        \"Page N of M:\" (repeatable; needs --mmproj); pages that do not fit in\n"
+    "                        the context are left out and stderr says which\n"
+    "  --pages A-B           only these pages of the PDFs (1-based, e.g. 3-7 or 4)\n"
+    "  --video FILE          a video: frames sampled uniformly, each at budget 70 after its mm:ss\n"
+    "                        time (repeatable; needs --mmproj); progress goes to stderr\n"
+    "  --frames N            frames per video (default 32; fewer when the video has fewer)\n"
+    "  --fps R               sample R frames per second instead (at most 1024 frames)\n"
+    "  --frame-at S          only the frame shown at S seconds\n"
     "  --image-attention P   hf (default): image tokens causal on E2B/E4B, bidirectional within\n"
     "                        an image on 26B/31B sliding layers; llama: llama.cpp's rule\n"
-    "  --mmproj PATH         the mmproj GGUF with the vision/audio encoders (for --image, --audio)\n"
+    "  --mmproj PATH         the mmproj GGUF with the vision/audio encoders (for --image, --pdf,\n"
+    "                        --video, --audio)\n"
+    "  --print-prompt        write the rendered prompt (control tokens spelled out) to stderr\n"
     "  --raw                 feed --prompt as it is, without the chat format (control tokens\n"
     "                        such as <|turn> are recognised; <bos> is added unless the text starts\n"
     "                        with it); the whole continuation goes to stdout\n"
@@ -105,30 +121,188 @@ std::string statsJson(const engine::Stats& s, const engine::GenerateResult& r, u
     return buffer;
 }
 
+// The media flags of `run`.
+struct MediaRequest {
+    std::optional<std::string> mmproj;
+    std::vector<std::string> images, pdfs, videos, audio;
+    int imageBudget = 280;
+    int pdfBudget = 1120;
+    int firstPage = 0, lastPage = -1; // 0-based; -1: the last page
+    int frames = 32;
+    double framesPerSecond = 0;
+    std::optional<double> frameAt;
+    bool any() const { return !images.empty() || !pdfs.empty() || !videos.empty() || !audio.empty(); }
+};
+
+MediaRequest parseMediaRequest(const Args& args, bool raw) {
+    MediaRequest m;
+    m.mmproj = args.value("--mmproj");
+    m.images = args.values("--image");
+    m.pdfs = args.values("--pdf");
+    m.videos = args.values("--video");
+    m.audio = args.values("--audio");
+    for (const auto& [flag, files] : {std::pair{"--image", &m.images}, std::pair{"--pdf", &m.pdfs},
+                                      std::pair{"--video", &m.videos}, std::pair{"--audio", &m.audio}}) {
+        if (files->empty()) continue;
+        if (raw) throw UsageError(std::string(flag) + " needs the chat format (not --raw or --ids)");
+        if (!m.mmproj) throw UsageError(std::string(flag) + " needs --mmproj");
+    }
+    auto budgetOf = [&](long long fallback) {
+        const long long budget = args.integer("--budget", fallback);
+        if (budget != 70 && budget != 140 && budget != 280 && budget != 560 && budget != 1120)
+            throw UsageError("--budget must be one of 70, 140, 280, 560, 1120");
+        return int(budget);
+    };
+    m.imageBudget = budgetOf(280);
+    m.pdfBudget = budgetOf(1120);
+    if (auto pages = args.value("--pages")) {
+        if (m.pdfs.empty()) throw UsageError("--pages needs --pdf");
+        int first = 0, last = 0;
+        char dash = 0, extra = 0;
+        const int read = std::sscanf(pages->c_str(), "%d%c%d%c", &first, &dash, &last, &extra);
+        if (read == 1) last = first;
+        if (!((read == 1) || (read == 3 && dash == '-')) || first < 1 || last < first)
+            throw UsageError("--pages expects a page or a range of pages counted from 1, e.g. 3 or 3-7");
+        m.firstPage = first - 1;
+        m.lastPage = last - 1;
+    }
+    const bool videoOption = args.value("--frames") || args.value("--fps") || args.value("--frame-at");
+    if (videoOption && m.videos.empty()) throw UsageError("--frames, --fps and --frame-at need --video");
+    if (int(args.value("--frames").has_value()) + int(args.value("--fps").has_value()) +
+            int(args.value("--frame-at").has_value()) >
+        1)
+        throw UsageError("give only one of --frames, --fps and --frame-at");
+    const long long frames = args.integer("--frames", 32);
+    if (frames < 1 || frames > 1024) throw UsageError("--frames must be between 1 and 1024");
+    m.frames = int(frames);
+    m.framesPerSecond = args.number("--fps", 0.0);
+    if (args.value("--fps") && !(m.framesPerSecond > 0 && m.framesPerSecond <= 120))
+        throw UsageError("--fps must be above 0 and at most 120");
+    if (args.value("--frame-at")) {
+        m.frameAt = args.number("--frame-at", 0.0);
+        if (!(*m.frameAt >= 0)) throw UsageError("--frame-at must be a time in seconds, 0 or more");
+    }
+    return m;
+}
+
+#ifdef OCELLE_CLI_HAVE_MEDIA
+struct MediaInputs {
+    std::unique_ptr<vision::VisionEncoder> vision;
+    std::unique_ptr<audio::AudioEncoder> audio;
+    std::vector<std::unique_ptr<media::PdfDocument>> pdfs;
+    bool imagesBidirectional = false;
+};
+
+MediaInputs openMediaInputs(const MediaRequest& m, const std::string& modelPath,
+                            vision::ImageAttentionPolicy attention, int threads) {
+    MediaInputs inputs;
+    if (!m.any()) return inputs;
+    const auto text = model::HyperParams::fromFile(*gguf::File::open(modelPath));
+    if (!m.audio.empty()) {
+        inputs.audio = audio::AudioEncoder::load(*m.mmproj, threads);
+        inputs.audio->checkCompatible(text, modelPath);
+    }
+    if (!m.images.empty() || !m.pdfs.empty() || !m.videos.empty()) {
+        inputs.vision = vision::VisionEncoder::load(*m.mmproj, threads);
+        inputs.vision->checkCompatible(text, modelPath);
+        inputs.imagesBidirectional = vision::imageTokensBidirectional(attention, text);
+    }
+    for (const std::string& file : m.pdfs) inputs.pdfs.push_back(std::make_unique<media::PdfDocument>(file));
+    for (const std::string& file : m.videos) (void)media::VideoReader(file); // audio-only, damaged, ...
+    return inputs;
+}
+
+// Progress on one stderr line, rewritten in place.
+media::VideoProgress progressLine(const std::string& file, const char* what) {
+    return [file, what](int done, int total) {
+        std::fprintf(stderr, "\r%s: %d/%d %s encoded", file.c_str(), done, total, what);
+        if (done >= total) std::fprintf(stderr, "\n");
+        std::fflush(stderr);
+        return true;
+    };
+}
+
+// Puts the media before the user's text, in the order images, PDF pages, videos, audio. PDF pages
+// go in last, fitted into what `tokenLimit` leaves after everything else.
+void addMediaParts(MediaInputs& inputs, const MediaRequest& m, const chat::ChatFormat& format,
+                   chat::Conversation& conversation, int tokenLimit) {
+    if (!m.any()) return;
+    std::vector<chat::Part>& parts = conversation.messages.back().content;
+    std::vector<chat::Part> before, after;
+    for (const std::string& file : m.images)
+        before.push_back(media::encodeImagePart(*inputs.vision, file, m.imageBudget));
+    for (const std::string& file : m.videos) {
+        if (m.frameAt) {
+            after.push_back(media::encodeVideoFramePart(*inputs.vision, file, *m.frameAt));
+        } else {
+            media::FrameSampling sampling;
+            sampling.frames = m.frames;
+            sampling.framesPerSecond = m.framesPerSecond;
+            after.push_back(
+                media::encodeVideoPart(*inputs.vision, file, sampling, progressLine(file, "frames")));
+        }
+    }
+    for (const std::string& file : m.audio) after.push_back(media::encodeAudioPart(*inputs.audio, file));
+    parts.insert(parts.begin(), after.begin(), after.end());
+    parts.insert(parts.begin(), before.begin(), before.end());
+    std::size_t pdfAt = before.size(); // after the images, in the order given
+    for (const auto& document : inputs.pdfs) {
+        const int used = int(format.render(conversation).tokens.size());
+        const int lastPage = m.lastPage < 0 ? -1 : std::min(m.lastPage, document->pageCount() - 1);
+        const media::PdfPageSelection selection =
+            media::selectPdfPages(*document, m.pdfBudget, tokenLimit - used, m.firstPage, lastPage);
+        if (!selection.message.empty()) std::fprintf(stderr, "%s\n", selection.message.c_str());
+        std::vector<chat::Part> pages = media::encodePdfPages(
+            *inputs.vision, *document, selection, m.pdfBudget, progressLine(document->path(), "pages"));
+        parts.insert(parts.begin() + std::ptrdiff_t(pdfAt), pages.begin(), pages.end());
+        pdfAt += pages.size();
+    }
+}
+#else
+struct MediaInputs {
+    bool imagesBidirectional = false;
+};
+MediaInputs openMediaInputs(const MediaRequest& m, const std::string&, vision::ImageAttentionPolicy, int) {
+    if (m.any())
+        throw std::runtime_error(
+            "this ocelle-cli was built without media support (OCELLE_BUILD_APP=OFF), so it "
+            "cannot read images, PDFs, videos or audio");
+    return {};
+}
+void addMediaParts(MediaInputs&, const MediaRequest&, const chat::ChatFormat&, chat::Conversation&, int) {}
+#endif
+
 int runGenerate(const std::vector<std::string>& argv) {
-    Args args(argv, {"--model",
-                     "--prompt",
-                     "--system",
-                     "--ids",
-                     "--temp",
-                     "--top-k",
-                     "--top-p",
-                     "--min-p",
-                     "--seed",
-                     "--max-tokens",
-                     "--backend",
-                     "--device",
-                     "--ctx",
-                     "--kv",
-                     "--threads",
-                     "--repeat-penalty",
-                     "--presence-penalty",
-                     "--audio",
-                     "--mmproj",
-                     "--image",
-                     "--budget",
-                     "--image-attention"},
-              {"--think", "--raw", "--json"});
+    Args args(argv,
+              {"--model",
+               "--prompt",
+               "--system",
+               "--ids",
+               "--temp",
+               "--top-k",
+               "--top-p",
+               "--min-p",
+               "--seed",
+               "--max-tokens",
+               "--backend",
+               "--device",
+               "--ctx",
+               "--kv",
+               "--threads",
+               "--repeat-penalty",
+               "--presence-penalty",
+               "--audio",
+               "--mmproj",
+               "--image",
+               "--budget",
+               "--image-attention",
+               "--pdf",
+               "--pages",
+               "--video",
+               "--frames",
+               "--fps",
+               "--frame-at"},
+              {"--think", "--raw", "--json", "--print-prompt"});
     if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
     const std::string path = args.require("--model");
     engine::LoadOptions loadOptions = backendOptions(args);
@@ -139,15 +313,7 @@ int runGenerate(const std::vector<std::string>& argv) {
     if (raw && (args.value("--system") || args.flag("--think")))
         throw UsageError("--system and --think need the chat format (not --raw or --ids)");
     const bool json = args.flag("--json");
-    const std::vector<std::string> audioFiles = args.values("--audio");
-    if (!audioFiles.empty() && raw) throw UsageError("--audio needs the chat format (not --raw or --ids)");
-    if (!audioFiles.empty() && !args.value("--mmproj")) throw UsageError("--audio needs --mmproj");
-    const std::vector<std::string> imageFiles = args.values("--image");
-    if (!imageFiles.empty() && raw) throw UsageError("--image needs the chat format (not --raw or --ids)");
-    if (!imageFiles.empty() && !args.value("--mmproj")) throw UsageError("--image needs --mmproj");
-    const long long budget = args.integer("--budget", 280);
-    if (budget != 70 && budget != 140 && budget != 280 && budget != 560 && budget != 1120)
-        throw UsageError("--budget must be one of 70, 140, 280, 560, 1120");
+    const MediaRequest media = parseMediaRequest(args, raw);
     const auto imageAttention =
         vision::parseImageAttentionPolicy(args.value("--image-attention").value_or("hf"));
     if (!imageAttention) throw UsageError("--image-attention must be hf or llama");
@@ -173,29 +339,17 @@ int runGenerate(const std::vector<std::string>& argv) {
     const long long threads = args.integer("--threads", 0);
     if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 1 and 1024");
 
-    // Audio first: a model without an audio encoder is reported before anything is decoded.
-    std::vector<EncodedAudio> audioInputs;
-    if (!audioFiles.empty()) {
-        auto encoder = audio::AudioEncoder::load(*args.value("--mmproj"), int(threads));
-        encoder->checkCompatible(model::HyperParams::fromFile(*gguf::File::open(path)), path);
-        for (const std::string& file : audioFiles) audioInputs.push_back(encodeAudioFile(*encoder, file));
-    }
-    // Images likewise: an mmproj without a vision tower or of another width fails before decoding.
-    std::vector<EncodedImage> imageInputs;
-    bool imagesBidirectional = false;
-    if (!imageFiles.empty()) {
-        auto encoder = vision::VisionEncoder::load(*args.value("--mmproj"), int(threads));
-        const auto text = model::HyperParams::fromFile(*gguf::File::open(path));
-        encoder->checkCompatible(text, path);
-        imagesBidirectional = vision::imageTokensBidirectional(*imageAttention, text);
-        for (const std::string& file : imageFiles)
-            imageInputs.push_back(encodeImageFile(*encoder, file, int(budget), ImageSizing::HuggingFace));
-    }
-
+    // The encoders first: an mmproj without the tower needed, or of another width, fails before the
+    // model loads; so do media files that cannot be opened.
+    MediaInputs inputs = openMediaInputs(media, path, *imageAttention, int(threads));
     loadOptions.threads = int(threads);
     announceBackend(loadOptions);
     auto model = engine::Model::load(path, loadOptions);
     const tokenizer::Vocab& vocab = *model->vocab();
+    engine::SessionOptions sessionOptions;
+    sessionOptions.contextLength = int(ctx);
+    sessionOptions.kvCacheType = kv == "f16" ? engine::KvCacheType::F16 : engine::KvCacheType::F32;
+    auto session = model->createSession(sessionOptions);
 
     engine::Prompt prompt;
     if (hasIds) {
@@ -208,28 +362,20 @@ int runGenerate(const std::vector<std::string>& argv) {
         chat::Conversation conversation;
         if (auto system = args.value("--system"))
             conversation.messages.push_back({"system", {chat::Part::makeText(*system)}, {}, {}});
-        std::vector<chat::Part> parts; // images, then audio, then the text
-        for (const EncodedImage& image : imageInputs) parts.push_back(chat::Part::image(image.tokens));
-        for (const EncodedAudio& a : audioInputs) parts.push_back(chat::Part::audio(a.tokens));
-        parts.push_back(chat::Part::makeText(*args.value("--prompt")));
-        conversation.messages.push_back({"user", std::move(parts), {}, {}});
+        conversation.messages.push_back({"user", {chat::Part::makeText(*args.value("--prompt"))}, {}, {}});
         conversation.thinking = args.flag("--think");
-        chat::Prompt rendered = chat::ChatFormat(vocab).render(conversation);
-        prompt.ids = std::move(rendered.tokens);
-        for (const chat::SoftTokenSpan& span : rendered.spans) {
-            if (span.kind == chat::MediaKind::Image)
-                prompt.softTokens.push_back({int(span.begin), int(span.count),
-                                             imageInputs.at(span.part).embeddings, imagesBidirectional});
-            else if (span.kind == chat::MediaKind::Audio)
-                prompt.softTokens.push_back({int(span.begin), int(span.count),
-                                             audioInputs.at(span.part - imageInputs.size()).embeddings});
-        }
+        // What the answer may need stays free when PDF pages are fitted into the context.
+        const int contextLength = session->contextLength();
+        const int answerReserve =
+            maxTokens > 0 ? int(std::min<long long>(maxTokens, contextLength / 2)) : 256;
+        const chat::ChatFormat format(vocab);
+        addMediaParts(inputs, media, format, conversation, contextLength - answerReserve);
+        if (args.flag("--print-prompt"))
+            std::fprintf(stderr, "%s\n", format.renderText(conversation).c_str());
+        prompt = engine::promptFromConversation(format, conversation, model->embeddingLength(),
+                                                inputs.imagesBidirectional);
     }
 
-    engine::SessionOptions sessionOptions;
-    sessionOptions.contextLength = int(ctx);
-    sessionOptions.kvCacheType = kv == "f16" ? engine::KvCacheType::F16 : engine::KvCacheType::F32;
-    auto session = model->createSession(sessionOptions);
     interruptTarget.store(session.get());
     auto previousHandler = std::signal(SIGINT, onInterrupt);
 

@@ -264,17 +264,19 @@ Part Part::makeText(std::string text) {
     return p;
 }
 
-Part Part::image(int softTokens) {
+Part Part::image(int softTokens, Embeddings embeddings) {
     Part p;
     p.kind = Kind::Image;
     p.softTokens = softTokens;
+    p.embeddings = std::move(embeddings);
     return p;
 }
 
-Part Part::audio(int softTokens) {
+Part Part::audio(int softTokens, Embeddings embeddings) {
     Part p;
     p.kind = Kind::Audio;
     p.softTokens = softTokens;
+    p.embeddings = std::move(embeddings);
     return p;
 }
 

@@ -11,6 +11,7 @@
 #include "chat/json.h"
 #include "tokenizer/vocab.h"
 
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -24,9 +25,14 @@ public:
     using std::runtime_error::runtime_error;
 };
 
+// An encoder's output for one image, audio clip or video frame: softTokens rows of the text
+// model's width. Shared so that a conversation can be copied and rendered again cheaply.
+using Embeddings = std::shared_ptr<const std::vector<float>>;
+
 struct VideoFrame {
-    double seconds = 0; // timestamp, written as mm:ss
-    int softTokens = 0; // encoder output rows for this frame
+    double seconds = 0;    // timestamp, written as mm:ss
+    int softTokens = 0;    // encoder output rows for this frame
+    Embeddings embeddings; // optional: the rows themselves (engine::promptFromConversation needs them)
 };
 
 struct Part {
@@ -35,10 +41,11 @@ struct Part {
     std::string text;               // Text
     int softTokens = 0;             // Image, Audio
     std::vector<VideoFrame> frames; // Video
+    Embeddings embeddings;          // Image, Audio: optional encoder output (softTokens rows)
 
     static Part makeText(std::string text);
-    static Part image(int softTokens);
-    static Part audio(int softTokens);
+    static Part image(int softTokens, Embeddings embeddings = {});
+    static Part audio(int softTokens, Embeddings embeddings = {});
     static Part video(std::vector<VideoFrame> frames);
 };
 
