@@ -622,14 +622,14 @@ std::vector<Part> partsOf(const json::Value& content, const MediaDefaults& defau
                     const json::Value* time = frame.find("time");
                     if (!time || !time->isNumber() || time->asNumber() < 0)
                         throw Error(framePath + ".time must be a number of seconds >= 0");
-                    frames.push_back({time->asNumber(), softTokensOf(frame, perFrame, framePath)});
+                    frames.push_back({time->asNumber(), softTokensOf(frame, perFrame, framePath), {}});
                 }
             } else if (const json::Value* times = item.find("timestamps")) {
                 if (!times->isArray()) throw Error(itemPath + ".timestamps must be a list");
                 for (const auto& time : times->items()) {
                     if (!time.isNumber() || time.asNumber() < 0)
                         throw Error(itemPath + ".timestamps must hold numbers of seconds >= 0");
-                    frames.push_back({time.asNumber(), perFrame});
+                    frames.push_back({time.asNumber(), perFrame, {}});
                 }
             }
             if (frames.empty()) throw Error(itemPath + " needs \"frames\" or \"timestamps\"");

@@ -212,7 +212,7 @@ private slots:
         Conversation c;
         Message m;
         m.role = "user";
-        m.content = {Part::video({{0.0, 3}, {62.9, 3}}), Part::makeText("What happens?")};
+        m.content = {Part::video({{0.0, 3, {}}, {62.9, 3, {}}}), Part::makeText("What happens?")};
         c.messages = {m};
         checkRender(c, "<bos><|turn>user\n\n\n00:00 <|image>" + repeat("<|video|>", 3) +
                            "<image|> 01:02 <|image>" + repeat("<|video|>", 3) +
