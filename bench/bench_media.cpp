@@ -1,16 +1,20 @@
-// bench_media [VIDEO]: how long Ocelle's media front end takes per input: image decode and Gemma 4
-// preprocessing per token budget and policy (fixture photo and document), log-mel features per
-// second of audio, audio file decoding, and, given a video file, sampling 32 frames and preprocessing
-// them at budget 70. Prints a table; best of several runs (the machine may be shared).
+// bench_media [VIDEO] [PDF]: how long Ocelle's media front end takes per input: image decode and
+// Gemma 4 preprocessing per token budget and policy (fixture photo and document), log-mel features
+// per second of audio, audio file decoding; given a video file, sampling 32 frames and
+// preprocessing them at budget 70; given a PDF (a file ending in .pdf), opening it and rendering its
+// first page with QtPdf at each budget, then preprocessing it. Prints a table; best of several runs
+// (the machine may be shared).
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/image_preprocess.h"
+#include "media/pdf_document.h"
 #include "media/video.h"
 
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <numbers>
 #include <string>
 #include <vector>
@@ -79,8 +83,29 @@ int main(int argc, char** argv) {
         row("audio decode", "test_speech.wav", decodeAudioMs,
             std::to_string(audio.seconds()).substr(0, 4) + " s");
 
-        if (argc > 1) {
-            const VideoReader reader(argv[1]);
+        std::string videoPath, pdfPath;
+        for (int i = 1; i < argc; ++i) {
+            const std::string arg = argv[i];
+            (arg.size() > 4 && arg.compare(arg.size() - 4, 4, ".pdf") == 0 ? pdfPath : videoPath) = arg;
+        }
+        if (!pdfPath.empty()) {
+            std::unique_ptr<PdfDocument> document;
+            const double openMs = bestMs(3, [&] { document = std::make_unique<PdfDocument>(pdfPath); });
+            row("pdf open", pdfPath.substr(pdfPath.find_last_of('/') + 1), openMs,
+                std::to_string(document->pageCount()) + " pages");
+            for (int budget : {70, 280, 1120}) {
+                RgbImage page;
+                const double renderMs = bestMs(3, [&] { page = document->renderPage(0, budget); });
+                row("pdf render page 1", "@" + std::to_string(budget), renderMs,
+                    std::to_string(page.width) + "x" + std::to_string(page.height));
+                PreprocessedImage pre;
+                const double preMs = bestMs(3, [&] { pre = preprocessImage(page, {budget}); });
+                row("  + preprocess HF", "@" + std::to_string(budget), preMs,
+                    std::to_string(pre.softTokens) + " tokens");
+            }
+        }
+        if (!videoPath.empty()) {
+            const VideoReader reader(videoPath);
             int frames = 0;
             const double ms = bestMs(1, [&] {
                 frames = reader.sampleFrames(
