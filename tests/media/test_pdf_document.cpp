@@ -197,6 +197,16 @@ private slots:
         m = messageFor(path(QStringLiteral("empty.pdf")));
         QVERIFY2(m.contains(QStringLiteral("not a PDF file")), qPrintable(m));
 
+        // Encrypted with qpdf: a user password is needed to open it; an owner password alone (only
+        // permissions restricted) opens as usual.
+        const QString locked = dir_.filePath(QStringLiteral("locked.pdf"));
+        runTool(QStringLiteral("qpdf"), {"--encrypt", "secret", "owner", "256", "--", threePages_, locked});
+        m = messageFor(locked.toStdString());
+        QVERIFY2(m.contains(QStringLiteral("password-protected")), qPrintable(m));
+        const QString restricted = dir_.filePath(QStringLiteral("restricted.pdf"));
+        runTool(QStringLiteral("qpdf"), {"--encrypt", "", "owner", "256", "--", threePages_, restricted});
+        QCOMPARE(media::PdfDocument(restricted.toStdString()).pageCount(), 3);
+
         // Cut inside the first page's content: PDFium cannot even find the page tree.
         const QByteArray whole = readBytes(threePages_);
         writeBytes(dir_.filePath(QStringLiteral("cut.pdf")), whole.left(whole.indexOf("stream") + 20));
