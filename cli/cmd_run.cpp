@@ -216,7 +216,6 @@ MediaInputs openMediaInputs(const MediaRequest& m, const std::string& modelPath,
 media::VideoProgress progressLine(const std::string& file, const char* what) {
     return [file, what](int done, int total) {
         std::fprintf(stderr, "\r%s: %d/%d %s encoded", file.c_str(), done, total, what);
-        if (done >= total) std::fprintf(stderr, "\n");
         std::fflush(stderr);
         return true;
     };
@@ -240,6 +239,7 @@ void addMediaParts(MediaInputs& inputs, const MediaRequest& m, const chat::ChatF
             sampling.framesPerSecond = m.framesPerSecond;
             after.push_back(
                 media::encodeVideoPart(*inputs.vision, file, sampling, progressLine(file, "frames")));
+            std::fprintf(stderr, "\n"); // ends the progress line
         }
     }
     for (const std::string& file : m.audio) after.push_back(media::encodeAudioPart(*inputs.audio, file));
@@ -254,6 +254,7 @@ void addMediaParts(MediaInputs& inputs, const MediaRequest& m, const chat::ChatF
         if (!selection.message.empty()) std::fprintf(stderr, "%s\n", selection.message.c_str());
         std::vector<chat::Part> pages = media::encodePdfPages(
             *inputs.vision, *document, selection, m.pdfBudget, progressLine(document->path(), "pages"));
+        std::fprintf(stderr, "\n");
         parts.insert(parts.begin() + std::ptrdiff_t(pdfAt), pages.begin(), pages.end());
         pdfAt += pages.size();
     }

@@ -179,11 +179,13 @@ int VideoReader::sampleFrames(const FrameSampling& sampling, const std::function
     if (!byRate && sampling.frames <= 0)
         throw MediaError("the number of video frames to sample must be positive");
     const std::int64_t total = info_.frameCount;
-    // Index mode: the frames to take. Rate mode: how many we expect, for progress only.
+    // Index mode: the frames to take. Rate mode: how many we expect, for progress only: one per
+    // k / rate before the end (80 s at 0.05 fps: 0, 20, 40, 60 s).
     const int wanted =
-        byRate ? static_cast<int>(std::min<double>(
-                     sampling.maxFrames, std::floor(info_.durationSeconds * sampling.framesPerSecond) + 1))
-               : static_cast<int>(std::min<std::int64_t>(sampling.frames, total));
+        byRate
+            ? static_cast<int>(std::clamp<double>(
+                  std::ceil(info_.durationSeconds * sampling.framesPerSecond - 1e-6), 1, sampling.maxFrames))
+            : static_cast<int>(std::min<std::int64_t>(sampling.frames, total));
     auto targetIndex = [&](int i) { return static_cast<std::int64_t>(i) * total / wanted; };
 
     OpenVideo video(path_);

@@ -115,6 +115,14 @@ private slots:
         QVERIFY2(s.hasMatch(), qPrintable(r.err.right(600)));
         QVERIFY(s.captured(1).toInt() > 7 * 63);
 
+        // By rate: one frame every 20 s.
+        const Run rate = runCli(runArgs({"--video", video_, "--fps", "0.05"}));
+        QVERIFY2(rate.exitCode == 0, qPrintable(rate.err));
+        QCOMPARE(rate.err.count(QStringLiteral("<|video|>")), 4 * 63);
+        QVERIFY2(rate.err.contains(QStringLiteral("<image|> 01:00 <|image>")),
+                 qPrintable(rate.err.left(300)));
+        QVERIFY2(rate.err.contains(QStringLiteral("4/4 frames encoded\n")), qPrintable(rate.err.left(300)));
+
         // One frame at a chosen time.
         const Run one = runCli(runArgs({"--video", video_, "--frame-at", "61.5"}));
         QVERIFY2(one.exitCode == 0, qPrintable(one.err));

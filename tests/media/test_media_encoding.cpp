@@ -63,6 +63,17 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(media::MediaError, media::encodeVideoPart(*encoder_, video, {.frames = 4},
                                                                            [](int, int) { return false; }));
 
+        // By rate: one frame every 20 s, the progress total known in advance.
+        progress.clear();
+        const chat::Part byRate =
+            media::encodeVideoPart(*encoder_, video, {.framesPerSecond = 0.05}, [&](int done, int total) {
+                progress.push_back({done, total});
+                return true;
+            });
+        QCOMPARE(byRate.frames.size(), std::size_t(4));
+        for (int i = 0; i < 4; ++i) QVERIFY(std::abs(byRate.frames[i].seconds - expected[i]) < 1e-6);
+        QCOMPARE(progress, (std::vector<std::pair<int, int>>{{1, 4}, {2, 4}, {3, 4}, {4, 4}}));
+
         // One frame at a chosen time: the frame on screen at 33.35 s is the one starting at 33.3 s.
         const chat::Part one = media::encodeVideoFramePart(*encoder_, video, 33.35);
         QCOMPARE(one.frames.size(), std::size_t(1));
