@@ -103,6 +103,23 @@ private slots:
         QVERIFY_THROWS_EXCEPTION(media::MediaError, doc.renderPage(-1, 280));
     }
 
+    // A page turned by its /Rotate entry (qpdf --rotate) is rendered upright as displayed: A4 turned
+    // clockwise is 842 x 595 and its black top-left quarter is now at the top right.
+    void rotatedPageRendersAsDisplayed() {
+        const QString rotated = dir_.filePath(QStringLiteral("rotated.pdf"));
+        runTool(QStringLiteral("qpdf"), {"--rotate=+90:1", threePages_, rotated});
+        const media::PdfDocument doc(rotated.toStdString());
+        QCOMPARE(std::lround(doc.pageWidthPoints(0)), 842L);
+        QCOMPARE(std::lround(doc.pageHeightPoints(0)), 595L);
+        const media::RgbImage image = doc.renderPage(0, 280);
+        QVERIFY(image.width > image.height);
+        QCOMPARE(doc.pageSoftTokens(0, 280), 266);
+        for (int c = 0; c < 3; ++c) {
+            QVERIFY(image.at(image.width * 3 / 4, image.height / 4, c) < 5);
+            QCOMPARE(int(image.at(image.width / 8, image.height / 8, c)), 255);
+        }
+    }
+
     void everyPageFits() {
         const media::PdfDocument doc(threePages_.toStdString());
         const media::PdfPageSelection s = media::selectPdfPages(doc, 1120, 8000);
