@@ -1,5 +1,8 @@
 #include "chat_controller.h"
 
+#include "conversation_export.h"
+
+#include <QJsonObject>
 #include <QQmlEngine>
 #include <QtQml/qqml.h>
 
@@ -17,7 +20,8 @@ QString titleFrom(const QString& question) {
 }
 } // namespace
 
-ChatController::ChatController(ModelController* models, QObject* parent) : QObject(parent), models_(models) {
+ChatController::ChatController(ModelController* models, ConversationStore* store, QObject* parent)
+    : QObject(parent), models_(models), store_(store), conversations_(store) {
     // A different model (or a failed attempt) makes an old explanation stale.
     if (models_) {
         connect(models_, &ModelController::changed, this, &ChatController::dismissNotice);
@@ -28,22 +32,42 @@ ChatController::ChatController(ModelController* models, QObject* parent) : QObje
     }
     connect(&batcher_, &StreamBatcher::batch, this, [this](const QString& reasoning, const QString& answer) {
         messages_.appendStreamed(streamingRow_, reasoning, answer);
+        if (StoredMessage* m = streamingMessage()) {
+            m->text = messages_.textAt(streamingRow_);
+            m->reasoning = messages_.reasoningAt(streamingRow_);
+            store_->saveStreaming(m->id, m->text, m->reasoning);
+        }
     });
+    connect(store_, &ConversationStore::writeFailed, this, &ChatController::setNotice);
+    if (!store_->recoveryNotice().isEmpty()) setNotice(store_->recoveryNotice());
+    if (!store_->isOpen()) {
+        setNotice(tr("Conversations cannot be saved: %1").arg(store_->openError()));
+    }
 }
 
 ChatController* ChatController::create(QQmlEngine* qmlEngine, QJSEngine*) {
     // Unparented: the engine takes ownership of singletons it gets from a factory.
-    return new ChatController(ModelController::instance(qmlEngine));
+    auto* store = new ConversationStore(ConversationStore::defaultDirectory());
+    auto* chat = new ChatController(ModelController::instance(qmlEngine), store);
+    store->setParent(chat);
+    return chat;
 }
 
 ChatController* ChatController::instance(QQmlEngine* engine) {
     return engine->singletonInstance<ChatController*>(qmlTypeId("Ocelle.App", 1, 0, "ChatController"));
 }
 
+ChatController::~ChatController() {
+    // An answer cut off by quitting is kept as it was, marked like one cut off by a crash.
+    if (StoredMessage* m = streamingMessage()) {
+        batcher_.flush();
+        m->state = StoredMessage::State::Interrupted;
+        store_->finishMessage(*m);
+    }
+}
+
 QString ChatController::currentTitle() const {
-    const int row = conversations_.rowOf(currentId_);
-    if (row < 0) return {};
-    return conversations_.data(conversations_.index(row), ConversationListModel::TitleRole).toString();
+    return currentId_ < 0 ? QString() : conversations_.titleOf(currentId_);
 }
 
 bool ChatController::canRegenerate() const {
@@ -72,40 +96,117 @@ QString ChatController::noModelReason() const {
               "Choose one with \u201cOpen model\u2026\u201d.");
 }
 
-bool ChatController::send(const QString& text) {
-    if (text.trimmed().isEmpty()) return false;
+bool ChatController::canAnswer(const char* busyWhat) {
     if (!models_ || !models_->modelLoaded()) {
         setNotice(noModelReason());
         return false;
     }
     if (generating()) {
-        setNotice(tr("Nothing was sent: an answer is still being written. Stop it first."));
+        setNotice(tr("%1: an answer is still being written. Stop it first.").arg(tr(busyWhat)));
         return false;
     }
+    return true;
+}
+
+bool ChatController::send(const QString& text) {
+    if (text.trimmed().isEmpty()) return false;
+    if (!canAnswer(QT_TR_NOOP("Nothing was sent"))) return false;
     dismissNotice();
     if (currentId_ < 0) newChat();
     if (messages_.count() == 0) {
         conversations_.rename(currentId_, titleFrom(text));
         emit currentConversationChanged();
     }
-    messages_.append(MessageListModel::Author::User, text);
-    startGeneration();
+    StoredMessage question;
+    question.role = StoredMessage::Role::User;
+    question.parentId = leafId_;
+    question.text = text;
+    const qint64 id = addMessage(question);
+    showBranch(id);
+    startGeneration(id);
     return true;
 }
 
-void ChatController::startGeneration() {
+qint64 ChatController::addMessage(StoredMessage message) {
+    message.conversationId = currentId_;
+    message.created = QDateTime::currentDateTime();
+    message.id = store_->addMessage(message);
+    tree_.insert(message);
+    conversations_.touch(currentId_);
+    return message.id;
+}
+
+StoredMessage* ChatController::streamingMessage() {
+    return streamingId_ > 0 ? tree_.find(streamingId_) : nullptr;
+}
+
+void ChatController::startGeneration(qint64 userMessageId) {
     request_.turns.clear();
-    for (int row = 0; row < messages_.count(); ++row) {
-        const bool user = messages_.authorAt(row) == MessageListModel::Author::User;
+    for (qint64 id : tree_.pathTo(userMessageId)) {
+        const StoredMessage* m = tree_.find(id);
+        const bool user = m->role == StoredMessage::Role::User;
         request_.turns.push_back(
             {user ? ocelle::app::ChatTurn::Role::User : ocelle::app::ChatTurn::Role::Model,
-             messages_.textAt(row).toStdString()});
+             m->text.toStdString()});
     }
-    streamingRow_ = messages_.append(MessageListModel::Author::Model, QString());
+    // What this conversation was last answered with, kept with it (and in its JSON export).
+    const auto& sampling = request_.sampling;
+    store_->setConversationSettings(
+        currentId_, {{QStringLiteral("systemPrompt"), QString::fromStdString(request_.systemPrompt)},
+                     {QStringLiteral("thinking"), request_.thinking},
+                     {QStringLiteral("temperature"), sampling.temperature},
+                     {QStringLiteral("topK"), sampling.topK},
+                     {QStringLiteral("topP"), sampling.topP},
+                     {QStringLiteral("minP"), sampling.minP},
+                     {QStringLiteral("repetitionPenalty"), sampling.repetitionPenalty},
+                     {QStringLiteral("seed"), QString::number(sampling.seed)},
+                     {QStringLiteral("maxTokens"), sampling.maxTokens}});
+    StoredMessage answer;
+    answer.role = StoredMessage::Role::Model;
+    answer.state = StoredMessage::State::Streaming;
+    answer.parentId = userMessageId;
+    streamingId_ = addMessage(answer);
+    showBranch(streamingId_);
+    streamingRow_ = messages_.count() - 1;
     messages_.setStreaming(streamingRow_, true);
     batcher_.start();
     requestId_ = models_->engineHost()->requestGenerate(request_);
     emit generatingChanged();
+}
+
+namespace {
+QString noteFor(const StoredMessage& m) {
+    if (m.state == StoredMessage::State::Interrupted && m.note.isEmpty()) {
+        return ChatController::tr("Interrupted: Ocelle ended before this answer was finished.");
+    }
+    return m.note;
+}
+} // namespace
+
+void ChatController::showBranch(qint64 leaf) {
+    const QList<qint64> path = tree_.pathTo(leaf);
+    int keep = 0;
+    while (keep < path.size() && keep < messages_.count() && messages_.idAt(keep) == path[keep]) ++keep;
+    messages_.truncate(keep);
+    for (int row = 0; row < path.size(); ++row) {
+        const StoredMessage& m = *tree_.find(path[row]);
+        if (row >= keep) {
+            const bool user = m.role == StoredMessage::Role::User;
+            messages_.append(user ? MessageListModel::Author::User : MessageListModel::Author::Model, m.text);
+            messages_.setMessageId(row, m.id);
+            if (!m.reasoning.isEmpty()) messages_.appendStreamed(row, m.reasoning, {});
+            if (m.reasoningSeconds >= 0) messages_.setReasoningSeconds(row, m.reasoningSeconds);
+            if (m.hasStats) messages_.setStats(row, {m.tokensPerSecond, m.tokens, m.timeToFirstTokenSeconds});
+            messages_.setNote(row, noteFor(m));
+        }
+        const QList<qint64> siblings = tree_.siblings(m.id);
+        messages_.setBranch(row, static_cast<int>(siblings.indexOf(m.id)) + 1,
+                            static_cast<int>(siblings.size()));
+    }
+    if (leafId_ != leaf) {
+        leafId_ = leaf;
+        store_->setCurrentLeaf(currentId_, leaf);
+    }
 }
 
 void ChatController::stop() {
@@ -114,12 +215,37 @@ void ChatController::stop() {
 
 bool ChatController::regenerate() {
     if (!canRegenerate()) return false;
-    if (!models_ || !models_->modelLoaded()) {
-        setNotice(noModelReason());
+    if (!canAnswer(QT_TR_NOOP("Nothing was regenerated"))) return false;
+    const StoredMessage* answer = tree_.find(messages_.idAt(messages_.count() - 1));
+    if (!answer || answer->parentId <= 0) return false;
+    startGeneration(answer->parentId);
+    return true;
+}
+
+bool ChatController::editMessage(int row, const QString& text) {
+    if (row < 0 || row >= messages_.count() || messages_.authorAt(row) != MessageListModel::Author::User)
         return false;
-    }
-    messages_.truncate(messages_.count() - 1);
-    startGeneration();
+    if (text.trimmed().isEmpty()) return false;
+    if (!canAnswer(QT_TR_NOOP("The edit was not sent"))) return false;
+    const StoredMessage* original = tree_.find(messages_.idAt(row));
+    if (!original) return false;
+    dismissNotice();
+    StoredMessage edited;
+    edited.role = StoredMessage::Role::User;
+    edited.parentId = original->parentId;
+    edited.text = text;
+    const qint64 id = addMessage(edited);
+    showBranch(id);
+    startGeneration(id);
+    return true;
+}
+
+bool ChatController::switchBranch(int row, int step) {
+    if (generating() || row < 0 || row >= messages_.count()) return false;
+    const QList<qint64> siblings = tree_.siblings(messages_.idAt(row));
+    const auto target = siblings.indexOf(messages_.idAt(row)) + step;
+    if (target < 0 || target >= siblings.size()) return false;
+    showBranch(tree_.leafForBranch(siblings[target], leafId_));
     return true;
 }
 
@@ -133,29 +259,64 @@ void ChatController::onFinished(quint64 requestId, const ocelle::app::Generation
     batcher_.flush();
     using Ending = ocelle::app::GenerationOutcome::Ending;
     const auto& outcome = report.outcome;
+    StoredMessage* m = streamingMessage();
+    if (!m) return;
+    m->reasoningSeconds = report.reasoningSeconds;
+    m->hasStats = true;
+    m->tokensPerSecond = outcome.tokensPerSecond;
+    m->tokens = outcome.generatedTokens;
+    m->timeToFirstTokenSeconds = outcome.timeToFirstTokenSeconds;
+    m->state =
+        outcome.ending == Ending::Finished ? StoredMessage::State::Complete : StoredMessage::State::Stopped;
+    if (outcome.ending != Ending::Finished) m->note = QString::fromStdString(outcome.message);
     if (report.reasoningSeconds >= 0) messages_.setReasoningSeconds(streamingRow_, report.reasoningSeconds);
-    messages_.setStats(streamingRow_,
-                       {outcome.tokensPerSecond, outcome.generatedTokens, outcome.timeToFirstTokenSeconds});
-    if (outcome.ending != Ending::Finished) {
-        messages_.setNote(streamingRow_, QString::fromStdString(outcome.message));
-    }
+    messages_.setStats(streamingRow_, {m->tokensPerSecond, m->tokens, m->timeToFirstTokenSeconds});
+    messages_.setNote(streamingRow_, m->note);
     endGeneration();
 }
 
 void ChatController::onFailed(quint64 requestId, const QString& message) {
     if (requestId != requestId_) return;
     batcher_.flush();
-    messages_.setNote(streamingRow_, tr("The answer failed: %1").arg(message));
+    if (StoredMessage* m = streamingMessage()) {
+        m->state = StoredMessage::State::Failed;
+        m->note = tr("The answer failed: %1").arg(message);
+        messages_.setNote(streamingRow_, m->note);
+    }
     endGeneration();
 }
 
 void ChatController::endGeneration() {
     const int row = streamingRow_;
+    if (StoredMessage* m = streamingMessage()) {
+        m->text = messages_.textAt(row);
+        m->reasoning = messages_.reasoningAt(row);
+        store_->finishMessage(*m);
+    }
     messages_.setStreaming(row, false);
     requestId_ = 0;
     streamingRow_ = -1;
+    streamingId_ = 0;
     emit generatingChanged();
     emit answerFinished(row >= 0 && row < messages_.count() ? messages_.textAt(row) : QString());
+}
+
+// Leaving a conversation while it is answered: the answer stops and is kept as far as it got.
+void ChatController::abandonGeneration() {
+    if (!generating()) return;
+    stop();
+    batcher_.flush();
+    if (StoredMessage* m = streamingMessage()) {
+        m->text = messages_.textAt(streamingRow_);
+        m->reasoning = messages_.reasoningAt(streamingRow_);
+        m->state = StoredMessage::State::Stopped;
+        m->note = tr("Stopped.");
+        store_->finishMessage(*m);
+    }
+    requestId_ = 0; // its remaining stream belongs to the conversation left behind
+    streamingRow_ = -1;
+    streamingId_ = 0;
+    emit generatingChanged();
 }
 
 bool ChatController::requestAttachment() {
@@ -170,34 +331,89 @@ bool ChatController::requestAttachment() {
 
 int ChatController::newChat() {
     dismissNotice();
-    if (currentId_ >= 0 && messages_.count() == 0) return currentId_; // already on an empty chat
-    if (generating()) {
-        stop();
-        requestId_ = 0; // its remaining stream belongs to the conversation left behind
-        streamingRow_ = -1;
-        emit generatingChanged();
-    }
+    if (currentId_ >= 0 && messages_.count() == 0 && conversations_.rowOf(currentId_) >= 0)
+        return currentId_; // already on an empty chat
+    abandonGeneration();
     const int id = conversations_.add(tr("New chat"));
     currentId_ = id;
+    tree_.clear();
+    leafId_ = 0;
     messages_.clear();
     emit currentConversationChanged();
     return id;
 }
 
 bool ChatController::selectConversation(int id) {
-    if (conversations_.rowOf(id) < 0) return false;
+    if (!conversations_.exists(id)) return false;
     if (id == currentId_) return true;
-    if (generating()) {
-        stop();
-        requestId_ = 0;
-        streamingRow_ = -1;
-        emit generatingChanged();
-    }
+    abandonGeneration();
+    const auto stored = store_->conversation(id);
+    if (!stored) return false;
     currentId_ = id;
-    // Messages are kept in memory only for the open conversation until storage arrives.
+    tree_.clear();
+    for (const StoredMessage& m : store_->messages(id)) tree_.insert(m);
+    leafId_ = stored->currentLeaf;
     messages_.clear();
+    const qint64 leaf = tree_.contains(stored->currentLeaf)
+                            ? stored->currentLeaf
+                            : tree_.newestLeafUnder(tree_.children(0).value(0));
+    showBranch(leaf);
     emit currentConversationChanged();
     return true;
+}
+
+bool ChatController::renameConversation(int id, const QString& title) {
+    if (!conversations_.rename(id, title)) return false;
+    if (id == currentId_) emit currentConversationChanged();
+    return true;
+}
+
+bool ChatController::setPinned(int id, bool pinned) {
+    return conversations_.setPinned(id, pinned);
+}
+
+bool ChatController::deleteConversation(int id) {
+    if (id == currentId_) {
+        abandonGeneration();
+        currentId_ = -1;
+        tree_.clear();
+        leafId_ = 0;
+        messages_.clear();
+        emit currentConversationChanged();
+    }
+    if (!conversations_.remove(id)) return false;
+    emit undoableDeletionChanged();
+    return true;
+}
+
+bool ChatController::undoDelete() {
+    const int id = conversations_.undoRemove();
+    if (id < 0) return false;
+    emit undoableDeletionChanged();
+    return selectConversation(id);
+}
+
+bool ChatController::exportConversation(int id, const QUrl& file) {
+    const QString path = file.toLocalFile();
+    const QString error = path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)
+                              ? conversation_export::writeJson(*store_, id, path)
+                              : conversation_export::writeMarkdown(*store_, id, path);
+    if (!error.isEmpty()) {
+        setNotice(tr("The conversation was not exported: %1").arg(error));
+        return false;
+    }
+    return true;
+}
+
+bool ChatController::importConversation(const QUrl& file) {
+    QString error;
+    const qint64 id = conversation_export::importJson(*store_, file.toLocalFile(), &error);
+    if (id <= 0) {
+        setNotice(tr("Nothing was imported: %1").arg(error));
+        return false;
+    }
+    conversations_.addStored(static_cast<int>(id));
+    return selectConversation(static_cast<int>(id));
 }
 
 void ChatController::dismissNotice() {

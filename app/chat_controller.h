@@ -1,18 +1,22 @@
-// What the composer and the sidebar do: sending, streaming the answer, stop and regenerate, new
-// chats, choosing a conversation. Generation runs on the engine thread (ModelController's
-// EngineHost); its streamed text reaches the message list through a StreamBatcher, so the list
-// changes at most once per frame. Without a loaded model nothing is sent and nothing pretends to
-// answer: the notice says why.
+// What the composer and the sidebar do: sending, streaming the answer, stop and regenerate, editing
+// a past question and moving between branches, new chats, choosing a conversation. Generation runs
+// on the engine thread (ModelController's EngineHost); its streamed text reaches the message list
+// through a StreamBatcher, so the list changes at most once per frame. Everything is kept in the
+// ConversationStore (the streaming answer at most a second behind). Without a loaded model nothing
+// is sent and nothing pretends to answer: the notice says why.
 #pragma once
 
 #include "conversation_list_model.h"
+#include "conversation_store.h"
 #include "message_list_model.h"
+#include "message_tree.h"
 #include "model_controller.h"
 #include "stream_batcher.h"
 
 #include <QObject>
 #include <QPointer>
 #include <QString>
+#include <QUrl>
 #include <QtQml/qqmlregistration.h>
 
 class QQmlEngine;
@@ -32,16 +36,22 @@ class ChatController : public QObject {
     Q_PROPERTY(bool canRegenerate READ canRegenerate NOTIFY generatingChanged)
     Q_PROPERTY(bool thinking READ thinking WRITE setThinking NOTIFY generationSettingsChanged)
     Q_PROPERTY(QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY generationSettingsChanged)
+    // The title of the conversation deleted last, while its deletion can be undone; else empty.
+    Q_PROPERTY(QString undoableDeletion READ undoableDeletion NOTIFY undoableDeletionChanged)
 
 public:
-    // `models` tells whether a model can answer and runs it; it must outlive this controller.
-    explicit ChatController(ModelController* models, QObject* parent = nullptr);
+    // `models` tells whether a model can answer and runs it; `store` keeps the conversations. Both
+    // must outlive this controller.
+    ChatController(ModelController* models, ConversationStore* store, QObject* parent = nullptr);
+    ~ChatController() override;
 
-    // QML's singleton factory: wires the engine's ModelController singleton in.
+    // QML's singleton factory: wires the engine's ModelController singleton in, and a store in
+    // ConversationStore::defaultDirectory() owned by the controller.
     static ChatController* create(QQmlEngine* qmlEngine, QJSEngine* jsEngine);
     static ChatController* instance(QQmlEngine* engine);
 
     ConversationListModel* conversations() { return &conversations_; }
+    ConversationStore* store() { return store_; }
     MessageListModel* messages() { return &messages_; }
     int currentConversationId() const { return currentId_; }
     QString currentTitle() const;
@@ -60,13 +70,30 @@ public:
     Q_INVOKABLE bool send(const QString& text);
     // Stops the answer being generated; what arrived so far stays, marked as stopped.
     Q_INVOKABLE void stop();
-    // Replaces the last answer with a new one for the same question.
+    // A new answer to the last question, kept as a sibling of the old one (both stay navigable).
     Q_INVOKABLE bool regenerate();
+    // Edits the question at `row`: the edit becomes a sibling branch and is answered; the original
+    // question and everything after it stay in their own branch.
+    Q_INVOKABLE bool editMessage(int row, const QString& text);
+    // Shows the previous (step -1) or next (+1) sibling of the message at `row`, and its branch.
+    Q_INVOKABLE bool switchBranch(int row, int step);
     // The attach button: returns true when a file may be picked; otherwise the notice explains.
     Q_INVOKABLE bool requestAttachment();
     // Starts a conversation, reusing the current one if it has no messages yet. Returns its id.
     Q_INVOKABLE int newChat();
     Q_INVOKABLE bool selectConversation(int id);
+    Q_INVOKABLE bool renameConversation(int id, const QString& title);
+    Q_INVOKABLE bool setPinned(int id, bool pinned);
+    // Deletes a conversation; undoDelete() brings it back (until Ocelle is next started).
+    Q_INVOKABLE bool deleteConversation(int id);
+    Q_INVOKABLE bool undoDelete();
+    QString undoableDeletion() const { return conversations_.lastRemovedTitle(); }
+    // Writes the conversation's current branch as Markdown (attachments copied into a folder next
+    // to it) or, for a .json file, the whole conversation with every branch. False with a notice
+    // on failure.
+    Q_INVOKABLE bool exportConversation(int id, const QUrl& file);
+    // Reads a conversation exported as JSON, stores it as a new conversation and opens it.
+    Q_INVOKABLE bool importConversation(const QUrl& file);
     Q_INVOKABLE void dismissNotice();
 
 signals:
@@ -74,20 +101,34 @@ signals:
     void noticeChanged();
     void generatingChanged();
     void generationSettingsChanged();
+    void undoableDeletionChanged();
     // An answer is complete (or was stopped): screen readers announce it once, tests wait on it.
     void answerFinished(const QString& text);
 
 private:
     void setNotice(const QString& notice);
     QString noModelReason() const;
-    void startGeneration();
+    // True when a model is loaded and idle; otherwise the notice starts with `refused` and says why.
+    bool canAnswer(const char* refused);
+    // Answers the question `userMessageId` with a new model message below it.
+    void startGeneration(qint64 userMessageId);
+    // Adds a message to the store and the tree; returns its id.
+    qint64 addMessage(StoredMessage message);
+    // Shows the branch ending at `leaf`: rows that stay are not touched.
+    void showBranch(qint64 leaf);
+    void abandonGeneration();
+    StoredMessage* streamingMessage();
     void onDelta(quint64 requestId, const QString& reasoning, const QString& answer);
     void onFinished(quint64 requestId, const ocelle::app::GenerationReport& report);
     void onFailed(quint64 requestId, const QString& message);
     void endGeneration();
 
     QPointer<ModelController> models_;
+    ConversationStore* store_;
     ConversationListModel conversations_;
+    MessageTree tree_;
+    qint64 leafId_ = 0;      // the last message of the branch on screen
+    qint64 streamingId_ = 0; // the answer being generated
     MessageListModel messages_;
     StreamBatcher batcher_;
     ocelle::app::GenerationRequest request_; // settings; turns filled per request

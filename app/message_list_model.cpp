@@ -42,6 +42,12 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         return m.hasStats ? formatStats(m.stats) : QString();
     case NoteRole:
         return m.note;
+    case MessageIdRole:
+        return m.id;
+    case BranchIndexRole:
+        return m.branchIndex;
+    case BranchCountRole:
+        return m.branchCount;
     default:
         return {};
     }
@@ -55,7 +61,10 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
             {ReasoningSecondsRole, "reasoningSeconds"},
             {StreamingRole, "streaming"},
             {StatsTextRole, "statsText"},
-            {NoteRole, "note"}};
+            {NoteRole, "note"},
+            {MessageIdRole, "messageId"},
+            {BranchIndexRole, "branchIndex"},
+            {BranchCountRole, "branchCount"}};
 }
 
 void MessageListModel::changed(int row, const QList<int>& roles) {
@@ -66,7 +75,10 @@ void MessageListModel::changed(int row, const QList<int>& roles) {
 int MessageListModel::append(Author author, const QString& text) {
     const int row = count();
     beginInsertRows({}, row, row);
-    messages_.push_back({author, text, {}, -1, false, false, {}, {}});
+    Message message;
+    message.author = author;
+    message.text = text;
+    messages_.push_back(message);
     endInsertRows();
     emit countChanged();
     return row;
@@ -127,6 +139,23 @@ bool MessageListModel::setNote(int row, const QString& note) {
     if (!valid(row)) return false;
     messages_[static_cast<size_t>(row)].note = note;
     changed(row, {NoteRole});
+    return true;
+}
+
+bool MessageListModel::setMessageId(int row, qint64 id) {
+    if (!valid(row)) return false;
+    messages_[static_cast<size_t>(row)].id = id;
+    changed(row, {MessageIdRole});
+    return true;
+}
+
+bool MessageListModel::setBranch(int row, int index, int count) {
+    if (!valid(row)) return false;
+    Message& m = messages_[static_cast<size_t>(row)];
+    if (m.branchIndex == index && m.branchCount == count) return true;
+    m.branchIndex = index;
+    m.branchCount = count;
+    changed(row, {BranchIndexRole, BranchCountRole});
     return true;
 }
 

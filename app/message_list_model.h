@@ -26,6 +26,9 @@ public:
         StreamingRole,        // the answer is still arriving
         StatsTextRole,        // "12.3 tokens/s · 87 tokens · 0.21 s to first token", empty until done
         NoteRole,             // why the answer ended early ("Stopped."), or an error
+        MessageIdRole,        // the stored message's id
+        BranchIndexRole,      // 1-based position among its siblings (edits, regenerations)
+        BranchCountRole,      // how many siblings it has, itself included
     };
 
     struct Stats {
@@ -51,6 +54,9 @@ public:
     bool setReasoningSeconds(int row, double seconds);
     bool setStats(int row, const Stats& stats);
     bool setNote(int row, const QString& note);
+    bool setMessageId(int row, qint64 id);
+    // Where the message sits among its siblings: "< index/count >" in the view.
+    bool setBranch(int row, int index, int count);
     // Removes the rows from `row` to the end (regenerate drops the old answer).
     void truncate(int row);
     void clear();
@@ -58,6 +64,7 @@ public:
     Author authorAt(int row) const { return messages_.at(static_cast<size_t>(row)).author; }
     QString textAt(int row) const { return messages_.at(static_cast<size_t>(row)).text; }
     QString reasoningAt(int row) const { return messages_.at(static_cast<size_t>(row)).reasoning; }
+    qint64 idAt(int row) const { return valid(row) ? messages_.at(static_cast<size_t>(row)).id : 0; }
     static QString formatStats(const Stats& stats);
 
 signals:
@@ -65,7 +72,7 @@ signals:
 
 private:
     struct Message {
-        Author author;
+        Author author = Author::User;
         QString text;
         QString reasoning;
         double reasoningSeconds = -1;
@@ -73,6 +80,9 @@ private:
         bool hasStats = false;
         Stats stats;
         QString note;
+        qint64 id = 0;
+        int branchIndex = 1;
+        int branchCount = 1;
     };
     bool valid(int row) const { return row >= 0 && row < count(); }
     void changed(int row, const QList<int>& roles);

@@ -71,12 +71,17 @@ ApplicationWindow {
         sequence: StandardKey.New
         onActivated: ChatController.newChat()
     }
+    Shortcut {
+        sequence: StandardKey.Find
+        onActivated: sidebar.focusSearch()
+    }
 
     RowLayout {
         anchors.fill: parent
         spacing: 0
 
         Sidebar {
+            id: sidebar
             Layout.fillHeight: true
             Layout.preferredWidth: 264
         }

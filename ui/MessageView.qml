@@ -33,7 +33,10 @@ ListView {
         required property bool streaming
         required property string statsText
         required property string note
+        required property int branchIndex
+        required property int branchCount
         property bool reasoningOpen: false
+        property bool editing: false
         readonly property bool isLast: index === messageList.count - 1
 
         width: ListView.view.width
@@ -45,7 +48,10 @@ ListView {
             anchors.left: row.isUser ? undefined : parent.left
             anchors.leftMargin: 24
             anchors.rightMargin: 24
-            width: row.isUser ? Math.min(Math.ceil(messageText.implicitWidth) + 32, row.width * 0.75) : row.width * 0.8
+            width: row.isUser ? (row.editing ? row.width * 0.75
+                                             : Math.min(Math.max(Math.ceil(messageText.implicitWidth), userActions.implicitWidth) + 32,
+                                                        row.width * 0.75))
+                              : row.width * 0.8
             implicitHeight: content.implicitHeight + 20
             radius: 12
             color: row.isUser ? Theme.userBubble : "transparent"
@@ -88,12 +94,79 @@ ListView {
                 Label {
                     id: messageText
                     Layout.fillWidth: true
-                    visible: text.length > 0 || !row.streaming
+                    visible: !row.editing && (text.length > 0 || !row.streaming)
                     text: row.text
                     textFormat: Text.PlainText
                     wrapMode: Text.Wrap
                     color: Theme.text
                     Accessible.name: (row.isUser ? qsTr("You: ") : qsTr("Gemma: ")) + row.text
+                }
+
+                // Editing a question: the edit is sent as a new branch; the original stays.
+                ColumnLayout {
+                    visible: row.editing
+                    Layout.fillWidth: true
+                    Layout.minimumWidth: Math.min(420, row.width * 0.6)
+                    TextArea {
+                        id: editInput
+                        objectName: "editInput"
+                        Layout.fillWidth: true
+                        wrapMode: TextEdit.Wrap
+                        color: Theme.text
+                        selectByMouse: true
+                        Accessible.name: qsTr("Edit your message")
+                        Keys.onEscapePressed: row.editing = false
+                        background: Rectangle {
+                            radius: 8
+                            color: Theme.background
+                            border.color: Theme.accent
+                        }
+                    }
+                    RowLayout {
+                        Layout.alignment: Qt.AlignRight
+                        QuietButton {
+                            objectName: "cancelEditButton"
+                            text: qsTr("Cancel")
+                            onClicked: row.editing = false
+                        }
+                        PrimaryButton {
+                            objectName: "saveEditButton"
+                            text: qsTr("Send")
+                            enabled: editInput.text.trim().length > 0 && !ChatController.generating
+                            onClicked: {
+                                if (ChatController.editMessage(row.index, editInput.text))
+                                    row.editing = false
+                            }
+                            Accessible.name: qsTr("Send the edited message")
+                        }
+                    }
+                }
+
+                RowLayout {
+                    id: userActions
+                    visible: row.isUser && !row.editing
+                    Layout.alignment: Qt.AlignRight
+                    spacing: 6
+                    BranchSwitcher {
+                        row: row.index
+                        branchIndex: row.branchIndex
+                        branchCount: row.branchCount
+                    }
+                    QuietButton {
+                        objectName: "editButton"
+                        outlined: false
+                        enabled: !ChatController.generating
+                        text: qsTr("Edit")
+                        font.pixelSize: 12
+                        topPadding: 2
+                        bottomPadding: 2
+                        onClicked: {
+                            editInput.text = row.text
+                            row.editing = true
+                            editInput.forceActiveFocus()
+                        }
+                        Accessible.name: qsTr("Edit this message")
+                    }
                 }
 
                 BusyIndicator {
@@ -115,6 +188,11 @@ ListView {
                 RowLayout {
                     visible: !row.isUser && !row.streaming
                     spacing: 12
+                    BranchSwitcher {
+                        row: row.index
+                        branchIndex: row.branchIndex
+                        branchCount: row.branchCount
+                    }
                     Label {
                         objectName: "messageStats"
                         text: row.statsText

@@ -1,6 +1,7 @@
 // The ocelle executable: its options, and a real start (offscreen) that opens a model given on the
 // command line and reaches its first frame.
 #include <QProcess>
+#include <QTemporaryDir>
 #include <QtTest>
 
 namespace {
@@ -13,7 +14,11 @@ struct Run {
 };
 
 Run runApp(const QStringList& arguments) {
+    static QTemporaryDir dataDir; // conversations of these runs stay out of the user's own
     QProcess process;
+    QProcessEnvironment environment = QProcessEnvironment::systemEnvironment();
+    environment.insert(QStringLiteral("OCELLE_DATA_DIR"), dataDir.path());
+    process.setProcessEnvironment(environment);
     process.start(QStringLiteral(OCELLE_APP_PATH), arguments);
     Run run;
     run.finished = process.waitForFinished(60000) && process.exitStatus() == QProcess::NormalExit;

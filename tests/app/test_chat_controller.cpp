@@ -7,6 +7,7 @@
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QtTest>
 
 namespace {
@@ -22,18 +23,41 @@ std::vector<ocelle::app::StreamDelta> thinkThenAnswer() {
 
 struct Fixture {
     std::shared_ptr<ScriptedChatEngine::Shared> shared = std::make_shared<ScriptedChatEngine::Shared>();
+    QTemporaryDir dataDir;
     std::unique_ptr<ModelController> models;
+    std::unique_ptr<ConversationStore> store;
     std::unique_ptr<ChatController> chat;
 
     explicit Fixture(std::vector<ocelle::app::StreamDelta> script, int pauseMs = 0, bool load = true) {
         models =
             std::make_unique<ModelController>(std::make_unique<ScriptedChatEngine>(script, shared, pauseMs));
-        chat = std::make_unique<ChatController>(models.get());
+        store = std::make_unique<ConversationStore>(dataDir.path());
+        chat = std::make_unique<ChatController>(models.get(), store.get());
         if (load) {
             QSignalSpy loaded(models.get(), &ModelController::loadFinished);
             models->openModelPath(kModel);
             loaded.wait(5000);
         }
+    }
+
+    // A new controller and store on the same folder, as after a restart.
+    void restart() {
+        chat.reset();
+        store.reset();
+        store = std::make_unique<ConversationStore>(dataDir.path());
+        chat = std::make_unique<ChatController>(models.get(), store.get());
+    }
+
+    QStringList texts() const {
+        QStringList list;
+        for (int row = 0; row < chat->messages()->count(); ++row) list << chat->messages()->textAt(row);
+        return list;
+    }
+    QString branchOf(int row) const {
+        const QModelIndex i = chat->messages()->index(row);
+        return QStringLiteral("%1/%2")
+            .arg(i.data(MessageListModel::BranchIndexRole).toInt())
+            .arg(i.data(MessageListModel::BranchCountRole).toInt());
     }
 };
 
@@ -86,6 +110,11 @@ private slots:
         QVERIFY2(stats.contains(QStringLiteral("tokens/s")) && stats.contains(QStringLiteral("7 tokens")),
                  qPrintable(stats));
         QVERIFY(answer.data(MessageListModel::NoteRole).toString().isEmpty());
+        // The settings it was answered with are kept with the conversation.
+        const QJsonObject settings = f.store->conversation(f.chat->currentConversationId())->settings;
+        QCOMPARE(settings.value(QStringLiteral("systemPrompt")).toString(), QStringLiteral("Be brief."));
+        QVERIFY(settings.value(QStringLiteral("thinking")).toBool());
+        QCOMPARE(settings.value(QStringLiteral("topK")).toInt(), 64);
 
         std::lock_guard lock(f.shared->mutex);
         QCOMPARE(f.shared->requests.size(), size_t(1));
@@ -120,7 +149,8 @@ private slots:
         QVERIFY(f.chat->canRegenerate());
 
         QVERIFY(f.chat->regenerate());
-        QCOMPARE(f.chat->messages()->count(), 2); // the old answer was replaced, not kept below
+        QCOMPARE(f.chat->messages()->count(), 2);       // the new answer takes the old one's place...
+        QCOMPARE(f.branchOf(1), QStringLiteral("2/2")); // ...as its sibling, which is kept
         QTRY_VERIFY(!f.chat->messages()->index(1).data(MessageListModel::TextRole).toString().isEmpty());
         f.chat->stop();
         QVERIFY(finished.wait(5000));
@@ -165,6 +195,122 @@ private slots:
         QVERIFY(chat.selectConversation(id));
         QVERIFY(!chat.selectConversation(4242));
         QCOMPARE(chat.currentConversationId(), id);
+    }
+
+    void editingAPastQuestionForksAndBothBranchesStay() {
+        Fixture f(thinkThenAnswer());
+        QAbstractItemModelTester tester(f.chat->messages(),
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy finished(f.chat.get(), &ChatController::answerFinished);
+        const QString answer = QStringLiteral("Paris is the capital.");
+        QVERIFY(f.chat->send(QStringLiteral("First")));
+        QVERIFY(finished.wait(5000));
+        QVERIFY(f.chat->send(QStringLiteral("Second")));
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(f.texts(), (QStringList{"First", answer, "Second", answer}));
+
+        QVERIFY(!f.chat->editMessage(1, QStringLiteral("an answer is not a question")));
+        QVERIFY(!f.chat->editMessage(0, QStringLiteral("   ")));
+        QVERIFY(f.chat->editMessage(0, QStringLiteral("First, edited")));
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(f.texts(), (QStringList{"First, edited", answer}));
+        QCOMPARE(f.branchOf(0), QStringLiteral("2/2"));
+        {
+            std::lock_guard lock(f.shared->mutex);
+            const auto& turns = f.shared->requests.back().turns;
+            QCOMPARE(turns.size(), size_t(1)); // the edit is answered without the other branch
+            QCOMPARE(turns[0].text, std::string("First, edited"));
+        }
+
+        // Back to the first branch: the whole of it, as it was.
+        QVERIFY(!f.chat->switchBranch(0, +1)); // already the last
+        QVERIFY(f.chat->switchBranch(0, -1));
+        QCOMPARE(f.texts(), (QStringList{"First", answer, "Second", answer}));
+        QCOMPARE(f.branchOf(0), QStringLiteral("1/2"));
+        QVERIFY(!f.chat->switchBranch(0, -1));
+
+        // Regenerating in that branch adds a third answer level sibling; switching keeps the rest.
+        QVERIFY(f.chat->regenerate());
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(f.branchOf(3), QStringLiteral("2/2"));
+        QVERIFY(f.chat->switchBranch(3, -1));
+        QCOMPARE(f.branchOf(3), QStringLiteral("1/2"));
+        QCOMPARE(f.chat->messages()->count(), 4);
+
+        // After a restart the same branch is on screen and the other is still there.
+        const int id = f.chat->currentConversationId();
+        f.restart();
+        QVERIFY(f.chat->selectConversation(id));
+        QCOMPARE(f.texts(), (QStringList{"First", answer, "Second", answer}));
+        QCOMPARE(f.branchOf(0), QStringLiteral("1/2"));
+        QCOMPARE(f.branchOf(3), QStringLiteral("1/2"));
+        QVERIFY(f.chat->switchBranch(0, +1));
+        QCOMPARE(f.texts(), (QStringList{"First, edited", answer}));
+    }
+
+    void conversationsAndAnswersSurviveARestart() {
+        Fixture f(thinkThenAnswer());
+        QSignalSpy finished(f.chat.get(), &ChatController::answerFinished);
+        QVERIFY(f.chat->send(QStringLiteral("What is the capital of France?")));
+        QVERIFY(finished.wait(5000));
+        const int first = f.chat->currentConversationId();
+        f.chat->newChat();
+        QVERIFY(f.chat->send(QStringLiteral("Another question")));
+        QVERIFY(finished.wait(5000));
+        QVERIFY(f.chat->renameConversation(f.chat->currentConversationId(), QStringLiteral("Renamed")));
+        QVERIFY(f.chat->setPinned(first, true));
+
+        f.restart();
+        QAbstractItemModelTester tester(f.chat->conversations(),
+                                        QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QCOMPARE(f.chat->currentConversationId(), -1); // nothing open until one is chosen
+        QCOMPARE(f.chat->conversations()->count(), 2);
+        QCOMPARE(f.chat->conversations()->idAt(0), first); // pinned
+        QCOMPARE(f.chat->conversations()->index(1).data(ConversationListModel::TitleRole).toString(),
+                 QStringLiteral("Renamed"));
+        QVERIFY(f.chat->selectConversation(first));
+        QCOMPARE(f.chat->currentTitle(), QStringLiteral("What is the capital of France?"));
+        QCOMPARE(f.texts(), (QStringList{"What is the capital of France?", "Paris is the capital."}));
+        const QModelIndex answer = f.chat->messages()->index(1);
+        QCOMPARE(answer.data(MessageListModel::ReasoningRole).toString(), QStringLiteral("Let me think."));
+        QVERIFY(answer.data(MessageListModel::StatsTextRole).toString().contains(QStringLiteral("7 tokens")));
+        QVERIFY(answer.data(MessageListModel::ReasoningSecondsRole).toDouble() >= 0);
+        QVERIFY(!answer.data(MessageListModel::StreamingRole).toBool());
+
+        // Deleting, undoing, deleting again: gone after the next restart.
+        QVERIFY(f.chat->deleteConversation(first));
+        QCOMPARE(f.chat->currentConversationId(), -1);
+        QCOMPARE(f.chat->messages()->count(), 0);
+        QCOMPARE(f.chat->undoableDeletion(), QStringLiteral("What is the capital of France?"));
+        QVERIFY(f.chat->undoDelete());
+        QCOMPARE(f.chat->currentConversationId(), first);
+        QCOMPARE(f.chat->messages()->count(), 2);
+        QVERIFY(f.chat->undoableDeletion().isEmpty());
+        QVERIFY(f.chat->deleteConversation(first));
+        f.restart();
+        QCOMPARE(f.chat->conversations()->count(), 1);
+        QVERIFY(!f.chat->selectConversation(first));
+    }
+
+    void anAnswerCutOffByQuittingIsShownInterrupted() {
+        std::vector<ocelle::app::StreamDelta> slow;
+        for (int i = 0; i < 400; ++i) slow.push_back({"", "word "});
+        Fixture f(slow, 5);
+        QVERIFY(f.chat->send(QStringLiteral("Talk")));
+        QTRY_VERIFY(f.chat->messages()->textAt(1).size() > 20);
+        const int id = f.chat->currentConversationId();
+        f.restart(); // while the answer is still streaming
+        QVERIFY(f.chat->selectConversation(id));
+        QCOMPARE(f.chat->messages()->count(), 2);
+        QVERIFY(f.chat->messages()->textAt(1).startsWith(QStringLiteral("word word word word ")));
+        QVERIFY2(f.chat->messages()
+                     ->index(1)
+                     .data(MessageListModel::NoteRole)
+                     .toString()
+                     .startsWith(QStringLiteral("Interrupted")),
+                 qPrintable(f.chat->messages()->index(1).data(MessageListModel::NoteRole).toString()));
+        QVERIFY(f.chat->canRegenerate());
+        f.models->engineHost()->cancel();
     }
 };
 

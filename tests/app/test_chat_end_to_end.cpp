@@ -1,5 +1,6 @@
 // The whole path with the REAL engine and the tiny fixture model: load on the engine thread,
-// send, see the answer stream into the message list, stop it, and find the messages kept.
+// send, see the answer stream into the message list, stop it, and find the messages kept, also
+// after the controller and its store are made again on the same database (a restart).
 // The tiny model has random weights, so its answers are random tokens: only the mechanics are
 // checked, never the words.
 #include "chat_controller.h"
@@ -8,6 +9,7 @@
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
 #include <QStandardPaths>
+#include <QTemporaryDir>
 #include <QtTest>
 
 class TestChatEndToEnd : public QObject {
@@ -17,8 +19,11 @@ private slots:
     void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
 
     void loadSendStreamStop() {
+        QTemporaryDir dataDir;
         ModelController models;
-        ChatController chat(&models);
+        auto store = std::make_unique<ConversationStore>(dataDir.path());
+        auto controller = std::make_unique<ChatController>(&models, store.get());
+        ChatController& chat = *controller;
         QAbstractItemModelTester tester(chat.messages(),
                                         QAbstractItemModelTester::FailureReportingMode::QtTest);
         QSignalSpy loaded(&models, &ModelController::loadFinished);
@@ -73,6 +78,25 @@ private slots:
         QVERIFY(finished.wait(30000));
         QVERIFY(chat.messages()->index(3).data(MessageListModel::NoteRole).toString() !=
                 QStringLiteral("Stopped."));
+
+        // A restart: the history is read back from the database as it was on screen.
+        QStringList texts;
+        for (int row = 0; row < chat.messages()->count(); ++row) texts << chat.messages()->textAt(row);
+        const int id = chat.currentConversationId();
+        const QString statsBefore =
+            chat.messages()->index(1).data(MessageListModel::StatsTextRole).toString();
+        controller.reset();
+        store.reset();
+        store = std::make_unique<ConversationStore>(dataDir.path());
+        ChatController again(&models, store.get());
+        QCOMPARE(again.conversations()->count(), 1);
+        QVERIFY(again.selectConversation(id));
+        QStringList reread;
+        for (int row = 0; row < again.messages()->count(); ++row) reread << again.messages()->textAt(row);
+        QCOMPARE(reread, texts);
+        QCOMPARE(again.messages()->index(1).data(MessageListModel::StatsTextRole).toString(), statsBefore);
+        QCOMPARE(again.messages()->index(3).data(MessageListModel::BranchCountRole).toInt(),
+                 2); // the stopped one kept
     }
 };
 

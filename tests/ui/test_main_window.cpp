@@ -99,23 +99,50 @@ private:
         QTest::mouseClick(window_, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
     }
 
+    // Every visible item with this name, top to bottom.
+    static void collectVisibleNamed(QQuickItem* root, const QString& name, QList<QQuickItem*>& out) {
+        if (!root->isVisible()) return;
+        if (root->objectName() == name) out.append(root);
+        for (QQuickItem* child : root->childItems()) collectVisibleNamed(child, name, out);
+    }
+    QList<QQuickItem*> visibleItems(const char* name) const {
+        QList<QQuickItem*> found;
+        collectVisibleNamed(window_->contentItem(), QLatin1String(name), found);
+        std::sort(found.begin(), found.end(), [](QQuickItem* a, QQuickItem* b) {
+            return a->mapToScene(QPointF()).y() < b->mapToScene(QPointF()).y();
+        });
+        return found;
+    }
+    QStringList messageTexts() const {
+        QStringList texts;
+        MessageListModel* messages = ChatController::instance(engine_.get())->messages();
+        for (int row = 0; row < messages->count(); ++row) texts << messages->textAt(row);
+        return texts;
+    }
+    void loadMainWindow() {
+        engine_ = std::make_unique<QQmlApplicationEngine>();
+        engine_->addImportPath(QStringLiteral("qrc:/qt/qml"));
+        engine_->load(QUrl(QString::fromLatin1(ocelle::ui::kMainQmlUrl)));
+        QVERIFY(!engine_->rootObjects().isEmpty());
+        window_ = qobject_cast<QQuickWindow*>(engine_->rootObjects().constFirst());
+        QVERIFY(window_);
+        QVERIFY(QTest::qWaitForWindowExposed(window_));
+    }
+
+    QTemporaryDir dataDir_; // the conversation database of this test's app
     std::unique_ptr<QQmlApplicationEngine> engine_;
     QQuickWindow* window_ = nullptr;
 
 private slots:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true); // the remembered model goes to a test location
+        QVERIFY(dataDir_.isValid());
+        qputenv("OCELLE_DATA_DIR", dataDir_.path().toLocal8Bit());
         // The software renderer grabs the same pixels on every machine, GPU or not.
         QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
-        engine_ = std::make_unique<QQmlApplicationEngine>();
-        engine_->addImportPath(QStringLiteral("qrc:/qt/qml"));
         QElapsedTimer timer;
         timer.start();
-        engine_->load(QUrl(QString::fromLatin1(ocelle::ui::kMainQmlUrl)));
-        QVERIFY(!engine_->rootObjects().isEmpty());
-        window_ = qobject_cast<QQuickWindow*>(engine_->rootObjects().constFirst());
-        QVERIFY(window_);
-        QVERIFY(QTest::qWaitForWindowExposed(window_));
+        loadMainWindow();
         qInfo("main window exposed %lld ms after loading started", static_cast<long long>(timer.elapsed()));
     }
 
@@ -372,6 +399,145 @@ private slots:
         const QVariantList urls = others.at(0).at(0).toList();
         QCOMPARE(urls.size(), 1);
         QVERIFY(urls.at(0).toUrl().toLocalFile().endsWith(QStringLiteral("test_photo.png")));
+    }
+
+    void regenerateEditAndSwitchBranches() {
+        ChatController* chat = ChatController::instance(engine_.get());
+        ocelle::app::SamplingSettings sampling;
+        sampling.maxTokens = 6; // short answers that finish on their own
+        chat->setSampling(sampling);
+        QCOMPARE(chat->messages()->count(), 2);
+        const QString stoppedAnswer = chat->messages()->textAt(1);
+
+        // Regenerate: a second answer, the first kept as its sibling.
+        click(visibleItems("regenerateButton").value(0));
+        auto answerNote = [chat] {
+            return chat->messages()->index(1).data(MessageListModel::NoteRole).toString();
+        };
+        QTRY_VERIFY_WITH_TIMEOUT(!chat->generating() && answerNote() != QStringLiteral("Stopped."), 30000);
+        QTRY_COMPARE(visibleItems("branchLabel").size(), 1);
+        QCOMPARE(visibleItems("branchLabel").first()->property("text").toString(), QStringLiteral("2/2"));
+        const QString secondAnswer = chat->messages()->textAt(1);
+        click(visibleItems("previousBranchButton").value(0));
+        QTRY_COMPARE(answerNote(), QStringLiteral("Stopped."));
+        QCOMPARE(chat->messages()->textAt(1), stoppedAnswer);
+        QCOMPARE(visibleItems("branchLabel").first()->property("text").toString(), QStringLiteral("1/2"));
+        click(visibleItems("nextBranchButton").value(0));
+        QTRY_VERIFY(answerNote() != QStringLiteral("Stopped."));
+        QCOMPARE(chat->messages()->textAt(1), secondAnswer);
+
+        // Edit the question: a new branch, answered; then back to the original one.
+        click(visibleItems("editButton").value(0));
+        QTRY_COMPARE(visibleItems("editInput").size(), 1);
+        QQuickItem* editor = visibleItems("editInput").first();
+        QTRY_VERIFY(editor->hasActiveFocus());
+        QCOMPARE(editor->property("text").toString(), QStringLiteral("Hello"));
+        editor->setProperty("text", QString());
+        typeText(QStringLiteral("Hello again"));
+        click(visibleItems("saveEditButton").value(0));
+        QTRY_VERIFY_WITH_TIMEOUT(chat->messages()->count() == 2 && !chat->generating() &&
+                                     !chat->messages()->textAt(1).isEmpty(),
+                                 30000);
+        QCOMPARE(chat->messages()->textAt(0), QStringLiteral("Hello again"));
+        QTRY_COMPARE(visibleItems("branchLabel").size(), 1); // the question's; the new answer has no sibling
+        QCOMPARE(visibleItems("branchLabel").first()->property("text").toString(), QStringLiteral("2/2"));
+        click(visibleItems("previousBranchButton").value(0));
+        QTRY_COMPARE(messageTexts(), (QStringList{QStringLiteral("Hello"), secondAnswer}));
+        QTRY_COMPARE(visibleItems("branchLabel").size(), 2); // the question's 1/2 and the answer's 2/2
+        QCOMPARE(visibleItems("branchLabel").at(0)->property("text").toString(), QStringLiteral("1/2"));
+        QCOMPARE(visibleItems("branchLabel").at(1)->property("text").toString(), QStringLiteral("2/2"));
+        grab(QStringLiteral("branches.png"));
+    }
+
+    void sidebarRenamesDeletesWithUndoAndSearches() {
+        ChatController* chat = ChatController::instance(engine_.get());
+        const int answered = chat->currentConversationId();
+        // Another conversation, pinned.
+        QVERIFY(chat->selectConversation(chat->newChat()));
+        const int empty = chat->currentConversationId();
+        QVERIFY(chat->renameConversation(empty, QStringLiteral("Pinned notes")));
+        QVERIFY(chat->setPinned(empty, true));
+        QVERIFY(chat->selectConversation(answered));
+        QTRY_COMPARE(item("conversationList")->property("count").toInt(), 2);
+        auto sections = [this] {
+            QStringList texts;
+            for (QQuickItem* header : visibleItems("conversationSection"))
+                texts << header->property("text").toString();
+            return texts;
+        };
+        QTRY_COMPARE(sections(), (QStringList{QStringLiteral("Pinned"), QStringLiteral("Today")}));
+
+        // Rename through the conversation's menu.
+        ConversationListModel* list = chat->conversations();
+        const int row = list->rowOf(answered);
+        QQuickItem* delegate = nullptr;
+        QMetaObject::invokeMethod(item("conversationList"), "itemAtIndex",
+                                  Q_RETURN_ARG(QQuickItem*, delegate), Q_ARG(int, row));
+        QVERIFY(delegate);
+        QQuickItem* menuButton = nullptr;
+        for (QQuickItem* button : visibleItems("conversationMenuButton")) {
+            if (delegate->isAncestorOf(button)) menuButton = button;
+        }
+        QVERIFY(menuButton);
+        click(menuButton);
+        QQuickItem* rename = nullptr;
+        QTRY_VERIFY((rename = visibleItems("renameAction").value(0)) != nullptr);
+        click(rename);
+        QQuickItem* field = nullptr;
+        QTRY_VERIFY((field = visibleItems("renameField").value(0)) != nullptr);
+        QTRY_VERIFY(field->hasActiveFocus());
+        QTest::keyClick(window_, Qt::Key_A, Qt::ControlModifier);
+        typeText(QStringLiteral("Greetings"));
+        QTest::keyClick(window_, Qt::Key_Return);
+        QTRY_COMPARE(list->titleOf(answered), QStringLiteral("Greetings"));
+        QCOMPARE(window_->title(), QStringLiteral("Greetings \u2014 Ocelle"));
+
+        // Search by message text.
+        QQuickItem* search = item("conversationSearch");
+        search->forceActiveFocus();
+        QTRY_VERIFY(search->hasActiveFocus());
+        typeText(QStringLiteral("hello again"));
+        QTRY_COMPARE(item("conversationList")->property("count").toInt(), 1);
+        QCOMPARE(list->idAt(0), answered);
+        QTest::keyClick(window_, Qt::Key_Escape);
+        QTRY_COMPARE(item("conversationList")->property("count").toInt(), 2);
+
+        // Delete, then undo from the bar that appears.
+        QVERIFY(!item("undoBar")->isVisible());
+        QVERIFY(chat->deleteConversation(empty));
+        QTRY_VERIFY(item("undoBar")->isVisible());
+        QTRY_COMPARE(item("conversationList")->property("count").toInt(), 1);
+        grab(QStringLiteral("undo-delete.png"));
+        click(item("undoDeleteButton"));
+        QTRY_COMPARE(item("conversationList")->property("count").toInt(), 2);
+        QTRY_VERIFY(!item("undoBar")->isVisible());
+        QCOMPARE(chat->currentConversationId(), empty);
+        QVERIFY(chat->selectConversation(answered));
+    }
+
+    void theConversationIsThereAfterRecreatingTheApp() {
+        ChatController* chat = ChatController::instance(engine_.get());
+        const int id = chat->currentConversationId();
+        const QStringList texts = messageTexts();
+        const int conversations = chat->conversations()->count();
+        const QString note = chat->messages()->index(1).data(MessageListModel::NoteRole).toString();
+        QCOMPARE(texts.size(), 2);
+
+        engine_.reset(); // the window, the controllers and the store go; the database stays
+        window_ = nullptr;
+        loadMainWindow();
+        chat = ChatController::instance(engine_.get());
+        QTRY_COMPARE(item("conversationList")->property("count").toInt(), conversations);
+        QVERIFY(chat->selectConversation(id));
+        QCOMPARE(messageTexts(), texts);
+        QCOMPARE(window_->title(), QStringLiteral("Greetings \u2014 Ocelle"));
+        QTRY_VERIFY(item("messageList")->isVisible());
+        QTRY_COMPARE(visibleItems("branchLabel").size(), 2);
+        QCOMPARE(visibleItems("branchLabel").at(0)->property("text").toString(), QStringLiteral("1/2"));
+        QCOMPARE(chat->messages()->index(1).data(MessageListModel::NoteRole).toString(), note);
+        click(visibleItems("nextBranchButton").value(0));
+        QTRY_COMPARE(chat->messages()->textAt(0), QStringLiteral("Hello again"));
+        grab(QStringLiteral("after-restart.png"));
     }
 };
 
