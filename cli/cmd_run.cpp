@@ -248,7 +248,10 @@ void addMediaParts(MediaInputs& inputs, const MediaRequest& m, const chat::ChatF
     std::size_t pdfAt = before.size(); // after the images, in the order given
     for (const auto& document : inputs.pdfs) {
         const int used = int(format.render(conversation).tokens.size());
-        const int lastPage = m.lastPage < 0 ? -1 : std::min(m.lastPage, document->pageCount() - 1);
+        // A range running past the end means "to the end"; one starting past it is an error.
+        const int count = document->pageCount();
+        const int lastPage =
+            m.lastPage < 0 || m.firstPage >= count ? m.lastPage : std::min(m.lastPage, count - 1);
         const media::PdfPageSelection selection =
             media::selectPdfPages(*document, m.pdfBudget, tokenLimit - used, m.firstPage, lastPage);
         if (!selection.message.empty()) std::fprintf(stderr, "%s\n", selection.message.c_str());

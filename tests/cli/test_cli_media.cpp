@@ -166,7 +166,9 @@ private slots:
 
         r = runCli(runArgs({"--pdf", pdf_, "--pages", "4-5"}));
         QVERIFY(r.exitCode != 0);
-        QVERIFY2(r.err.contains(QStringLiteral("which has 3 pages")), qPrintable(r.err));
+        QVERIFY2(r.err.contains(
+                     QStringLiteral("the pages asked for (4 to 5) are not in the PDF, which has 3 pages")),
+                 qPrintable(r.err));
 
         r = runCli({"run", "--model", kModel, "--prompt", "x", "--pdf", pdf_});
         QCOMPARE(r.exitCode, 2);
