@@ -1,4 +1,7 @@
 #include "audio/audio_encoder.h"
+#include "audio/audio_tower.h"
+#include "audio/vulkan_audio_encoder.h"
+#include "cpu/thread_pool.h"
 
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -15,29 +18,6 @@ namespace ocelle::audio {
 namespace {
 
 constexpr float kInfinity = std::numeric_limits<float>::infinity();
-
-// A linear layer whose input and output are clamped by the file's scalars (`<name>.input_min`
-// ... `.output_max`, each optional), as Gemma 4's clipped linears are.
-struct ClampedLinear {
-    model::Weight weight;
-    float inputMin = -kInfinity, inputMax = kInfinity;
-    float outputMin = -kInfinity, outputMax = kInfinity;
-};
-
-struct ConformerLayer {
-    std::vector<float> ffnNorm, ffnPostNorm;
-    ClampedLinear ffnUp, ffnDown;
-    std::vector<float> attnPreNorm, attnPostNorm;
-    ClampedLinear q, k, v, out;
-    model::Weight relativeKey;
-    std::vector<float> perDimScale; // after softplus, as stored
-    std::vector<float> convPreNorm, convNorm;
-    ClampedLinear convPw1, convPw2;
-    std::vector<float> depthwise; // [channel][kernel]
-    std::vector<float> ffn2Norm, ffn2PostNorm;
-    ClampedLinear ffn2Up, ffn2Down;
-    std::vector<float> outNorm;
-};
 
 std::string shapeOf(std::initializer_list<int64_t> shape) {
     std::string s = "{";
@@ -157,18 +137,13 @@ float silu(float x) {
 
 } // namespace
 
-struct AudioEncoder::Weights {
-    // Convolution kernels repacked from the file's [out][in][kh(time)][kw(freq)] to
-    // [kh][kw][out][in], so each output channel's taps over the input channels are contiguous.
-    std::vector<float> conv0, conv0Norm;
-    std::vector<float> conv1, conv1Norm;
-    ClampedLinear inputProjection;
-    std::vector<ConformerLayer> layers;
-    std::vector<float> relativePositions; // [kRelativePositions][width] sinusoids, row j = distance 12 - j
-    model::Weight outputProjection;
-    std::vector<float> outputBias;
-    model::Weight textProjection; // mm.a.input_projection
-};
+float attentionQueryScale(int headDim) {
+    return (1.0f / std::sqrt(float(headDim))) / std::log(2.0f);
+}
+
+float attentionKeyScale() {
+    return std::log(1.0f + std::exp(1.0f)) / std::log(2.0f);
+}
 
 bool hasAudioEncoder(const gguf::File& file) {
     if (const gguf::Value* v = file.find("clip.has_audio_encoder"); v && v->toBool()) return *v->toBool();
@@ -186,11 +161,44 @@ void checkTextModelTakesAudio(const model::HyperParams& text, const std::string&
                          "embeddings, takes audio)");
 }
 
+namespace {
+
+// The encoder on the CPU's thread pool.
+class CpuAudioEncoder : public AudioEncoder {
+public:
+    CpuAudioEncoder(std::unique_ptr<gguf::File> file, int threads)
+        : AudioEncoder(std::move(file)), pool_(std::make_unique<cpu::ThreadPool>(threads)) {}
+    std::string backendName() const override { return "cpu"; }
+    std::vector<float> encode(std::span<const float> mel, int frames,
+                              AudioEncoderTrace* trace = nullptr) const override;
+
+private:
+    std::unique_ptr<cpu::ThreadPool> pool_;
+};
+
+} // namespace
+
 std::unique_ptr<AudioEncoder> AudioEncoder::load(const std::string& path, int threads) {
     return fromFile(gguf::File::open(path), threads);
 }
 
+std::unique_ptr<AudioEncoder> AudioEncoder::fromFile(std::unique_ptr<gguf::File> file, int threads) {
+    return std::make_unique<CpuAudioEncoder>(std::move(file), threads);
+}
+
+std::unique_ptr<AudioEncoder> loadAudioEncoder(const std::string& path, const AudioEncoderOptions& options) {
+    if (options.backend == AudioBackend::Vulkan) return VulkanAudioEncoder::load(path, options.device);
+    return AudioEncoder::load(path, options.threads);
+}
+
 AudioEncoder::~AudioEncoder() = default;
+
+void AudioEncoder::checkInput(std::span<const float> mel, int frames) const {
+    if (frames <= 0) throw AudioError("audio encoder: no mel frames to encode (the audio is too short)");
+    if (mel.size() != size_t(params_.melBins) * size_t(frames))
+        throw AudioError("audio encoder: expected " + std::to_string(params_.melBins) + " x " +
+                         std::to_string(frames) + " mel values, got " + std::to_string(mel.size()));
+}
 
 const std::string& AudioEncoder::path() const {
     return file_->path();
@@ -211,7 +219,7 @@ int AudioEncoder::tokensForFrames(int frames) {
     return (afterFirst - 1) / 2 + 1;
 }
 
-std::unique_ptr<AudioEncoder> AudioEncoder::fromFile(std::unique_ptr<gguf::File> file, int threads) {
+AudioEncoder::AudioEncoder(std::unique_ptr<gguf::File> file) {
     TowerReader r(*file);
     const auto arch = file->getString("general.architecture");
     if (arch && *arch != "clip")
@@ -229,8 +237,7 @@ std::unique_ptr<AudioEncoder> AudioEncoder::fromFile(std::unique_ptr<gguf::File>
     if (*projector != "gemma4a")
         r.fail("audio projector type '" + *projector + "' is not Gemma 4's ('gemma4a')");
 
-    auto encoder = std::unique_ptr<AudioEncoder>(new AudioEncoder());
-    AudioEncoderParams& p = encoder->params_;
+    AudioEncoderParams& p = params_;
     p.melBins = r.positiveKey("clip.audio.num_mel_bins");
     p.width = r.positiveKey("clip.audio.embedding_length");
     p.ffnWidth = r.positiveKey("clip.audio.feed_forward_length");
@@ -260,7 +267,7 @@ std::unique_ptr<AudioEncoder> AudioEncoder::fromFile(std::unique_ptr<gguf::File>
     if (p.outputDim <= 0 || p.convKernel <= 0 || p.convKernel > 64)
         r.fail("audio output or conv sizes are invalid");
 
-    auto w = std::make_unique<Weights>();
+    auto w = std::make_unique<AudioTower>();
     const int64_t E = p.width, F = p.ffnWidth, C0 = p.convChannels0, C1 = p.convChannels1;
     w->conv0 = repackKernel(r.floats("a.conv1d.0.weight", {3, 3, 1, C0}), 1, int(C0));
     w->conv0Norm = r.floats("a.conv1d.0.norm.weight", {C0});
@@ -312,10 +319,8 @@ std::unique_ptr<AudioEncoder> AudioEncoder::fromFile(std::unique_ptr<gguf::File>
         }
     }
 
-    encoder->weights_ = std::move(w);
-    encoder->file_ = std::move(file);
-    encoder->pool_ = std::make_unique<cpu::ThreadPool>(threads);
-    return encoder;
+    tower_ = std::move(w);
+    file_ = std::move(file);
 }
 
 namespace {
@@ -380,15 +385,12 @@ std::vector<float> subsampleLayer(cpu::ThreadPool& pool, const std::vector<float
 
 } // namespace
 
-std::vector<float> AudioEncoder::encode(std::span<const float> mel, int frames,
-                                        AudioEncoderTrace* trace) const {
-    const AudioEncoderParams& p = params_;
-    const Weights& w = *weights_;
+std::vector<float> CpuAudioEncoder::encode(std::span<const float> mel, int frames,
+                                           AudioEncoderTrace* trace) const {
+    const AudioEncoderParams& p = params();
+    const AudioTower& w = tower();
     cpu::ThreadPool& pool = *pool_;
-    if (frames <= 0) throw AudioError("audio encoder: no mel frames to encode (the audio is too short)");
-    if (mel.size() != size_t(p.melBins) * size_t(frames))
-        throw AudioError("audio encoder: expected " + std::to_string(p.melBins) + " x " +
-                         std::to_string(frames) + " mel values, got " + std::to_string(mel.size()));
+    checkInput(mel, frames);
 
     // Sub-sampling: mel-major input -> [time][freq][1].
     std::vector<float> x0(size_t(frames) * p.melBins);
@@ -425,8 +427,8 @@ std::vector<float> AudioEncoder::encode(std::span<const float> mel, int frames,
     };
 
     const int H = p.heads, D = p.headDim;
-    const float queryScale = (1.0f / std::sqrt(float(D))) / std::log(2.0f);
-    const float keyScale = std::log(1.0f + std::exp(1.0f)) / std::log(2.0f);
+    const float queryScale = attentionQueryScale(D);
+    const float keyScale = attentionKeyScale();
 
     for (const ConformerLayer& L : w.layers) {
         halfStepFfn(L.ffnNorm, L.ffnUp, L.ffnDown, L.ffnPostNorm);

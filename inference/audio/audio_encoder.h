@@ -1,6 +1,6 @@
-// Gemma 4's audio encoder (E2B, E4B) on the CPU: log-mel features in, soft tokens for the text
-// model out. Loads the audio tower of a llama.cpp mmproj GGUF (`clip.audio.*` keys, `a.*` and
-// `mm.a.*` tensors), independently of the vision tower in the same file.
+// Gemma 4's audio encoder (E2B, E4B) on the CPU or a Vulkan device: log-mel features in, soft
+// tokens for the text model out. Loads the audio tower of a llama.cpp mmproj GGUF (`clip.audio.*`
+// keys, `a.*` and `mm.a.*` tensors), independently of the vision tower in the same file.
 //
 //     auto encoder = ocelle::audio::AudioEncoder::load("mmproj-gemma-4-e2b.gguf");  // throws AudioError
 //     auto mel = ocelle::media::logMelFeatures(samples);                             // one <= 30 s piece
@@ -13,7 +13,6 @@
 // output projection with bias, then `Wproj rms(x)`. Residual stream and accumulators are fp32.
 #pragma once
 
-#include "cpu/thread_pool.h"
 #include "model/hparams.h"
 
 #include <memory>
@@ -73,16 +72,24 @@ bool hasAudioEncoder(const gguf::File& file);
 // have no audio encoder; otherwise the encoder's projection width must equal the model's width.
 void checkTextModelTakesAudio(const model::HyperParams& text, const std::string& textModelName);
 
+struct AudioTower; // the validated weights (audio_tower.h)
+
+// An audio encoder on one backend. The CPU one comes from load()/fromFile(); VulkanAudioEncoder
+// (vulkan_audio_encoder.h) runs the same computation on a Vulkan device; loadAudioEncoder picks.
 class AudioEncoder {
 public:
-    // Opens and validates the audio tower. Throws AudioError ("...: this model has no audio
-    // encoder" for an mmproj without one) or gguf::Error for a malformed file. threads <= 0: all.
+    // Opens and validates the audio tower for the CPU. Throws AudioError ("...: this model has no
+    // audio encoder" for an mmproj without one) or gguf::Error for a malformed file. threads <= 0: all.
     static std::unique_ptr<AudioEncoder> load(const std::string& path, int threads = 0);
     static std::unique_ptr<AudioEncoder> fromFile(std::unique_ptr<gguf::File> file, int threads = 0);
-    ~AudioEncoder();
+    virtual ~AudioEncoder();
+    AudioEncoder(const AudioEncoder&) = delete;
+    AudioEncoder& operator=(const AudioEncoder&) = delete;
 
     const AudioEncoderParams& params() const { return params_; }
     const std::string& path() const;
+    // "cpu" or "vulkan (<device name>)".
+    virtual std::string backendName() const = 0;
     // Throws AudioError unless this encoder's output fits the text model (see checkTextModelTakesAudio).
     void checkCompatible(const model::HyperParams& text, const std::string& textModelName) const;
 
@@ -92,16 +99,32 @@ public:
     // Encodes one piece of log-mel features, mel-major [melBins][frames] (media::LogMel::values).
     // Returns tokensForFrames(frames) rows of projectionDim floats. Throws AudioError for a
     // mis-sized input or fewer than 1 frame. Not thread-safe (one encode at a time per encoder).
-    std::vector<float> encode(std::span<const float> mel, int frames,
-                              AudioEncoderTrace* trace = nullptr) const;
+    virtual std::vector<float> encode(std::span<const float> mel, int frames,
+                                      AudioEncoderTrace* trace = nullptr) const = 0;
+
+protected:
+    // Reads and validates the tower (throws as load()).
+    explicit AudioEncoder(std::unique_ptr<gguf::File> file);
+    // Throws AudioError unless mel holds melBins x frames values, frames >= 1.
+    void checkInput(std::span<const float> mel, int frames) const;
+    const AudioTower& tower() const { return *tower_; }
 
 private:
-    struct Weights;
-    AudioEncoder() = default;
     std::unique_ptr<gguf::File> file_;
     AudioEncoderParams params_;
-    std::unique_ptr<Weights> weights_;
-    std::unique_ptr<cpu::ThreadPool> pool_;
+    std::unique_ptr<AudioTower> tower_;
 };
+
+enum class AudioBackend { Cpu, Vulkan };
+
+struct AudioEncoderOptions {
+    AudioBackend backend = AudioBackend::Cpu;
+    int threads = 0;    // CPU: threads (<= 0: all)
+    std::string device; // Vulkan: vulkan::chooseDevice's forced choice (index or name substring)
+};
+
+// The audio encoder of an mmproj file on the chosen backend. Throws AudioError / gguf::Error as
+// load(), vulkan::VulkanError when the device cannot be opened or lacks memory.
+std::unique_ptr<AudioEncoder> loadAudioEncoder(const std::string& path, const AudioEncoderOptions& options);
 
 } // namespace ocelle::audio

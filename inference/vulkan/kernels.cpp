@@ -326,6 +326,16 @@ const Buffer& Kernels::ropeTable(float base, uint32_t headDim) {
 
 void Kernels::geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows,
                     uint32_t gateStride, uint32_t upStride, uint32_t outStride) {
+    gatedActivation(rec, 0, gate, up, out, n, rows, gateStride, upStride, outStride);
+}
+
+void Kernels::sigmoidGlu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows,
+                         uint32_t gateStride, uint32_t upStride, uint32_t outStride) {
+    gatedActivation(rec, 1, gate, up, out, n, rows, gateStride, upStride, outStride);
+}
+
+void Kernels::gatedActivation(Recorder& rec, uint32_t activation, View gate, View up, View out, uint32_t n,
+                              uint32_t rows, uint32_t gateStride, uint32_t upStride, uint32_t outStride) {
     const Device& dev = pipelines_.device();
     if (!gateStride) gateStride = n;
     if (!upStride) upStride = n;
@@ -336,7 +346,8 @@ void Kernels::geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uin
     struct {
         uint32_t n, gOffset, gStride, uOffset, uStride, oOffset, oStride;
     } push{n, bg.offset, gateStride, bu.offset, upStride, bo.offset, outStride};
-    rec.dispatch(make("geglu", {kElementwiseWorkgroup}, {reads(bg.range), reads(bu.range), writes(bo.range)},
+    rec.dispatch(make("geglu", {kElementwiseWorkgroup, activation},
+                      {reads(bg.range), reads(bu.range), writes(bo.range)},
                       push, ceilDiv(n, kElementwiseWorkgroup), rows));
 }
 
@@ -544,6 +555,109 @@ void Kernels::moeCombine(Recorder& rec, View y, View ids, View weights, std::opt
                       {reads(by.range), reads(bi.range), reads(bw.range), reads(be.range),
                        accumulate ? readsWrites(bo.range) : writes(bo.range)},
                       push, ceilDiv(n, kElementwiseWorkgroup), tokens));
+}
+
+namespace {
+
+// elementwise.comp's operations (specialization constant 1).
+enum class Elementwise : uint32_t { Clamp = 0, Silu = 1, Add = 2 };
+
+} // namespace
+
+void Kernels::elementwise(Recorder& rec, uint32_t op, View x, std::optional<View> y, View out, uint64_t count,
+                          float lo, float hi, float scale, bool broadcast, uint32_t n) {
+    const Device& dev = pipelines_.device();
+    const Bound bx = bind(dev, x, count);
+    const Bound bo = bind(dev, out, count);
+    Bound by;
+    if (y) by = bind(dev, *y, broadcast ? n : count);
+    struct {
+        uint32_t count, n, xOffset, yOffset, oOffset;
+        float lo, hi, scale;
+        uint32_t broadcast;
+    } push{u32(count, "element count"), n, bx.offset, by.offset, bo.offset, lo, hi, scale, broadcast ? 1u : 0u};
+    const bool inPlace = bx.range.buffer == bo.range.buffer && bx.range.offset == bo.range.offset;
+    const uint32_t groups = ceilDiv(count, kElementwiseWorkgroup);
+    const uint32_t gx = std::min<uint32_t>(groups, 65535);
+    rec.dispatch(make("elementwise", {kElementwiseWorkgroup, op},
+                      {inPlace ? readsWrites(bx.range) : reads(bx.range), reads(by.range),
+                       inPlace ? readsWrites(bo.range) : writes(bo.range)},
+                      push, gx, ceilDiv(groups, gx)));
+}
+
+void Kernels::clamp(Recorder& rec, View x, View out, uint64_t count, float lo, float hi) {
+    elementwise(rec, uint32_t(Elementwise::Clamp), x, std::nullopt, out, count, lo, hi, 1.0f, false, 0);
+}
+
+void Kernels::silu(Recorder& rec, View x, View out, uint64_t count) {
+    elementwise(rec, uint32_t(Elementwise::Silu), x, std::nullopt, out, count, 0.0f, 0.0f, 1.0f, false, 0);
+}
+
+void Kernels::add(Recorder& rec, View x, View y, View out, uint64_t count, float yScale, bool broadcast,
+                  uint32_t n) {
+    if (broadcast && (n == 0 || count % n))
+        throw VulkanError("add: a broadcast row must divide the element count");
+    elementwise(rec, uint32_t(Elementwise::Add), x, y, out, count, 0.0f, 0.0f, yScale, broadcast, n);
+}
+
+void Kernels::depthwiseConvCausal(Recorder& rec, View x, View weight, View out, uint32_t channels,
+                                  uint32_t taps, uint32_t tokens) {
+    const Device& dev = pipelines_.device();
+    const Bound bx = bind(dev, x, uint64_t(tokens) * channels);
+    const Bound bw = bind(dev, weight, uint64_t(channels) * taps);
+    const Bound bo = bind(dev, out, uint64_t(tokens) * channels);
+    struct {
+        uint32_t channels, taps, xOffset, xStride, wOffset, oOffset, oStride;
+    } push{channels, taps, bx.offset, channels, bw.offset, bo.offset, channels};
+    const uint32_t gy = std::min<uint32_t>(tokens, 65535);
+    rec.dispatch(make("depthwise_conv", {kElementwiseWorkgroup},
+                      {reads(bx.range), reads(bw.range), writes(bo.range)}, push,
+                      ceilDiv(channels, kElementwiseWorkgroup), gy, ceilDiv(tokens, gy)));
+}
+
+void Kernels::convSubsample(Recorder& rec, View x, View kernel, View norm, View out, uint32_t times,
+                            uint32_t bins, uint32_t inChannels, uint32_t outChannels, float eps) {
+    constexpr uint32_t kMaxChannels = 512; // conv_subsample.comp's shared accumulator
+    if (outChannels == 0 || outChannels > kMaxChannels)
+        throw VulkanError("convSubsample: 1.." + std::to_string(kMaxChannels) + " output channels");
+    const Device& dev = pipelines_.device();
+    const uint32_t outTimes = (times - 1) / 2 + 1, outBins = (bins - 1) / 2 + 1;
+    const Bound bx = bind(dev, x, uint64_t(times) * bins * inChannels);
+    const Bound bk = bind(dev, kernel, uint64_t(9) * outChannels * inChannels);
+    const Bound bn = bind(dev, norm, outChannels);
+    const Bound bo = bind(dev, out, uint64_t(outTimes) * outBins * outChannels);
+    struct {
+        uint32_t times, bins, inChannels, outChannels, outBins, xOffset, kOffset, nOffset, oOffset;
+        float eps;
+    } push{times, bins, inChannels, outChannels, outBins, bx.offset, bk.offset, bn.offset, bo.offset, eps};
+    const uint32_t gy = std::min<uint32_t>(outTimes, 65535);
+    rec.dispatch(make(reducing("conv_subsample"), {kElementwiseWorkgroup, kMaxChannels},
+                      {reads(bx.range), reads(bk.range), reads(bn.range), writes(bo.range)}, push, outBins,
+                      gy, ceilDiv(outTimes, gy)));
+}
+
+void Kernels::localAttention(Recorder& rec, const LocalAttentionArgs& a) {
+    if (a.keys == 0 || a.keys > 64) throw VulkanError("localAttention: 1..64 keys per query");
+    const Device& dev = pipelines_.device();
+    const uint32_t stride = a.heads * a.headDim;
+    const uint64_t count = uint64_t(a.tokens) * stride;
+    const Bound bq = bind(dev, a.q, count);
+    const Bound bk = bind(dev, a.k, count);
+    const Bound bv = bind(dev, a.v, count);
+    const Bound br = bind(dev, a.rel, uint64_t(a.keys + 1) * stride);
+    const Bound bd = bind(dev, a.perDimScale, a.headDim);
+    const Bound bo = bind(dev, a.out, count);
+    struct {
+        uint32_t tokens, heads, headDim, stride, qOffset, kOffset, vOffset, rOffset, dOffset, oOffset;
+        float queryScale, keyScale, softcap;
+    } push{a.tokens,  a.heads,   a.headDim, stride,       bq.offset,  bk.offset, bv.offset,
+           br.offset, bd.offset, bo.offset, a.queryScale, a.keyScale, a.softcap};
+    const uint32_t groups = ceilDiv(uint64_t(a.tokens) * a.heads, kElementwiseWorkgroup);
+    const uint32_t gx = std::min<uint32_t>(groups, 65535);
+    rec.dispatch(make("local_attention", {kElementwiseWorkgroup, a.keys},
+                      {reads(bq.range), reads(bk.range), reads(bv.range), reads(br.range), reads(bd.range),
+                       writes(bo.range)},
+                      push, gx, ceilDiv(groups, gx)));
 }
 
 void Kernels::readAll(Recorder& rec, const Buffer& source, const Buffer& sink, uint32_t workgroups) {

@@ -119,6 +119,34 @@ public:
     void moeCombine(Recorder& rec, View y, View ids, View weights, std::optional<View> expertScale, View out,
                     uint32_t n, uint32_t k, uint32_t tokens, bool accumulate, uint32_t yStride = 0,
                     uint32_t outStride = 0);
+    // Encoder kernels (audio conformer; see the shaders for the exact formulas).
+    // out[r][i] = sigmoid(gate[r][i]) * up[r][i] (the conformer's GLU), strides as geglu.
+    void sigmoidGlu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows = 1,
+                    uint32_t gateStride = 0, uint32_t upStride = 0, uint32_t outStride = 0);
+    // out[i] = clamp(x[i], lo, hi) for `count` contiguous floats; out may be x.
+    void clamp(Recorder& rec, View x, View out, uint64_t count, float lo, float hi);
+    // out[i] = x[i] * sigmoid(x[i]); out may be x.
+    void silu(Recorder& rec, View x, View out, uint64_t count);
+    // out[i] = x[i] + yScale * y[i], or y[i % n] when broadcast (one row of n added to each row);
+    // out may be x.
+    void add(Recorder& rec, View x, View y, View out, uint64_t count, float yScale = 1.0f,
+             bool broadcast = false, uint32_t n = 0);
+    // Causal depthwise conv over `tokens` rows of `channels`: out[t][c] = sum_j w[c][j] x[t-K+1+j][c].
+    void depthwiseConvCausal(Recorder& rec, View x, View weight, View out, uint32_t channels, uint32_t taps,
+                             uint32_t tokens);
+    // 3x3 stride-2 pad-1 convolution over [times][bins][inChannels], channel LayerNorm (weight `norm`,
+    // no bias), ReLU -> [(times+1)/2][(bins+1)/2][outChannels]. kernel is [kh][kw][out][in].
+    void convSubsample(Recorder& rec, View x, View kernel, View norm, View out, uint32_t times, uint32_t bins,
+                       uint32_t inChannels, uint32_t outChannels, float eps);
+    // Chunked causal local attention with relative positions and softcap (local_attention.comp);
+    // q, k, v, out: [tokens][heads * headDim]; rel: [keys + 1][heads * headDim]; perDimScale: headDim.
+    struct LocalAttentionArgs {
+        View q, k, v, rel, perDimScale, out;
+        uint32_t tokens = 0, heads = 0, headDim = 0, keys = 12;
+        float queryScale = 1.0f, keyScale = 1.0f, softcap = 50.0f;
+    };
+    void localAttention(Recorder& rec, const LocalAttentionArgs& a);
+
     // Reads all of `source` once (streaming-read bandwidth probe).
     void readAll(Recorder& rec, const Buffer& source, const Buffer& sink, uint32_t workgroups);
 
@@ -126,6 +154,10 @@ public:
 
 private:
     std::string reducing(const std::string& name) const;
+    void gatedActivation(Recorder& rec, uint32_t activation, View gate, View up, View out, uint32_t n,
+                         uint32_t rows, uint32_t gateStride, uint32_t upStride, uint32_t outStride);
+    void elementwise(Recorder& rec, uint32_t op, View x, std::optional<View> y, View out, uint64_t count,
+                     float lo, float hi, float scale, bool broadcast, uint32_t n);
     // base^(-2i/headDim) rounded once from double, uploaded on first use per (base, headDim).
     const Buffer& ropeTable(float base, uint32_t headDim);
     std::map<std::pair<float, uint32_t>, std::unique_ptr<Buffer>> ropeTables_;

@@ -1,7 +1,10 @@
 #version 450
-// Gated GELU: out[r][i] = gelu_tanh(gate[r][i]) * up[r][i]. Gate and up may be two halves of one
-// row (the fused MoE gate_up output) through their offsets and strides.
+// Gated activation: out[r][i] = act(gate[r][i]) * up[r][i], act chosen by specialization constant 1:
+// GATE 0 gelu_tanh (the text FFN), GATE 1 sigmoid (the audio conformer's GLU). Gate and up may be
+// two halves of one row (the fused MoE gate_up output) through their offsets and strides.
 #include "common.glsl"
+
+layout(constant_id = 1) const uint GATE = 0;
 
 layout(binding = 0) readonly buffer Gate { float gs[]; };
 layout(binding = 1) readonly buffer Up { float us[]; };
@@ -21,5 +24,7 @@ void main() {
     const uint i = gl_WorkGroupID.x * WG + gl_LocalInvocationID.x;
     const uint r = gl_WorkGroupID.y;
     if (i >= p.n) return;
-    os[p.oOffset + r * p.oStride + i] = geluTanh(gs[p.gOffset + r * p.gStride + i]) * us[p.uOffset + r * p.uStride + i];
+    const float g = gs[p.gOffset + r * p.gStride + i];
+    const float activated = GATE == 0u ? geluTanh(g) : 1.0 / (1.0 + exp(-g));
+    os[p.oOffset + r * p.oStride + i] = activated * us[p.uOffset + r * p.uStride + i];
 }
