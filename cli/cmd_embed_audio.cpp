@@ -1,5 +1,6 @@
 // `ocelle-cli embed-audio`: an audio file through Gemma 4's audio encoder, the soft tokens written
 // as raw little-endian f32.
+#include "backend_option.h"
 #include "command.h"
 
 #include "audio/audio_encoder.h"
@@ -19,7 +20,8 @@ namespace ocelle::cli {
 namespace {
 
 constexpr const char* kUsage =
-    "Usage: ocelle-cli embed-audio --mmproj PATH --audio FILE --out FILE.bin [--model PATH] [--threads N]\n\n"
+    "Usage: ocelle-cli embed-audio --mmproj PATH --audio FILE --out FILE.bin [--model PATH]\n"
+    "                              [--backend auto|cpu|vulkan] [--device X] [--threads N]\n\n"
     "Encodes an audio file with Gemma 4's audio encoder (E2B/E4B mmproj) and writes the projected\n"
     "embeddings (the text model's soft tokens) as little-endian f32, tokens x width, row-major.\n"
     "Prints {\"seconds\": S, \"tokens\": N, \"width\": W}.\n\n"
@@ -29,11 +31,13 @@ constexpr const char* kUsage =
     "                  other, their tokens concatenated (one audio span)\n"
     "  --out FILE.bin  where to write the embeddings\n"
     "  --model PATH    optional text model: checked to take audio at the encoder's width\n"
+    "  --backend auto|cpu|vulkan  where the encoder runs (default auto: as the text model would)\n"
+    "  --device X      Vulkan device index or name substring\n"
     "  --threads N     CPU threads (default: all)";
 
 int runEmbedAudio(const std::vector<std::string>& argv) {
     static_assert(std::endian::native == std::endian::little, "the output is written as host floats");
-    Args args(argv, {"--mmproj", "--audio", "--out", "--model", "--threads"}, {});
+    Args args(argv, {"--mmproj", "--audio", "--out", "--model", "--backend", "--device", "--threads"}, {});
     if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
     const std::string mmproj = args.require("--mmproj");
     const std::string audioPath = args.require("--audio");
@@ -45,7 +49,10 @@ int runEmbedAudio(const std::vector<std::string>& argv) {
     throw std::runtime_error(audioPath + ": this ocelle-cli was built without media support "
                                          "(OCELLE_BUILD_APP=OFF), so it cannot decode audio files");
 #else
-    auto encoder = audio::AudioEncoder::load(mmproj, int(threads));
+    engine::LoadOptions backend = backendOptions(args);
+    backend.threads = int(threads);
+    announceBackend(backend);
+    auto encoder = engine::loadAudioEncoder(mmproj, backend);
     if (auto model = args.value("--model"))
         encoder->checkCompatible(model::HyperParams::fromFile(*gguf::File::open(*model)), *model);
     const media::EncodedAudio encoded = media::encodeAudioFile(*encoder, audioPath);

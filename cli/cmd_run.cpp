@@ -194,12 +194,13 @@ struct MediaInputs {
 };
 
 MediaInputs openMediaInputs(const MediaRequest& m, const std::string& modelPath,
-                            vision::ImageAttentionPolicy attention, int threads) {
+                            vision::ImageAttentionPolicy attention, const engine::LoadOptions& backend) {
+    const int threads = backend.threads;
     MediaInputs inputs;
     if (!m.any()) return inputs;
     const auto text = model::HyperParams::fromFile(*gguf::File::open(modelPath));
     if (!m.audio.empty()) {
-        inputs.audio = audio::AudioEncoder::load(*m.mmproj, threads);
+        inputs.audio = engine::loadAudioEncoder(*m.mmproj, backend);
         inputs.audio->checkCompatible(text, modelPath);
     }
     if (!m.images.empty() || !m.pdfs.empty() || !m.videos.empty()) {
@@ -266,7 +267,8 @@ void addMediaParts(MediaInputs& inputs, const MediaRequest& m, const chat::ChatF
 struct MediaInputs {
     bool imagesBidirectional = false;
 };
-MediaInputs openMediaInputs(const MediaRequest& m, const std::string&, vision::ImageAttentionPolicy, int) {
+MediaInputs openMediaInputs(const MediaRequest& m, const std::string&, vision::ImageAttentionPolicy,
+                            const engine::LoadOptions&) {
     if (m.any())
         throw std::runtime_error(
             "this ocelle-cli was built without media support (OCELLE_BUILD_APP=OFF), so it "
@@ -343,11 +345,11 @@ int runGenerate(const std::vector<std::string>& argv) {
     const long long threads = args.integer("--threads", 0);
     if (threads < 0 || threads > 1024) throw UsageError("--threads must be between 1 and 1024");
 
-    // The encoders first: an mmproj without the tower needed, or of another width, fails before the
-    // model loads; so do media files that cannot be opened.
-    MediaInputs inputs = openMediaInputs(media, path, *imageAttention, int(threads));
+    // The encoders first (on the text model's backend): an mmproj without the tower needed, or of
+    // another width, fails before the model loads; so do media files that cannot be opened.
     loadOptions.threads = int(threads);
     announceBackend(loadOptions);
+    MediaInputs inputs = openMediaInputs(media, path, *imageAttention, loadOptions);
     auto model = engine::Model::load(path, loadOptions);
     const tokenizer::Vocab& vocab = *model->vocab();
     engine::SessionOptions sessionOptions;

@@ -77,7 +77,8 @@ struct VulkanAudioEncoder::Impl {
     }
 };
 
-std::unique_ptr<VulkanAudioEncoder> VulkanAudioEncoder::load(const std::string& path, const std::string& device) {
+std::unique_ptr<VulkanAudioEncoder> VulkanAudioEncoder::load(const std::string& path,
+                                                             const std::string& device) {
     auto file = gguf::File::open(path);
     vulkan::DeviceOptions options;
     options.forced = device;
@@ -89,7 +90,8 @@ std::unique_ptr<VulkanAudioEncoder> VulkanAudioEncoder::fromFile(std::unique_ptr
     return std::unique_ptr<VulkanAudioEncoder>(new VulkanAudioEncoder(std::move(file), std::move(device)));
 }
 
-VulkanAudioEncoder::VulkanAudioEncoder(std::unique_ptr<gguf::File> file, std::unique_ptr<vulkan::Device> device)
+VulkanAudioEncoder::VulkanAudioEncoder(std::unique_ptr<gguf::File> file,
+                                       std::unique_ptr<vulkan::Device> device)
     : AudioEncoder(std::move(file)), impl_(std::make_unique<Impl>()) {
     Impl& d = *impl_;
     d.device = std::move(device);
@@ -167,7 +169,8 @@ std::vector<float> VulkanAudioEncoder::encode(std::span<const float> mel, int fr
     const uint32_t bins = uint32_t(p.melBins), C0 = uint32_t(p.convChannels0), C1 = uint32_t(p.convChannels1);
     const uint32_t t1 = uint32_t(frames - 1) / 2 + 1, f1 = (bins - 1) / 2 + 1;
     const uint32_t S = uint32_t(tokensForFrames(frames)), f2 = (f1 - 1) / 2 + 1;
-    if (f2 != uint32_t(p.subsampledBins)) throw AudioError("audio encoder: internal sub-sampling size mismatch");
+    if (f2 != uint32_t(p.subsampledBins))
+        throw AudioError("audio encoder: internal sub-sampling size mismatch");
     const uint32_t E = uint32_t(p.width), F = uint32_t(p.ffnWidth), H = uint32_t(p.heads);
     const uint32_t D = uint32_t(p.headDim), O = uint32_t(p.outputDim), P = uint32_t(p.projectionDim);
 
@@ -176,7 +179,9 @@ std::vector<float> VulkanAudioEncoder::encode(std::span<const float> mel, int fr
     for (uint32_t b = 0; b < bins; ++b)
         for (int t = 0; t < frames; ++t) x0[size_t(t) * bins + b] = mel[size_t(b) * frames + size_t(t)];
 
-    auto buffer = [&](uint64_t floats) { return std::make_unique<Buffer>(dev, std::max<uint64_t>(floats, 1) * 4); };
+    auto buffer = [&](uint64_t floats) {
+        return std::make_unique<Buffer>(dev, std::max<uint64_t>(floats, 1) * 4);
+    };
     auto input = buffer(x0.size());
     vulkan::upload(dev, *input, 0, x0.data(), x0.size() * 4);
     auto sub1 = buffer(uint64_t(t1) * f1 * C0);

@@ -48,6 +48,9 @@
 namespace ocelle::tokenizer {
 class Vocab;
 }
+namespace ocelle::audio {
+class AudioEncoder;
+}
 
 namespace ocelle::engine {
 
@@ -115,6 +118,16 @@ BackendChoice chooseBackend(const LoadOptions& options);
 
 // Physical RAM of this computer in bytes (0 when unknown).
 uint64_t systemMemoryBytes();
+
+class Model;
+
+// The audio encoder of an mmproj file on the backend `options` resolve to (chooseBackend): the
+// Vulkan encoder on that device when the text model runs (or would run) on Vulkan, else the CPU
+// encoder with options.threads. Throws audio::AudioError / gguf::Error for an unusable file,
+// Error{ModelLoad} when the backend cannot be opened.
+std::unique_ptr<audio::AudioEncoder> loadAudioEncoder(const std::string& mmproj, const LoadOptions& options);
+// On the backend and device `model` runs on.
+std::unique_ptr<audio::AudioEncoder> loadAudioEncoder(const std::string& mmproj, const Model& model);
 
 struct GenerateOptions {
     SamplerParams sampling;
@@ -194,6 +207,10 @@ public:
     int trainedContextLength() const;
     size_t memoryBytes() const;
     std::string backendName() const;
+    // Options that load onto this model's backend again: Cpu, or Vulkan with the device index
+    // (models made from parts: Cpu).
+    const LoadOptions& backendOptions() const { return backendOptions_; }
+    void setBackendOptions(LoadOptions options) { backendOptions_ = std::move(options); }
     const std::unordered_set<int32_t>& stopTokenIds() const { return stopIds_; }
     std::unique_ptr<TextDecoder> newTextDecoder() const { return textDecoders_(); }
 
@@ -208,6 +225,7 @@ private:
     TextDecoderFactory textDecoders_;
     std::unordered_set<int32_t> stopIds_;
     std::shared_ptr<const tokenizer::Vocab> vocab_;
+    LoadOptions backendOptions_{.backend = BackendKind::Cpu, .threads = 0, .device = {}, .progress = {}};
 };
 
 class Session {

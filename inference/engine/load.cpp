@@ -2,6 +2,7 @@
 #include "engine/engine.h"
 #include "engine/text_decoder.h"
 
+#include "audio/audio_encoder.h"
 #include "cpu/cpu_model.h"
 #include "gguf/gguf.h"
 #include "model/layer_plan.h"
@@ -319,7 +320,31 @@ std::shared_ptr<Model> Model::load(const std::string& path, const LoadOptions& o
     };
     auto model = std::make_shared<Model>(std::move(backend), textDecoders, std::move(stopIds));
     model->setVocab(std::move(vocab));
+    LoadOptions resolved = options;
+    resolved.backend = choice.backend;
+    resolved.device = choice.backend == BackendKind::Vulkan ? std::to_string(choice.deviceIndex) : "";
+    resolved.progress = {}; // this load's callback only
+    model->setBackendOptions(std::move(resolved));
     return model;
+}
+
+std::unique_ptr<audio::AudioEncoder> loadAudioEncoder(const std::string& mmproj, const LoadOptions& options) {
+    audio::AudioEncoderOptions encoder;
+    encoder.threads = options.threads;
+    const BackendChoice choice = chooseBackend(options);
+    if (choice.backend == BackendKind::Vulkan) {
+        encoder.backend = audio::AudioBackend::Vulkan;
+        encoder.device = std::to_string(choice.deviceIndex);
+    }
+    try {
+        return audio::loadAudioEncoder(mmproj, encoder);
+    } catch (const vulkan::VulkanError& e) {
+        throw Error(ErrorKind::ModelLoad, mmproj + ": " + e.what());
+    }
+}
+
+std::unique_ptr<audio::AudioEncoder> loadAudioEncoder(const std::string& mmproj, const Model& model) {
+    return loadAudioEncoder(mmproj, model.backendOptions());
 }
 
 } // namespace ocelle::engine

@@ -347,8 +347,8 @@ void Kernels::gatedActivation(Recorder& rec, uint32_t activation, View gate, Vie
         uint32_t n, gOffset, gStride, uOffset, uStride, oOffset, oStride;
     } push{n, bg.offset, gateStride, bu.offset, upStride, bo.offset, outStride};
     rec.dispatch(make("geglu", {kElementwiseWorkgroup, activation},
-                      {reads(bg.range), reads(bu.range), writes(bo.range)},
-                      push, ceilDiv(n, kElementwiseWorkgroup), rows));
+                      {reads(bg.range), reads(bu.range), writes(bo.range)}, push,
+                      ceilDiv(n, kElementwiseWorkgroup), rows));
 }
 
 void Kernels::softmax(Recorder& rec, View x, uint32_t n, uint32_t rows, uint32_t stride, float scale) {
@@ -575,7 +575,8 @@ void Kernels::elementwise(Recorder& rec, uint32_t op, View x, std::optional<View
         uint32_t count, n, xOffset, yOffset, oOffset;
         float lo, hi, scale;
         uint32_t broadcast;
-    } push{u32(count, "element count"), n, bx.offset, by.offset, bo.offset, lo, hi, scale, broadcast ? 1u : 0u};
+    } push{u32(count, "element count"), n, bx.offset, by.offset, bo.offset, lo, hi, scale,
+           broadcast ? 1u : 0u};
     const bool inPlace = bx.range.buffer == bo.range.buffer && bx.range.offset == bo.range.offset;
     const uint32_t groups = ceilDiv(count, kElementwiseWorkgroup);
     const uint32_t gx = std::min<uint32_t>(groups, 65535);

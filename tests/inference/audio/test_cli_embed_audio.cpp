@@ -72,15 +72,26 @@ class TestCliEmbedAudio : public QObject {
     Q_OBJECT
 
 private slots:
+    void fixtureWav_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("cpu") << "cpu";
+        QTest::newRow("vulkan") << "vulkan";
+    }
+
     // Our decode + log-mel + encoder on the fixture WAV against llama.cpp's soft tokens (its own
     // decode and features): the mel features differ by ~3e-4, the encoder by ~5e-4 (relative L2).
+    // On both backends (Vulkan: the only usable device, lavapipe here, is accepted when asked for).
     void fixtureWav() {
+        QFETCH(QString, backend);
         QTemporaryDir dir;
         const QString out = dir.filePath("speech.bin");
         const Run r =
             cli({"embed-audio", "--mmproj", kMmproj, "--audio", kFixtures + "/audio/test_speech.wav", "--out",
-                 out, "--model", kTextModel, "--threads", "2"});
+                 out, "--model", kTextModel, "--threads", "2", "--backend", backend});
+        if (backend == "vulkan" && r.exitCode != 0 && r.err.contains("no usable Vulkan device"))
+            QSKIP(r.err.constData());
         QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.err.contains(("backend " + backend).toUtf8()), r.err.constData());
         const QJsonObject summary = QJsonDocument::fromJson(r.out).object();
         QCOMPARE(summary["tokens"].toInt(), 63);
         QCOMPARE(summary["seconds"].toDouble(), 2.5);
@@ -131,9 +142,17 @@ private slots:
         QVERIFY2(r.err.contains("--audio needs --mmproj"), r.err.constData());
     }
 
+    void runWithAudio_data() {
+        QTest::addColumn<QString>("backend");
+        QTest::newRow("cpu") << "cpu";
+        QTest::newRow("vulkan") << "vulkan";
+    }
+
     // run --audio places <|audio> + 63 soft tokens + <audio|> before the text: the prompt has as
-    // many tokens as the chat template renders for a 63-token audio part.
+    // many tokens as the chat template renders for a 63-token audio part. The encoder runs on the
+    // text model's backend: the same greedy tokens either way.
     void runWithAudio() {
+        QFETCH(QString, backend);
         QTemporaryDir dir;
         const QString conversation = dir.filePath("conversation.json");
         {
@@ -148,13 +167,27 @@ private slots:
 
         const Run r = cli({"run", "--model", kTextModel, "--mmproj", kMmproj, "--audio",
                            kFixtures + "/audio/test_speech.wav", "--prompt", "Transcribe.", "--temp", "0",
-                           "--max-tokens", "2", "--json", "--threads", "2"});
+                           "--max-tokens", "2", "--json", "--threads", "2", "--backend", backend});
+        if (backend == "vulkan" && r.exitCode != 0 && r.err.contains("no usable Vulkan device"))
+            QSKIP(r.err.constData());
         QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.err.contains(("backend " + backend).toUtf8()), r.err.constData());
         const QList<QByteArray> lines = r.out.trimmed().split('\n');
         const QJsonObject stats = QJsonDocument::fromJson(lines.last()).object()["stats"].toObject();
         QCOMPARE(stats["prompt_tokens"].toInt(), expectedTokens);
         QCOMPARE(stats["generated_tokens"].toInt(), 2);
+        QList<int> ids; // the generated tokens, one JSON line each before the stats
+        for (qsizetype i = 0; i + 1 < lines.size(); ++i)
+            ids << QJsonDocument::fromJson(lines[i]).object()["id"].toInt();
+        QCOMPARE(ids.size(), 2);
+        if (backend == "cpu")
+            cpuIds_ = ids;
+        else if (!cpuIds_.isEmpty())
+            QCOMPARE(ids, cpuIds_);
     }
+
+private:
+    QList<int> cpuIds_;
 };
 
 QTEST_APPLESS_MAIN(TestCliEmbedAudio)

@@ -235,7 +235,8 @@ private slots:
                 for (int key = first; key <= t; ++key) {
                     double score = 0;
                     for (int d = 0; d < headDim; ++d) {
-                        const double qs = double(q[size_t(t) * E + h * headDim + d]) * queryScale * dimScale[size_t(d)];
+                        const double qs =
+                            double(q[size_t(t) * E + h * headDim + d]) * queryScale * dimScale[size_t(d)];
                         score += qs * (double(k[size_t(key) * E + h * headDim + d]) * keyScale +
                                        rel[size_t(keys - (t - key)) * E + h * headDim + d]);
                     }
