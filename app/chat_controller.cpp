@@ -38,11 +38,9 @@ ChatController::ChatController(ModelController* models, ConversationStore* store
             store_->saveStreaming(m->id, m->text, m->reasoning);
         }
     });
-    connect(store_, &ConversationStore::writeFailed, this, &ChatController::setNotice);
-    if (!store_->recoveryNotice().isEmpty()) setNotice(store_->recoveryNotice());
-    if (!store_->isOpen()) {
-        setNotice(tr("Conversations cannot be saved: %1").arg(store_->openError()));
-    }
+    connect(store_, &ConversationStore::writeFailed, this, &ChatController::setStorageNotice);
+    if (!store_->recoveryNotice().isEmpty()) setStorageNotice(store_->recoveryNotice());
+    if (!store_->isOpen()) setStorageNotice(tr("Conversations cannot be saved: %1").arg(store_->openError()));
 }
 
 ChatController* ChatController::create(QQmlEngine* qmlEngine, QJSEngine*) {
@@ -418,6 +416,16 @@ bool ChatController::importConversation(const QUrl& file) {
 
 void ChatController::dismissNotice() {
     setNotice({});
+}
+
+void ChatController::setStorageNotice(const QString& notice) {
+    if (notice == storageNotice_) return;
+    storageNotice_ = notice;
+    emit storageNoticeChanged();
+}
+
+void ChatController::dismissStorageNotice() {
+    setStorageNotice({});
 }
 
 void ChatController::setNotice(const QString& notice) {

@@ -37,6 +37,9 @@ class ChatController : public QObject {
     Q_PROPERTY(bool thinking READ thinking WRITE setThinking NOTIFY generationSettingsChanged)
     Q_PROPERTY(QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY generationSettingsChanged)
     // The title of the conversation deleted last, while its deletion can be undone; else empty.
+    // A problem with the conversation database (a damaged file moved aside, a failed write): shown
+    // until dismissed, whatever else happens.
+    Q_PROPERTY(QString storageNotice READ storageNotice NOTIFY storageNoticeChanged)
     Q_PROPERTY(QString undoableDeletion READ undoableDeletion NOTIFY undoableDeletionChanged)
 
 public:
@@ -88,6 +91,8 @@ public:
     Q_INVOKABLE bool deleteConversation(int id);
     Q_INVOKABLE bool undoDelete();
     QString undoableDeletion() const { return conversations_.lastRemovedTitle(); }
+    QString storageNotice() const { return storageNotice_; }
+    Q_INVOKABLE void dismissStorageNotice();
     // Writes the conversation's current branch as Markdown (attachments copied into a folder next
     // to it) or, for a .json file, the whole conversation with every branch. False with a notice
     // on failure.
@@ -102,11 +107,13 @@ signals:
     void generatingChanged();
     void generationSettingsChanged();
     void undoableDeletionChanged();
+    void storageNoticeChanged();
     // An answer is complete (or was stopped): screen readers announce it once, tests wait on it.
     void answerFinished(const QString& text);
 
 private:
     void setNotice(const QString& notice);
+    void setStorageNotice(const QString& notice);
     QString noModelReason() const;
     // True when a model is loaded and idle; otherwise the notice starts with `refused` and says why.
     bool canAnswer(const char* refused);
@@ -136,4 +143,5 @@ private:
     int streamingRow_ = -1;
     int currentId_ = -1;
     QString notice_;
+    QString storageNotice_;
 };

@@ -97,6 +97,11 @@ QString text(const QString& value) {
     return value.isNull() ? QStringLiteral("") : value;
 }
 
+// SQLite's own words ("file is not a database"), without Qt's "Unable to execute statement".
+QString problemText(const QSqlError& error) {
+    return error.databaseText().isEmpty() ? error.text() : error.databaseText();
+}
+
 QVariant nullable(double value, bool present) {
     return present ? QVariant(value) : QVariant(QMetaType(QMetaType::Double));
 }
@@ -198,17 +203,17 @@ private:
         QSqlDatabase database = QSqlDatabase::addDatabase(QStringLiteral("QSQLITE"), connectionName_);
         database.setDatabaseName(path_);
         if (!database.open()) {
-            *problem = database.lastError().text();
+            *problem = problemText(database.lastError());
             return false;
         }
         // The first statements read the header: a file that is not SQLite fails here.
         QSqlQuery query(database);
         if (!query.exec(QStringLiteral("PRAGMA journal_mode = WAL")) || !query.next()) {
-            *problem = query.lastError().text();
+            *problem = problemText(query.lastError());
             return false;
         }
         if (!query.exec(QStringLiteral("PRAGMA quick_check")) || !query.next()) {
-            *problem = query.lastError().text();
+            *problem = problemText(query.lastError());
             return false;
         }
         const QString check = query.value(0).toString();

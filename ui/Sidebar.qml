@@ -242,6 +242,38 @@ Rectangle {
             }
         }
 
+        // A problem with the conversation database: stays until dismissed.
+        Rectangle {
+            objectName: "storageNotice"
+            Layout.fillWidth: true
+            visible: ChatController.storageNotice.length > 0
+            implicitHeight: storageColumn.implicitHeight + 12
+            radius: 8
+            color: Theme.surface
+            border.color: Theme.error
+            Accessible.role: Accessible.AlertMessage
+            Accessible.name: ChatController.storageNotice
+            ColumnLayout {
+                id: storageColumn
+                anchors.fill: parent
+                anchors.margins: 6
+                Label {
+                    objectName: "storageNoticeText"
+                    Layout.fillWidth: true
+                    text: ChatController.storageNotice
+                    color: Theme.error
+                    wrapMode: Text.Wrap
+                }
+                QuietButton {
+                    objectName: "dismissStorageNoticeButton"
+                    Layout.alignment: Qt.AlignRight
+                    text: qsTr("OK")
+                    onClicked: ChatController.dismissStorageNotice()
+                    Accessible.name: qsTr("Dismiss the storage message")
+                }
+            }
+        }
+
         // After a deletion: a way back, for a while.
         Rectangle {
             id: undoBar

@@ -312,6 +312,27 @@ private slots:
         QVERIFY(f.chat->canRegenerate());
         f.models->engineHost()->cancel();
     }
+
+    void aDamagedDatabaseIsReportedUntilDismissed() {
+        QTemporaryDir dir;
+        {
+            QFile file(dir.filePath(QStringLiteral("conversations.db")));
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            file.write(QByteArray(8192, 'x'));
+        }
+        ModelController models(std::make_unique<ScriptedChatEngine>(
+            thinkThenAnswer(), std::make_shared<ScriptedChatEngine::Shared>()));
+        ConversationStore store(dir.path());
+        ChatController chat(&models, &store);
+        QVERIFY2(chat.storageNotice().contains(QStringLiteral("damaged")), qPrintable(chat.storageNotice()));
+        QVERIFY(chat.storageNotice().contains(QStringLiteral("conversations.damaged-")));
+        chat.dismissNotice(); // the composer's notice is another thing
+        QVERIFY(!chat.storageNotice().isEmpty());
+        QSignalSpy changed(&chat, &ChatController::storageNoticeChanged);
+        chat.dismissStorageNotice();
+        QVERIFY(chat.storageNotice().isEmpty());
+        QCOMPARE(changed.count(), 1);
+    }
 };
 
 QTEST_GUILESS_MAIN(TestChatController)
