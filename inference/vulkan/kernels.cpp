@@ -313,6 +313,68 @@ void Kernels::rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint
                       ceilDiv(uint64_t(heads) * headDim / 2, kElementwiseWorkgroup), tokens));
 }
 
+void Kernels::rope2d(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t gridX,
+                     float base, uint32_t tokenStride) {
+    if (headDim % 4) throw VulkanError("2-D RoPE needs a head dimension that is a multiple of 4");
+    if (gridX == 0) throw VulkanError("2-D RoPE needs a grid width");
+    if (tokens > 65535) throw VulkanError("2-D RoPE handles at most 65535 tokens per call");
+    if (!tokenStride) tokenStride = heads * headDim;
+    const Bound bx = bind(pipelines_.device(), x, extent(tokens, tokenStride, heads * headDim));
+    // The table of a half-size head is exactly base^(-2i / (headDim/2)).
+    const Buffer& table = ropeTable(base, headDim / 2);
+    struct {
+        uint32_t headDim, heads, offset, tokenStride, gridX;
+    } push{headDim, heads, bx.offset, tokenStride, gridX};
+    rec.dispatch(make("rope_2d", {kElementwiseWorkgroup}, {readsWrites(bx.range), reads(whole(table))}, push,
+                      ceilDiv(uint64_t(heads) * headDim / 2, kElementwiseWorkgroup), tokens));
+}
+
+void Kernels::pool2d(Recorder& rec, View x, View out, uint32_t n, uint32_t gridX, uint32_t gridY,
+                     uint32_t kernel, float scale, std::optional<View> bias, std::optional<View> stdScale) {
+    if (kernel == 0 || gridX % kernel || gridY % kernel)
+        throw VulkanError("pool2d: the grid is not a whole number of pooling windows");
+    if (bias.has_value() != stdScale.has_value())
+        throw VulkanError("pool2d: standardize needs bias and scale");
+    const Device& dev = pipelines_.device();
+    const uint32_t pooled = (gridX / kernel) * (gridY / kernel);
+    if (pooled > 65535) throw VulkanError("pool2d handles at most 65535 pooled rows per call");
+    const Bound bx = bind(dev, x, uint64_t(gridX) * gridY * n);
+    const Bound bo = bind(dev, out, uint64_t(pooled) * n);
+    Bound bb, bs;
+    if (bias) {
+        bb = bind(dev, *bias, n);
+        bs = bind(dev, *stdScale, n);
+    }
+    struct {
+        uint32_t n, gridX, kernel, xOffset, oOffset;
+        float scale;
+        uint32_t standardize, biasOffset, stdScaleOffset;
+    } push{n, gridX, kernel, bx.offset, bo.offset, scale, bias ? 1u : 0u, bb.offset, bs.offset};
+    rec.dispatch(make("pool_2d", {kElementwiseWorkgroup},
+                      {reads(bx.range), writes(bo.range), reads(bb.range), reads(bs.range)}, push,
+                      ceilDiv(n, kElementwiseWorkgroup), pooled));
+}
+
+void Kernels::encoderAttention(Recorder& rec, const EncoderAttentionArgs& a) {
+    if (a.headDim == 0 || a.headDim > 256) throw VulkanError("encoder attention: head dim must be 1..256");
+    if (a.tokens == 0 || a.heads == 0) throw VulkanError("encoder attention: no tokens or no heads");
+    const Device& dev = pipelines_.device();
+    const uint32_t row = a.heads * a.headDim;
+    const uint32_t qStride = a.qStride ? a.qStride : row, kStride = a.kStride ? a.kStride : row,
+                   vStride = a.vStride ? a.vStride : row, oStride = a.outStride ? a.outStride : row;
+    const Bound bq = bind(dev, a.q, extent(a.tokens, qStride, row));
+    const Bound bk = bind(dev, a.k, extent(a.tokens, kStride, row));
+    const Bound bv = bind(dev, a.v, extent(a.tokens, vStride, row));
+    const Bound bo = bind(dev, a.out, extent(a.tokens, oStride, row));
+    struct {
+        uint32_t tokens, qOffset, qStride, kOffset, kStride, vOffset, vStride, oOffset, oStride;
+        float scale;
+    } push{a.tokens, bq.offset, qStride, bk.offset, kStride, bv.offset, vStride, bo.offset, oStride, a.scale};
+    rec.dispatch(make("attention_encoder", {kElementwiseWorkgroup, a.headDim},
+                      {reads(bq.range), reads(bk.range), reads(bv.range), writes(bo.range)}, push,
+                      ceilDiv(a.tokens, kElementwiseWorkgroup), a.heads));
+}
+
 const Buffer& Kernels::ropeTable(float base, uint32_t headDim) {
     auto key = std::make_pair(base, headDim);
     if (auto it = ropeTables_.find(key); it != ropeTables_.end()) return *it->second;
@@ -332,6 +394,11 @@ void Kernels::geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uin
 void Kernels::sigmoidGlu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows,
                          uint32_t gateStride, uint32_t upStride, uint32_t outStride) {
     gatedActivation(rec, 1, gate, up, out, n, rows, gateStride, upStride, outStride);
+}
+
+void Kernels::geluQuickGlu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows,
+                           uint32_t gateStride, uint32_t upStride, uint32_t outStride) {
+    gatedActivation(rec, 2, gate, up, out, n, rows, gateStride, upStride, outStride);
 }
 
 void Kernels::gatedActivation(Recorder& rec, uint32_t activation, View gate, View up, View out, uint32_t n,

@@ -74,6 +74,16 @@ struct AttentionArgs {
     uint32_t spanBegin = 0, spanEnd = 0;
 };
 
+// Encoder attention: every query of one sequence sees every key of it (no mask, no cache), as in
+// the vision encoder's attention over an image's patches. q, k, v, out: [tokens][heads][headDim]
+// rows with the given token strides (0: heads * headDim).
+struct EncoderAttentionArgs {
+    View q, k, v, out;
+    uint32_t headDim = 0, heads = 0, tokens = 0;
+    float scale = 1.0f;
+    uint32_t qStride = 0, kStride = 0, vStride = 0, outStride = 0;
+};
+
 class Kernels {
 public:
     Kernels(Pipelines& pipelines, KernelTuning tuning = {});
@@ -96,6 +106,21 @@ public:
     // In place on [tokens][heads][headDim]; base is the RoPE theta; freqFactors has headDim/2 floats.
     void rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t pos0,
               float base, std::optional<View> freqFactors = std::nullopt, uint32_t tokenStride = 0);
+    // 2-D RoPE in place on [tokens][heads][headDim] rows of a grid gridX tokens wide: the first half of
+    // each head rotates by the column t % gridX, the second by the row t / gridX (split-half pairs
+    // inside each half, angle pos * base^(-2i / (headDim/2))). headDim a multiple of 4.
+    void rope2d(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t gridX,
+                float base, uint32_t tokenStride = 0);
+    // kernel x kernel mean pooling of a grid (gridX x gridY tokens of n values, row-major) into
+    // (gridX/kernel) x (gridY/kernel) rows: mean * scale, then (v - bias[i]) * stdScale[i] when given.
+    void pool2d(Recorder& rec, View x, View out, uint32_t n, uint32_t gridX, uint32_t gridY, uint32_t kernel,
+                float scale, std::optional<View> bias = std::nullopt,
+                std::optional<View> stdScale = std::nullopt);
+    void encoderAttention(Recorder& rec, const EncoderAttentionArgs& a);
+    // out[r][i] = gelu_quick(gate[r][i]) * up[r][i] with gelu_quick(x) = x * sigmoid(1.702 x), strides as
+    // geglu.
+    void geluQuickGlu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows = 1,
+                      uint32_t gateStride = 0, uint32_t upStride = 0, uint32_t outStride = 0);
     // out[r][i] = gelu_tanh(gate[r][i]) * up[r][i], i < n.
     void geglu(Recorder& rec, View gate, View up, View out, uint32_t n, uint32_t rows = 1,
                uint32_t gateStride = 0, uint32_t upStride = 0, uint32_t outStride = 0);

@@ -69,3 +69,15 @@ float geluTanh(float x) {
     const float c = 0.7978845608028654; // sqrt(2 / pi)
     return 0.5 * x * (1.0 + stableTanh(c * (x + 0.044715 * x * x * x)));
 }
+
+// An angle reduced to about [-pi, pi] before cos/sin (whose accuracy is only specified near there).
+// Cody-Waite: 2 pi = C1 + C2 + C3 with C1, C2 short enough that k * C1 and k * C2 are exact for
+// k < 2^15 (angles up to ~2e5 rad).
+float reduceAngle(float angle) {
+    const float C1 = 6.28125;
+    const float C2 = 0.001934051513671875;
+    const float C3 = 1.2556658930407139e-06;
+    const float k = round(angle * 0.15915494309189535);
+    precise float reduced = ((angle - k * C1) - k * C2) - k * C3;
+    return reduced;
+}

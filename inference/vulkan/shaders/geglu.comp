@@ -1,6 +1,7 @@
 #version 450
 // Gated activation: out[r][i] = act(gate[r][i]) * up[r][i], act chosen by specialization constant 1:
-// GATE 0 gelu_tanh (the text FFN), GATE 1 sigmoid (the audio conformer's GLU). Gate and up may be
+// GATE 0 gelu_tanh (the text FFN), GATE 1 sigmoid (the audio conformer's GLU), GATE 2 GELU-quick
+// x * sigmoid(1.702 x) (what llama.cpp's vision FFN uses on converter-made files). Gate and up may be
 // two halves of one row (the fused MoE gate_up output) through their offsets and strides.
 #include "common.glsl"
 
@@ -25,6 +26,6 @@ void main() {
     const uint r = gl_WorkGroupID.y;
     if (i >= p.n) return;
     const float g = gs[p.gOffset + r * p.gStride + i];
-    const float activated = GATE == 0u ? geluTanh(g) : 1.0 / (1.0 + exp(-g));
+    const float activated = GATE == 0u ? geluTanh(g) : GATE == 1u ? 1.0 / (1.0 + exp(-g)) : g / (1.0 + exp(-1.702 * g));
     os[p.oOffset + r * p.oStride + i] = activated * us[p.uOffset + r * p.uStride + i];
 }

@@ -6,7 +6,7 @@
 //
 // Precision: base^(-2i/d) comes from a host table rounded once from double (GPU exp2/pow may be
 // off by tens of ulp), and the angle is reduced modulo 2 pi with a three-part constant before
-// cos/sin (whose accuracy is only specified near [-pi, pi]). What remains is the fp32 rounding of
+// cos/sin (reduceAngle in common.glsl). What remains is the fp32 rounding of
 // pos * freq, about one ulp of the angle, as in ggml.
 #include "common.glsl"
 
@@ -36,13 +36,7 @@ void main() {
     const float pos = float(p.pos0 + token);
     precise float angle = pos * freq[p.freqOffset + i];
     if (p.hasFreqFactors != 0u) angle /= ff[p.ffOffset + i];
-    // Cody-Waite: 2 pi = C1 + C2 + C3 with C1, C2 short enough that k * C1 and k * C2 are exact
-    // for k < 2^15 (angles up to ~2e5 rad).
-    const float C1 = 6.28125;
-    const float C2 = 0.001934051513671875;
-    const float C3 = 1.2556658930407139e-06;
-    const float k = round(angle * 0.15915494309189535);
-    precise float reduced = ((angle - k * C1) - k * C2) - k * C3;
+    const float reduced = reduceAngle(angle);
     const float c = cos(reduced);
     const float s = sin(reduced);
     const uint b = p.offset + token * p.tokenStride + head * p.headStride;
