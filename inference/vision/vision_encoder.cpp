@@ -2,6 +2,7 @@
 
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
+#include "cpu/thread_pool.h"
 #include "gguf/dequant.h"
 #include "gguf/gguf.h"
 #include "gguf/tensor_types.h"
@@ -13,26 +14,6 @@
 
 namespace ocelle::vision {
 namespace {
-
-constexpr float kInfinity = std::numeric_limits<float>::infinity();
-
-// A linear layer whose input and output are clamped by the file's scalars (`<name>.input_min`
-// ... `.output_max`, each optional), as Gemma 4's clippable linears on E models are.
-struct ClampedLinear {
-    model::Weight weight;
-    float inputMin = -kInfinity, inputMax = kInfinity;
-    float outputMin = -kInfinity, outputMax = kInfinity;
-    bool clamped() const {
-        return std::isfinite(inputMin) || std::isfinite(inputMax) || std::isfinite(outputMin) ||
-               std::isfinite(outputMax);
-    }
-};
-
-struct Block {
-    std::vector<float> ln1, ln2, attnPostNorm, ffnPostNorm, qNorm, kNorm;
-    ClampedLinear q, k, v, out, gate, up, down;
-    float outScale = 1.0f;
-};
 
 std::string shapeOf(std::initializer_list<int64_t> shape) {
     std::string s = "{";
@@ -196,14 +177,6 @@ inline void rotate(float* v, int dims, const float* cosines, const float* sines)
 
 } // namespace
 
-struct VisionEncoder::Weights {
-    model::Weight patchEmbedding; // D rows of [channel][row][column] (the conv kernel as stored)
-    model::Weight positionTable;  // 2 * tableSize rows of D: the x table, then the y table
-    std::vector<Block> blocks;
-    std::vector<float> stdBias, stdScale; // empty unless standardize
-    ClampedLinear projection;             // mm.input_projection
-};
-
 bool hasVisionEncoder(const gguf::File& file) {
     if (const gguf::Value* v = file.find("clip.has_vision_encoder"); v && v->toBool()) return *v->toBool();
     if (file.find("clip.vision.projector_type")) return true;
@@ -227,8 +200,31 @@ bool imageTokensBidirectional(ImageAttentionPolicy policy, const model::HyperPar
     return !text.hasPerLayerInputs(); // HF: E models (per-layer embeddings) stay causal
 }
 
+namespace {
+
+// The CPU backend: fp32 activations, the CPU kernels' matmul on the stored weight types.
+class CpuVisionEncoder final : public VisionEncoder {
+public:
+    CpuVisionEncoder(std::unique_ptr<gguf::File> file, int threads)
+        : VisionEncoder(std::move(file)), pool_(std::make_unique<cpu::ThreadPool>(threads)) {}
+    const char* backendName() const override { return "cpu"; }
+
+protected:
+    std::vector<float> encodeVectors(std::vector<float> vectors, int patchesX, int patchesY,
+                                     VisionEncoderTrace* trace) const override;
+
+private:
+    std::unique_ptr<cpu::ThreadPool> pool_;
+};
+
+} // namespace
+
 std::unique_ptr<VisionEncoder> VisionEncoder::load(const std::string& path, int threads) {
     return fromFile(gguf::File::open(path), threads);
+}
+
+std::unique_ptr<VisionEncoder> VisionEncoder::fromFile(std::unique_ptr<gguf::File> file, int threads) {
+    return std::make_unique<CpuVisionEncoder>(std::move(file), threads);
 }
 
 VisionEncoder::~VisionEncoder() = default;
@@ -250,7 +246,7 @@ int VisionEncoder::tokensFor(int patchesX, int patchesY) {
     return (patchesX / kPoolingKernel) * (patchesY / kPoolingKernel);
 }
 
-std::unique_ptr<VisionEncoder> VisionEncoder::fromFile(std::unique_ptr<gguf::File> file, int threads) {
+VisionEncoder::VisionEncoder(std::unique_ptr<gguf::File> file) {
     TowerReader r(*file);
     const auto arch = file->getString("general.architecture");
     if (arch && *arch != "clip")
@@ -268,8 +264,7 @@ std::unique_ptr<VisionEncoder> VisionEncoder::fromFile(std::unique_ptr<gguf::Fil
     if (*projector != "gemma4v")
         r.fail("vision projector type '" + *projector + "' is not Gemma 4's ('gemma4v')");
 
-    auto encoder = std::unique_ptr<VisionEncoder>(new VisionEncoder());
-    VisionEncoderParams& p = encoder->params_;
+    VisionEncoderParams& p = params_;
     p.width = r.positiveKey("clip.vision.embedding_length");
     p.ffnWidth = r.positiveKey("clip.vision.feed_forward_length");
     p.layers = r.positiveKey("clip.vision.block_count", 1024);
@@ -295,7 +290,7 @@ std::unique_ptr<VisionEncoder> VisionEncoder::fromFile(std::unique_ptr<gguf::Fil
     r.triple("clip.vision.image_std", p.imageStd, true);
 
     const int64_t D = p.width, F = p.ffnWidth, P = p.patchSize;
-    auto w = std::make_unique<Weights>();
+    auto w = std::make_unique<VisionTower>();
     w->patchEmbedding = r.matrix("v.patch_embd.weight", P * P * 3, D, {P, P, 3, D});
     const gguf::TensorInfo* table = file->tensor("v.position_embd.weight");
     if (!table)
@@ -308,7 +303,7 @@ std::unique_ptr<VisionEncoder> VisionEncoder::fromFile(std::unique_ptr<gguf::Fil
 
     for (int l = 0; l < p.layers; ++l) {
         const std::string b = "v.blk." + std::to_string(l) + ".";
-        Block B;
+        VisionBlock B;
         B.ln1 = r.floats(b + "ln1.weight", {D});
         B.q = r.clamped(b + "attn_q", D, D);
         B.k = r.clamped(b + "attn_k", D, D);
@@ -352,10 +347,8 @@ std::unique_ptr<VisionEncoder> VisionEncoder::fromFile(std::unique_ptr<gguf::Fil
     p.projectionDim = static_cast<int>(proj->dim(1));
     w->projection = r.clamped("mm.input_projection", D, p.projectionDim);
 
-    encoder->weights_ = std::move(w);
-    encoder->file_ = std::move(file);
-    encoder->pool_ = std::make_unique<cpu::ThreadPool>(threads);
-    return encoder;
+    tower_ = std::move(w);
+    file_ = std::move(file);
 }
 
 namespace {
@@ -422,10 +415,10 @@ std::vector<float> VisionEncoder::encodePatches(std::span<const float> patches, 
     return encodeVectors(std::move(vectors), patchesX, patchesY, trace);
 }
 
-std::vector<float> VisionEncoder::encodeVectors(std::vector<float> vectors, int patchesX, int patchesY,
-                                                VisionEncoderTrace* trace) const {
-    const VisionEncoderParams& p = params_;
-    const Weights& w = *weights_;
+std::vector<float> CpuVisionEncoder::encodeVectors(std::vector<float> vectors, int patchesX, int patchesY,
+                                                   VisionEncoderTrace* trace) const {
+    const VisionEncoderParams& p = params();
+    const VisionTower& w = tower();
     cpu::ThreadPool& pool = *pool_;
     const cpu::Kernels& kern = cpu::kernels();
     const int64_t N = int64_t(patchesX) * patchesY, D = p.width, F = p.ffnWidth;
@@ -480,7 +473,7 @@ std::vector<float> VisionEncoder::encodeVectors(std::vector<float> vectors, int 
     // Keys and values per head, contiguous: [head][patch][hd].
     std::vector<float> kHeads(size_t(N * D)), vHeads(size_t(N * D));
 
-    for (const Block& B : w.blocks) {
+    for (const VisionBlock& B : w.blocks) {
         pool.parallelFor(N, [&](int64_t b, int64_t e) {
             for (int64_t n = b; n < e; ++n) {
                 std::copy_n(&x[size_t(n * D)], D, &normed[size_t(n * D)]);
@@ -513,7 +506,7 @@ std::vector<float> VisionEncoder::encodeVectors(std::vector<float> vectors, int 
                 const int h = int(item % H);
                 const float* qh = &q[size_t(n * D + h * hd)];
                 const float* keys = &kHeads[size_t(h * N * hd)];
-                float maxScore = -kInfinity;
+                float maxScore = -std::numeric_limits<float>::infinity();
                 for (int64_t j = 0; j < N; ++j) {
                     scores[size_t(j)] = kern.dotF32(qh, keys + j * hd, hd);
                     maxScore = std::max(maxScore, scores[size_t(j)]);
@@ -541,7 +534,7 @@ std::vector<float> VisionEncoder::encodeVectors(std::vector<float> vectors, int 
         });
         linear(pool, B.gate, normed.data(), N, gate.data(), clampScratch);
         linear(pool, B.up, normed.data(), N, up.data(), clampScratch);
-        const bool quick = activation_ == Activation::GeluQuick;
+        const bool quick = activation() == Activation::GeluQuick;
         pool.parallelFor(
             N * F,
             [&](int64_t b, int64_t e) {

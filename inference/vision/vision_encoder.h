@@ -1,4 +1,5 @@
-// Gemma 4's vision encoder on the CPU: preprocessed pixels in, soft tokens for the text model out.
+// Gemma 4's vision encoder: preprocessed pixels in, soft tokens for the text model out, on the CPU
+// (here) or a Vulkan device (vision/vulkan_vision_encoder.h).
 // Loads the vision tower of a llama.cpp mmproj GGUF (`clip.vision.*` keys, projector type
 // `gemma4v`, `v.*` and `mm.input_projection` tensors), independently of an audio tower in the
 // same file.
@@ -17,9 +18,11 @@
 // Both tower sizes load from the same code: every optional piece is found by its tensors.
 #pragma once
 
-#include "cpu/thread_pool.h"
 #include "model/hparams.h"
+#include "model/layer_plan.h"
 
+#include <cmath>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -95,14 +98,49 @@ std::optional<ImageAttentionPolicy> parseImageAttentionPolicy(const std::string&
 // text model of these hyperparameters under `policy`.
 bool imageTokensBidirectional(ImageAttentionPolicy policy, const model::HyperParams& text);
 
+// A linear layer whose input and output are clamped by the file's scalars (`<name>.input_min`
+// ... `.output_max`, each optional; infinite when absent), as Gemma 4's clippable linears on E models.
+struct ClampedLinear {
+    model::Weight weight;
+    float inputMin = -std::numeric_limits<float>::infinity(),
+          inputMax = std::numeric_limits<float>::infinity();
+    float outputMin = -std::numeric_limits<float>::infinity(),
+          outputMax = std::numeric_limits<float>::infinity();
+    bool inputClamped() const { return std::isfinite(inputMin) || std::isfinite(inputMax); }
+    bool outputClamped() const { return std::isfinite(outputMin) || std::isfinite(outputMax); }
+    bool clamped() const { return inputClamped() || outputClamped(); }
+};
+
+// One transformer block of the tower, as read from the file (matrices point into the mapped file).
+struct VisionBlock {
+    std::vector<float> ln1, ln2, attnPostNorm, ffnPostNorm, qNorm, kNorm;
+    ClampedLinear q, k, v, out, gate, up, down;
+    float outScale = 1.0f;
+};
+
+// Every weight of the vision tower, shared by the backends.
+struct VisionTower {
+    model::Weight patchEmbedding; // D rows of [channel][row][column] (the conv kernel as stored)
+    model::Weight positionTable;  // 2 * tableSize rows of D: the x table, then the y table
+    std::vector<VisionBlock> blocks;
+    std::vector<float> stdBias, stdScale; // empty unless standardize
+    ClampedLinear projection;             // mm.input_projection
+};
+
+// The vision encoder on some backend (VisionEncoder::load: the CPU; vision::VulkanVisionEncoder: a
+// Vulkan device; loadVisionEncoder: either). Loading, validation and the pixel layout are shared;
+// backends compute encodeVectors.
 class VisionEncoder {
 public:
-    // Opens and validates the vision tower. Throws VisionError ("...: this mmproj has no vision
-    // tower" for an audio-only file) or gguf::Error for a malformed file. threads <= 0: all.
+    // Opens and validates the vision tower on the CPU. Throws VisionError ("...: this mmproj has no
+    // vision tower" for an audio-only file) or gguf::Error for a malformed file. threads <= 0: all.
     static std::unique_ptr<VisionEncoder> load(const std::string& path, int threads = 0);
     static std::unique_ptr<VisionEncoder> fromFile(std::unique_ptr<gguf::File> file, int threads = 0);
-    ~VisionEncoder();
+    virtual ~VisionEncoder();
+    VisionEncoder(const VisionEncoder&) = delete;
+    VisionEncoder& operator=(const VisionEncoder&) = delete;
 
+    virtual const char* backendName() const = 0; // "cpu", "vulkan"
     const VisionEncoderParams& params() const { return params_; }
     const std::string& path() const;
     // Throws VisionError unless the projection width equals the text model's width.
@@ -125,18 +163,31 @@ public:
     void setActivation(Activation activation) { activation_ = activation; }
     Activation activation() const { return activation_; }
 
-private:
-    struct Weights;
-    VisionEncoder() = default;
+protected:
+    // Reads and validates the tower (throws VisionError / gguf::Error).
+    explicit VisionEncoder(std::unique_ptr<gguf::File> file);
+    const VisionTower& tower() const { return *tower_; }
     // Patch vectors [patch][channel][row][column] (the conv kernel's order), already mapped to the
     // graph's input range, into soft tokens.
-    std::vector<float> encodeVectors(std::vector<float> vectors, int patchesX, int patchesY,
-                                     VisionEncoderTrace* trace) const;
+    virtual std::vector<float> encodeVectors(std::vector<float> vectors, int patchesX, int patchesY,
+                                             VisionEncoderTrace* trace) const = 0;
+
+private:
     std::unique_ptr<gguf::File> file_;
     VisionEncoderParams params_;
-    std::unique_ptr<Weights> weights_;
-    std::unique_ptr<cpu::ThreadPool> pool_;
+    std::unique_ptr<VisionTower> tower_;
     Activation activation_ = Activation::GeluTanh;
 };
+
+// Where loadVisionEncoder puts the encoder.
+struct VisionBackendOptions {
+    bool vulkan = false; // false: the CPU
+    std::string device; // Vulkan device index or name substring (empty: OCELLE_VULKAN_DEVICE, then automatic)
+    int threads = 0;    // CPU threads (0: all)
+};
+// The encoder on the CPU or on a Vulkan device (vision/vulkan_vision_encoder.h). Callers that run the
+// text model on Vulkan pass the same device, so images are encoded where the model runs.
+std::unique_ptr<VisionEncoder> loadVisionEncoder(const std::string& path,
+                                                 const VisionBackendOptions& options);
 
 } // namespace ocelle::vision
