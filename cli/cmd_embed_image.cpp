@@ -1,5 +1,6 @@
 // `ocelle-cli embed-image`: an image file through Gemma 4's vision encoder, the soft tokens written
 // as raw little-endian f32.
+#include "backend_option.h"
 #include "command.h"
 
 #include "gguf/gguf.h"
@@ -20,7 +21,8 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: ocelle-cli embed-image --mmproj PATH --image FILE --out FILE.bin [--budget B]\n"
-    "                              [--policy hf|llama] [--model PATH] [--backend cpu] [--threads N]\n\n"
+    "                              [--policy hf|llama] [--model PATH] [--backend auto|cpu|vulkan]\n"
+    "                              [--device X] [--threads N]\n\n"
     "Encodes an image with Gemma 4's vision encoder (mmproj) and writes the projected embeddings\n"
     "(the text model's soft tokens) as little-endian f32, tokens x width, row-major over the pooled\n"
     "grid. Prints {\"width\": W, \"height\": H, \"tokens\": N} (W x H: the preprocessed size).\n\n"
@@ -32,20 +34,23 @@ constexpr const char* kUsage =
     "  --policy P      hf: Hugging Face's sizing (default); llama: llama.cpp's (sides rounded to 48,\n"
     "                  70..B tokens, padded with black), to reproduce llama.cpp's embeddings\n"
     "  --model PATH    optional text model: checked to take the encoder's output width\n"
-    "  --backend cpu   the backend (only cpu for now)\n"
+    "  --backend auto|cpu|vulkan  where the encoder runs (default auto: Vulkan on a usable GPU, else the\n"
+    "                  CPU; the same choice as for a text model)\n"
+    "  --device X      Vulkan device index or name substring (CPU-type devices such as lavapipe only\n"
+    "                  when named or with --backend vulkan)\n"
     "  --threads N     CPU threads (default: all)";
 
 int runEmbedImage(const std::vector<std::string>& argv) {
     static_assert(std::endian::native == std::endian::little, "the output is written as host floats");
     Args args(argv,
-              {"--mmproj", "--image", "--out", "--budget", "--policy", "--model", "--backend", "--threads"},
+              {"--mmproj", "--image", "--out", "--budget", "--policy", "--model", "--backend", "--device",
+               "--threads"},
               {});
     if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
     const std::string mmproj = args.require("--mmproj");
     const std::string imagePath = args.require("--image");
     const std::string outPath = args.require("--out");
-    if (args.value("--backend").value_or("cpu") != "cpu")
-        throw UsageError("--backend: only cpu is available");
+    engine::LoadOptions backend = backendOptions(args);
     const std::string policy = args.value("--policy").value_or("hf");
     if (policy != "hf" && policy != "llama") throw UsageError("--policy must be hf or llama");
     const bool llama = policy == "llama";
@@ -59,7 +64,10 @@ int runEmbedImage(const std::vector<std::string>& argv) {
     throw std::runtime_error(imagePath + ": this ocelle-cli was built without media support "
                                          "(OCELLE_BUILD_APP=OFF), so it cannot decode image files");
 #else
-    auto encoder = vision::VisionEncoder::load(mmproj, int(threads));
+    // The encoder runs where a text model would (same choice, announced on stderr).
+    announceBackend(backend);
+    backend.threads = int(threads);
+    auto encoder = engine::loadVisionEncoder(mmproj, backend);
     if (auto model = args.value("--model"))
         encoder->checkCompatible(model::HyperParams::fromFile(*gguf::File::open(*model)), *model);
     const media::EncodedImage encoded = media::encodeImageFile(*encoder, imagePath, int(budget),

@@ -204,7 +204,7 @@ MediaInputs openMediaInputs(const MediaRequest& m, const std::string& modelPath,
         inputs.audio->checkCompatible(text, modelPath);
     }
     if (!m.images.empty() || !m.pdfs.empty() || !m.videos.empty()) {
-        inputs.vision = vision::VisionEncoder::load(*m.mmproj, threads);
+        inputs.vision = engine::loadVisionEncoder(*m.mmproj, backend);
         inputs.vision->checkCompatible(text, modelPath);
         inputs.imagesBidirectional = vision::imageTokensBidirectional(attention, text);
     }

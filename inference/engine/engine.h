@@ -51,6 +51,9 @@ class Vocab;
 namespace ocelle::audio {
 class AudioEncoder;
 }
+namespace ocelle::vision {
+class VisionEncoder;
+}
 
 namespace ocelle::engine {
 
@@ -128,6 +131,10 @@ class Model;
 std::unique_ptr<audio::AudioEncoder> loadAudioEncoder(const std::string& mmproj, const LoadOptions& options);
 // On the backend and device `model` runs on.
 std::unique_ptr<audio::AudioEncoder> loadAudioEncoder(const std::string& mmproj, const Model& model);
+// The vision encoder likewise (vision::VulkanVisionEncoder on the Vulkan device, else the CPU one).
+std::unique_ptr<vision::VisionEncoder> loadVisionEncoder(const std::string& mmproj,
+                                                         const LoadOptions& options);
+std::unique_ptr<vision::VisionEncoder> loadVisionEncoder(const std::string& mmproj, const Model& model);
 
 struct GenerateOptions {
     SamplerParams sampling;

@@ -7,6 +7,7 @@
 #include "gguf/gguf.h"
 #include "model/layer_plan.h"
 #include "tokenizer/vocab.h"
+#include "vision/vision_encoder.h"
 #include "vulkan/vulkan_model.h"
 
 #include <algorithm>
@@ -345,6 +346,26 @@ std::unique_ptr<audio::AudioEncoder> loadAudioEncoder(const std::string& mmproj,
 
 std::unique_ptr<audio::AudioEncoder> loadAudioEncoder(const std::string& mmproj, const Model& model) {
     return loadAudioEncoder(mmproj, model.backendOptions());
+}
+
+std::unique_ptr<vision::VisionEncoder> loadVisionEncoder(const std::string& mmproj,
+                                                         const LoadOptions& options) {
+    vision::VisionBackendOptions encoder;
+    encoder.threads = options.threads;
+    const BackendChoice choice = chooseBackend(options);
+    if (choice.backend == BackendKind::Vulkan) {
+        encoder.vulkan = true;
+        encoder.device = std::to_string(choice.deviceIndex);
+    }
+    try {
+        return vision::loadVisionEncoder(mmproj, encoder);
+    } catch (const vulkan::VulkanError& e) {
+        throw Error(ErrorKind::ModelLoad, mmproj + ": " + e.what());
+    }
+}
+
+std::unique_ptr<vision::VisionEncoder> loadVisionEncoder(const std::string& mmproj, const Model& model) {
+    return loadVisionEncoder(mmproj, model.backendOptions());
 }
 
 } // namespace ocelle::engine

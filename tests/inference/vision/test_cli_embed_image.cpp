@@ -1,6 +1,6 @@
 // `ocelle-cli embed-image` and `run --image` end to end: the fixture PNG decoded, preprocessed and
-// encoded by our pipeline against llama.cpp's soft tokens, HF sizing, and the refusals (audio-only
-// mmproj, bad options, missing file).
+// encoded by our pipeline against llama.cpp's soft tokens (CPU and Vulkan backends), HF sizing, and
+// the refusals (audio-only mmproj, bad options, missing file).
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -66,6 +66,37 @@ private slots:
         QVERIFY2(std::sqrt(diff / norm) < 1e-3, qPrintable(QString::number(std::sqrt(diff / norm))));
     }
 
+    void vulkanBackendMatchesFixture() {
+        // The same command on the Vulkan encoder (lavapipe here: named through --backend vulkan).
+        QTemporaryDir dir;
+        const QString out = dir.filePath("photo.bin");
+        const Run r = cli({"embed-image", "--mmproj", kMmproj, "--image", kPhoto, "--policy", "llama",
+                           "--out", out, "--backend", "vulkan"});
+        if (r.exitCode != 0 && r.err.contains("no usable Vulkan device")) QSKIP(r.err.constData());
+        QVERIFY2(r.exitCode == 0, r.err.constData());
+        QVERIFY2(r.err.contains("backend vulkan"), r.err.constData());
+        QCOMPARE(QJsonDocument::fromJson(r.out).object()["tokens"].toInt(), 130);
+        const auto ours = readFloats(out);
+        const auto reference = readFloats(kFixtures + "/vision/photo.embd.f32");
+        QCOMPARE(ours.size(), reference.size());
+        double diff = 0, norm = 0;
+        for (size_t i = 0; i < ours.size(); ++i) {
+            diff += (double(ours[i]) - reference[i]) * (double(ours[i]) - reference[i]);
+            norm += double(reference[i]) * reference[i];
+        }
+        QVERIFY2(std::sqrt(diff / norm) < 1e-3, qPrintable(QString::number(std::sqrt(diff / norm))));
+
+        // run --image on Vulkan: the image is encoded on the text model's device.
+        const Run run =
+            cli({"run", "--model", kTextModel, "--mmproj", kMmproj, "--image", kPhoto, "--prompt",
+                 "Describe.", "--temp", "0", "--max-tokens", "1", "--json", "--backend", "vulkan"});
+        QVERIFY2(run.exitCode == 0, run.err.constData());
+        QVERIFY2(run.err.contains("backend vulkan"), run.err.constData());
+        const auto stats =
+            QJsonDocument::fromJson(run.out.trimmed().split('\n').last()).object()["stats"].toObject();
+        QVERIFY(stats["prompt_tokens"].toInt() > 266);
+    }
+
     void huggingFaceSizing() {
         // 640x480: HF's rule gives 912x672 (266 tokens) at the default 280, 70 tokens' worth at 70.
         QTemporaryDir dir;
@@ -100,6 +131,13 @@ private slots:
         r = cli({"embed-image", "--mmproj", kMmproj, "--image", kPhoto, "--out", out, "--policy", "causal"});
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains("--policy"), r.err.constData());
+        r = cli({"embed-image", "--mmproj", kMmproj, "--image", kPhoto, "--out", out, "--backend", "tpu"});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("--backend"), r.err.constData());
+        r = cli({"embed-image", "--mmproj", kMmproj, "--image", kPhoto, "--out", out, "--backend", "cpu",
+                 "--device", "0"});
+        QVERIFY(r.exitCode != 0);
+        QVERIFY2(r.err.contains("--device"), r.err.constData());
         r = cli({"run", "--model", kTextModel, "--image", kPhoto, "--prompt", "Describe."});
         QVERIFY(r.exitCode != 0);
         QVERIFY2(r.err.contains("--mmproj"), r.err.constData());
