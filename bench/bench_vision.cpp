@@ -1,12 +1,15 @@
-// bench_vision: CPU encode time of Gemma 4's vision encoder per token budget, on a random-weight
-// tower of E2B/E4B's real shape (768 wide, 16 layers, 12 heads, FFN 3072, F16 linears, clamp
-// scalars) built in memory, or on an mmproj file given with --mmproj. The image is square, so HF's
-// sizing gives floor(sqrt(B))^2 soft tokens at budget B (896x896 -> 256 at 280).
+// bench_vision: encode time of Gemma 4's vision encoder per token budget and backend (CPU, Vulkan),
+// on a random-weight tower of E2B/E4B's real shape (768 wide, 16 layers, 12 heads, FFN 3072, F16
+// linears, clamp scalars) built in memory, or on an mmproj file given with --mmproj. The image is
+// square, so HF's sizing gives floor(sqrt(B))^2 soft tokens at budget B (896x896 -> 256 at 280).
+// The Vulkan device is --device X, else the first usable one (lavapipe included).
 //
-//   bench_vision [--mmproj PATH] [--layers N] [--threads N] [--max-budget B]
+//   bench_vision [--mmproj PATH] [--layers N] [--threads N] [--max-budget B] [--backend cpu|vulkan|both]
+//                [--device X]
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
 #include "vision/vision_encoder.h"
+#include "vision/vulkan_vision_encoder.h"
 
 #include <algorithm>
 #include <chrono>
@@ -77,7 +80,7 @@ std::vector<uint8_t> makeTower(int layers) {
 
 int main(int argc, char** argv) {
     int layers = 16, threads = 0, maxBudget = 1120;
-    std::string mmproj;
+    std::string mmproj, backend = "both", device;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--layers"))
             layers = std::max(1, std::atoi(argv[i + 1]));
@@ -87,42 +90,67 @@ int main(int argc, char** argv) {
             maxBudget = std::atoi(argv[i + 1]);
         else if (!std::strcmp(argv[i], "--mmproj"))
             mmproj = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--backend"))
+            backend = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--device"))
+            device = argv[i + 1];
+    }
+    if (backend != "cpu" && backend != "vulkan" && backend != "both") {
+        std::fprintf(stderr, "--backend must be cpu, vulkan or both\n");
+        return 2;
     }
     std::vector<uint8_t> bytes;
-    std::unique_ptr<vision::VisionEncoder> encoder;
     if (mmproj.empty()) {
         std::printf("building a random %d-layer vision tower (width %d, F16 linears)...\n", layers, kWidth);
         bytes = makeTower(layers);
-        encoder = vision::VisionEncoder::fromFile(gguf::File::fromMemory(bytes, "bench-tower"), threads);
-    } else {
-        encoder = vision::VisionEncoder::load(mmproj, threads);
     }
-    const auto& p = encoder->params();
+    const auto file = [&] {
+        return mmproj.empty() ? gguf::File::fromMemory(bytes, "bench-tower") : gguf::File::open(mmproj);
+    };
+    std::vector<std::unique_ptr<vision::VisionEncoder>> encoders;
+    if (backend != "vulkan") encoders.push_back(vision::VisionEncoder::fromFile(file(), threads));
+    if (backend != "cpu") {
+        if (device.empty()) {
+            vulkan::Instance probe(false);
+            for (const auto& d : probe.devices())
+                if (d.usable()) {
+                    device = std::to_string(d.index);
+                    break;
+                }
+        }
+        auto vk = vision::VulkanVisionEncoder::fromFile(file(), {.forced = device});
+        std::printf("Vulkan device: %s\n", vk->device().info().name.c_str());
+        encoders.push_back(std::move(vk));
+    }
+    const auto& p = encoders.front()->params();
     std::printf("tower: width %d, %d layers, %d heads, projection %d\n", p.width, p.layers, p.heads,
                 p.projectionDim);
 
     std::mt19937 rng(3);
     std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
-    std::printf("\n| %6s | %9s | %7s | %6s | %12s | %13s |\n", "budget", "image", "patches", "tokens",
-                "encode (ms)", "ms per token");
-    std::printf("|--------|-----------|---------|--------|--------------|---------------|\n");
+    std::printf("\n| %6s | %9s | %7s | %6s | %7s | %12s | %13s |\n", "budget", "image", "patches", "tokens",
+                "backend", "encode (ms)", "ms per token");
+    std::printf("|--------|-----------|---------|--------|---------|--------------|---------------|\n");
     for (int budget : {70, 140, 280, 560, 1120}) {
         if (budget > maxBudget) break;
         const int side = int(std::floor(std::sqrt(double(budget)))) * 48;
         std::vector<float> pixels(size_t(3) * side * side);
         for (float& v : pixels) v = uniform(rng);
-        double best = 1e30;
-        int tokens = 0;
-        for (int round = 0; round < (budget <= 280 ? 2 : 1); ++round) {
-            const auto start = std::chrono::steady_clock::now();
-            tokens = int(encoder->encodePixels(pixels, side, side).size() / size_t(p.projectionDim));
-            best = std::min(best,
-                            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        for (const auto& encoder : encoders) {
+            double best = 1e30;
+            int tokens = 0;
+            for (int round = 0; round < (budget <= 280 ? 2 : 1); ++round) {
+                const auto start = std::chrono::steady_clock::now();
+                tokens = int(encoder->encodePixels(pixels, side, side).size() / size_t(p.projectionDim));
+                best = std::min(
+                    best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+            }
+            const std::string image = std::to_string(side) + "x" + std::to_string(side);
+            std::printf("| %6d | %9s | %7d | %6d | %7s | %12.1f | %13.2f |\n", budget, image.c_str(),
+                        (side / 16) * (side / 16), tokens, encoder->backendName(), best * 1e3,
+                        best * 1e3 / tokens);
+            std::fflush(stdout);
         }
-        const std::string image = std::to_string(side) + "x" + std::to_string(side);
-        std::printf("| %6d | %9s | %7d | %6d | %12.1f | %13.2f |\n", budget, image.c_str(),
-                    (side / 16) * (side / 16), tokens, best * 1e3, best * 1e3 / tokens);
-        std::fflush(stdout);
     }
     return 0;
 }
