@@ -195,7 +195,6 @@ struct MediaInputs {
 
 MediaInputs openMediaInputs(const MediaRequest& m, const std::string& modelPath,
                             vision::ImageAttentionPolicy attention, const engine::LoadOptions& backend) {
-    const int threads = backend.threads;
     MediaInputs inputs;
     if (!m.any()) return inputs;
     const auto text = model::HyperParams::fromFile(*gguf::File::open(modelPath));
