@@ -1,7 +1,7 @@
 // `ocelle-cli info PATH [--ctx N] [--kv f32|f16]`: what a Gemma 4 GGUF holds and what running it costs.
 #include "command.h"
 
-#include "cpu/cpu_model.h"
+#include "engine/backend.h"
 #include "gguf/gguf.h"
 #include "model/layer_plan.h"
 
@@ -107,7 +107,7 @@ int runInfo(const std::vector<std::string>& argv) {
         std::printf("  %-6s %5d tensors, %s\n", type.c_str(), entry.first, humanBytes(entry.second).c_str());
     std::printf("file size: %s\n", humanBytes(loaded->file().fileSize()).c_str());
 
-    const int batch = cpu::SessionOptions{}.maxBatch; // tokens per pass of a CPU session
+    const int batch = engine::SessionOptions::kPassTokens; // tokens per pass of the engine's sessions
     const auto m = model::estimateMemory(hp, plan.weightBytes, ctx, kvType, batch);
     std::printf("\nmemory estimate at context %lld (KV cache %s, batch %d):\n", ctx,
                 model::kvTypeName(kvType), batch);

@@ -162,8 +162,8 @@ private slots:
         const QRectF windowRect(0, 0, window_->width(), window_->height());
         for (const char* name :
              {"sidebar", "newChatButton", "conversationList", "noConversationsLabel", "diagnosticsLabel",
-              "emptyState", "emptyStateTitle", "emptyStateBody", "openModelButton", "showModelsButton", "headerOpenModelButton",
-              "composer", "composerInput", "attachButton", "sendButton"}) {
+              "emptyState", "emptyStateTitle", "emptyStateBody", "openModelButton", "showModelsButton",
+              "headerOpenModelButton", "composer", "composerInput", "attachButton", "sendButton"}) {
             QQuickItem* i = item(name);
             QVERIFY2(i, name);
             QVERIFY2(i->isVisible(), name);
@@ -381,6 +381,7 @@ private slots:
         QVERIFY(textOf("headerModelLabel").contains(QStringLiteral("tiny-gemma4-moe.gguf")));
         QTest::keyClick(window_, Qt::Key_Escape);
         QTRY_VERIFY(!library->property("visible").toBool());
+        models->library()->setFolder(ModelListModel::defaultFolder()); // the temporary folder goes away
     }
 
     // A .gguf dropped onto the window opens as the model; other files go to filesDropped.
