@@ -2,7 +2,7 @@
 // Vulkan), on a random-weight tower of E2B/E4B's real shape (1024 wide, 12 conformer layers, F16
 // linears) built in memory. The best of two rounds (the first Vulkan round also builds pipelines).
 //
-//   bench_audio [--layers N] [--threads N] [--backend cpu|vulkan|both] [--device X]
+//   bench_audio [--layers N] [--threads N] [--backend cpu|vulkan|both] [--device X] [--seconds 1,10,30]
 //
 // Vulkan: --device X (index or name substring), else the first usable device (CPU-type included,
 // so lavapipe is measured here).
@@ -98,8 +98,10 @@ std::unique_ptr<vulkan::Device> openDevice(const std::string& forced) {
 } // namespace
 
 int main(int argc, char** argv) {
+    std::setvbuf(stdout, nullptr, _IOLBF, 0); // rows appear as they are measured
     int layers = 12, threads = 0;
     std::string backend = "both", device;
+    std::vector<double> lengths{1.0, 10.0, 30.0};
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!std::strcmp(argv[i], "--layers"))
             layers = std::max(1, std::atoi(argv[i + 1]));
@@ -109,6 +111,20 @@ int main(int argc, char** argv) {
             backend = argv[i + 1];
         else if (!std::strcmp(argv[i], "--device"))
             device = argv[i + 1];
+        else if (!std::strcmp(argv[i], "--seconds")) {
+            lengths.clear();
+            for (const char* p = argv[i + 1]; *p;) {
+                char* end = nullptr;
+                const double v = std::strtod(p, &end);
+                if (end == p || !(v > 0 && v <= 30)) {
+                    std::fprintf(stderr,
+                                 "bench_audio: --seconds takes lengths in (0, 30], comma-separated\n");
+                    return 2;
+                }
+                lengths.push_back(v);
+                p = *end == ',' ? end + 1 : end;
+            }
+        }
     }
     if (backend != "cpu" && backend != "vulkan" && backend != "both") {
         std::fprintf(stderr, "bench_audio: --backend must be cpu, vulkan or both\n");
@@ -135,7 +151,7 @@ int main(int argc, char** argv) {
     std::printf("\n%-44s %10s %8s %12s %18s %14s\n", "backend", "audio (s)", "tokens", "encode (ms)",
                 "ms per s of audio", "x real time");
     for (const auto& encoder : encoders) {
-        for (double seconds : {1.0, 10.0, 30.0}) {
+        for (double seconds : lengths) {
             const int frames = int(seconds * 100) - 1; // 10 ms hop
             std::vector<float> mel(size_t(kMel) * size_t(frames));
             for (float& v : mel) v = normal(rng);
