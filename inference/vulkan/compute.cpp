@@ -1,12 +1,57 @@
 #include "vulkan/compute.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 namespace ocelle::vulkan {
 
 namespace {
 constexpr uint32_t kSetsPerPool = 256;
+constexpr uint32_t kProfileQueries = 8192;
+
+// Process-wide sums of the profiled submissions, printed at exit.
+struct Profile {
+    struct Entry {
+        uint64_t dispatches = 0;
+        double ns = 0;
+    };
+    std::mutex mutex;
+    std::map<std::string, Entry> shaders;
+    uint64_t submissions = 0, dispatches = 0, barriers = 0;
+    double ns = 0;
+    ~Profile() {
+        if (!submissions) return;
+        std::fprintf(stderr,
+                     "vulkan profile: %llu submissions, %.1f dispatches and %.1f barriers each, %.3f ms of "
+                     "device time each\n",
+                     (unsigned long long)submissions, double(dispatches) / double(submissions),
+                     double(barriers) / double(submissions), ns / 1e6 / double(submissions));
+        std::vector<std::pair<std::string, Entry>> sorted(shaders.begin(), shaders.end());
+        std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second.ns > b.second.ns; });
+        std::fprintf(
+            stderr,
+            "| shader | dispatches | ms total | share | us per dispatch |\n|---|---:|---:|---:|---:|\n");
+        for (const auto& [name, e] : sorted)
+            std::fprintf(stderr, "| %s | %llu | %.1f | %.1f%% | %.1f |\n", name.c_str(),
+                         (unsigned long long)e.dispatches, e.ns / 1e6, ns > 0 ? 100.0 * e.ns / ns : 0.0,
+                         e.ns / 1e3 / double(e.dispatches));
+    }
+};
+Profile& profile() {
+    static Profile p;
+    return p;
+}
+} // namespace
+
+bool Recorder::profiling() {
+    static const bool on = [] {
+        const char* env = std::getenv("OCELLE_VULKAN_PROFILE");
+        return env && std::strcmp(env, "1") == 0;
+    }();
+    return on;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -103,12 +148,20 @@ Recorder::Recorder(Pipelines& pipelines) : pipelines_(pipelines) {
     fenceInfo.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO;
     check(vk().vkCreateFence(device.handle(), &fenceInfo, nullptr, &fence_), "vkCreateFence");
     dummy_ = std::make_unique<Buffer>(device, 256, MemoryKind::DeviceLocal);
+    if (profiling() && device.features().timestampPeriodNs > 0) {
+        VkQueryPoolCreateInfo info{};
+        info.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO;
+        info.queryType = VK_QUERY_TYPE_TIMESTAMP;
+        info.queryCount = kProfileQueries;
+        check(vk().vkCreateQueryPool(device.handle(), &info, nullptr, &queries_), "vkCreateQueryPool");
+    }
 }
 
 Recorder::~Recorder() {
     VkDevice d = device().handle();
     if (pending_) vk().vkWaitForFences(d, 1, &fence_, VK_TRUE, UINT64_MAX);
     for (VkDescriptorPool pool : pools_) vk().vkDestroyDescriptorPool(d, pool, nullptr);
+    if (queries_) vk().vkDestroyQueryPool(d, queries_, nullptr);
     vk().vkDestroyFence(d, fence_, nullptr);
     vk().vkFreeCommandBuffers(d, device().commandPool(), 1, &commandBuffer_);
 }
@@ -126,6 +179,11 @@ void Recorder::begin() {
     info.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
     check(vk().vkBeginCommandBuffer(commandBuffer_, &info), "vkBeginCommandBuffer");
     recording_ = true;
+    queryShaders_.clear();
+    if (queries_) {
+        vk().vkCmdResetQueryPool(commandBuffer_, queries_, 0, kProfileQueries);
+        vk().vkCmdWriteTimestamp(commandBuffer_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_, 0);
+    }
     unsyncedReads_.clear();
     unsyncedWrites_.clear();
     dispatches_ = 0;
@@ -248,6 +306,11 @@ void Recorder::dispatch(const Dispatch& d) {
                             kPushConstantBytes, push);
     vk().vkCmdDispatch(commandBuffer_, d.groups[0], d.groups[1], d.groups[2]);
     ++dispatches_;
+    if (queries_ && queryShaders_.size() + 1 < kProfileQueries) {
+        queryShaders_.push_back(d.shader);
+        vk().vkCmdWriteTimestamp(commandBuffer_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, queries_,
+                                 uint32_t(queryShaders_.size()));
+    }
 }
 
 void Recorder::fill(BufferRange range, uint32_t value) {
@@ -281,6 +344,25 @@ void Recorder::wait() {
     if (!pending_) return;
     check(vk().vkWaitForFences(device().handle(), 1, &fence_, VK_TRUE, UINT64_MAX), "vkWaitForFences");
     pending_ = false;
+    if (!queries_) return;
+    std::vector<uint64_t> stamps(queryShaders_.size() + 1);
+    check(vk().vkGetQueryPoolResults(device().handle(), queries_, 0, uint32_t(stamps.size()),
+                                     stamps.size() * 8, stamps.data(), 8,
+                                     VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT),
+          "vkGetQueryPoolResults");
+    const double period = device().features().timestampPeriodNs;
+    Profile& p = profile();
+    std::lock_guard lock(p.mutex);
+    ++p.submissions;
+    p.dispatches += dispatches_;
+    p.barriers += barriers_;
+    for (size_t i = 0; i < queryShaders_.size(); ++i) {
+        const double ns = double(stamps[i + 1] - stamps[i]) * period;
+        auto& e = p.shaders[queryShaders_[i]];
+        ++e.dispatches;
+        e.ns += ns;
+        p.ns += ns;
+    }
 }
 
 } // namespace ocelle::vulkan

@@ -110,6 +110,11 @@ public:
     uint32_t dispatchCount() const { return dispatches_; }
     uint32_t barrierCount() const { return barriers_; }
 
+    // OCELLE_VULKAN_PROFILE=1 (and a device with timestamps): a timestamp after every dispatch; the
+    // time per shader, dispatches and barriers per submission are summed over the process and
+    // printed to stderr at exit. Off: no queries are recorded.
+    static bool profiling();
+
 private:
     struct Span {
         VkBuffer buffer;
@@ -128,6 +133,8 @@ private:
     uint32_t setsUsedInLastPool_ = 0;
     size_t currentPool_ = 0;
     std::unique_ptr<Buffer> dummy_;
+    VkQueryPool queries_ = VK_NULL_HANDLE;
+    std::vector<std::string> queryShaders_; // shader of timestamp i + 1 (0 is the start)
     std::vector<Span> unsyncedWrites_;
     std::vector<Span> unsyncedReads_;
     uint32_t dispatches_ = 0;

@@ -73,22 +73,34 @@ void dequantUnit(uint rowOff, uint unit, uint K, out float v[32]) {
         v[i] = w;
     }
 #elif defined(WTYPE_Q4_0)
+    // The 18-byte block read as the 5 aligned words covering it (a load per word is what costs on
+    // CPU-type devices, where divergent loads become per-lane loops): the scale is the low or high
+    // half of the first word, and the quants are shifted by 16 bits when the block starts mid-word.
     const uint b = rowOff + unit * 18u;
-    const float d = readF16(b);
+    const uint i0 = b >> 2;
+    const bool midWord = (b & 2u) != 0u;
+    uint w[5];
+    [[unroll]] for (uint i = 0u; i < 5u; ++i) w[i] = wdata[i0 + i];
+    const float d = unpackHalf2x16(midWord ? (w[0] >> 16) : w[0]).x;
+    const float offset = -8.0 * d; // d * (q - 8) = fma(q, d, -8 d), the same single rounding
     [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-        const uint w = readU32(b + 2u + 4u * i);
+        const uint qw = midWord ? w[i + 1u] : ((w[i] >> 16) | (w[i + 1u] << 16));
         [[unroll]] for (uint j = 0u; j < 4u; ++j) {
-            const uint q = (w >> (8u * j)) & 0xFFu;
-            v[4u * i + j] = d * (float(q & 15u) - 8.0);
-            v[4u * i + j + 16u] = d * (float(q >> 4) - 8.0);
+            v[4u * i + j] = fma(float((qw >> (8u * j)) & 15u), d, offset);
+            v[4u * i + j + 16u] = fma(float((qw >> (8u * j + 4u)) & 15u), d, offset);
         }
     }
 #elif defined(WTYPE_Q8_0)
+    // As Q4_0: the 34-byte block as the 9 aligned words covering it.
     const uint b = rowOff + unit * 34u;
-    const float d = readF16(b);
+    const uint i0 = b >> 2;
+    const bool midWord = (b & 2u) != 0u;
+    uint w[9];
+    [[unroll]] for (uint i = 0u; i < 9u; ++i) w[i] = wdata[i0 + i];
+    const float d = unpackHalf2x16(midWord ? (w[0] >> 16) : w[0]).x;
     [[unroll]] for (uint i = 0u; i < 8u; ++i) {
-        const uint w = readU32(b + 2u + 4u * i);
-        [[unroll]] for (uint j = 0u; j < 4u; ++j) v[4u * i + j] = d * float(signedByte(w, j));
+        const uint qw = midWord ? w[i + 1u] : ((w[i] >> 16) | (w[i + 1u] << 16));
+        [[unroll]] for (uint j = 0u; j < 4u; ++j) v[4u * i + j] = d * float(signedByte(qw, j));
     }
 #elif defined(WTYPE_Q4_K) || defined(WTYPE_Q5_K)
     const uint j = unit & 7u;
