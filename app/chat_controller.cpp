@@ -2,7 +2,10 @@
 
 #include "conversation_export.h"
 
+#include <QClipboard>
+#include <QGuiApplication>
 #include <QJsonObject>
+#include <QLocale>
 #include <QQmlEngine>
 #include <QtQml/qqml.h>
 
@@ -25,6 +28,7 @@ ChatController::ChatController(ModelController* models, ConversationStore* store
     // A different model (or a failed attempt) makes an old explanation stale.
     if (models_) {
         connect(models_, &ModelController::changed, this, &ChatController::dismissNotice);
+        connect(models_, &ModelController::changed, this, &ChatController::contextChanged);
         ocelle::app::EngineHost* host = models_->engineHost();
         connect(host, &ocelle::app::EngineHost::delta, this, &ChatController::onDelta);
         connect(host, &ocelle::app::EngineHost::generationFinished, this, &ChatController::onFinished);
@@ -48,6 +52,7 @@ ChatController* ChatController::create(QQmlEngine* qmlEngine, QJSEngine*) {
     auto* store = new ConversationStore(ConversationStore::defaultDirectory());
     auto* chat = new ChatController(ModelController::instance(qmlEngine), store);
     store->setParent(chat);
+    chat->setSettings(SettingsController::instance(qmlEngine));
     return chat;
 }
 
@@ -73,17 +78,86 @@ bool ChatController::canRegenerate() const {
            messages_.authorAt(messages_.count() - 1) == MessageListModel::Author::Model;
 }
 
-void ChatController::setThinking(bool on) {
-    if (request_.thinking == on) return;
-    request_.thinking = on;
-    emit generationSettingsChanged();
+int ChatController::contextSize() const {
+    return models_ && models_->modelLoaded() ? models_->contextLength() : 0;
 }
 
-void ChatController::setSystemPrompt(const QString& prompt) {
-    const std::string text = prompt.toStdString();
-    if (request_.systemPrompt == text) return;
-    request_.systemPrompt = text;
-    emit generationSettingsChanged();
+QString ChatController::contextText() const {
+    const QLocale locale;
+    if (contextSize() <= 0) return {};
+    return tr("%1 / %2 tokens").arg(locale.toString(contextUsed_), locale.toString(contextSize()));
+}
+
+void ChatController::setContextUsed(int tokens) {
+    if (tokens == contextUsed_) return;
+    contextUsed_ = tokens;
+    emit contextChanged();
+}
+
+int ChatController::countTokens(const QString& text) const {
+    return models_ ? models_->engineHost()->countTokens(text) : 0;
+}
+
+ChatController::ContextPlan ChatController::planContext(const std::vector<int>& turnTokens, int systemTokens,
+                                                        int contextSize, int answerReserve,
+                                                        SettingsController::ContextPolicy policy) {
+    ContextPlan plan;
+    plan.promptTokens = kTokensPerPrompt + systemTokens;
+    for (int t : turnTokens) plan.promptTokens += t;
+    const int n = static_cast<int>(turnTokens.size());
+    if (policy == SettingsController::ContextPolicy::DropOldestTurns) {
+        // Drop a question with its answer, oldest first, keeping the new question.
+        while (plan.promptTokens + answerReserve > contextSize && plan.firstTurn + 2 < n) {
+            plan.promptTokens -= turnTokens[size_t(plan.firstTurn)] + turnTokens[size_t(plan.firstTurn) + 1];
+            plan.firstTurn += 2;
+        }
+    }
+    plan.fits = plan.promptTokens + answerReserve <= contextSize;
+    return plan;
+}
+
+QStringList ChatController::textsTo(qint64 messageId) const {
+    QStringList texts;
+    if (messageId <= 0) return texts;
+    for (qint64 id : tree_.pathTo(messageId)) texts << tree_.find(id)->text;
+    return texts;
+}
+
+bool ChatController::planTurns(const QStringList& turnTexts, int* firstTurn) {
+    if (settings_) {
+        request_.systemPrompt = settings_->systemPrompt().toStdString();
+        request_.thinking = settings_->thinking();
+        request_.sampling = settings_->samplingForAnswer();
+    }
+    *firstTurn = 0;
+    droppedTurns_ = 0;
+    const int size = contextSize();
+    if (size <= 0) return true;
+    std::vector<int> turnTokens;
+    for (const QString& text : turnTexts) turnTokens.push_back(countTokens(text) + kTokensPerTurn);
+    const int systemTokens = request_.systemPrompt.empty()
+                                 ? 0
+                                 : countTokens(QString::fromStdString(request_.systemPrompt)) + kTokensPerTurn;
+    const int maxTokens = request_.sampling.maxTokens;
+    const int answerReserve = std::min(maxTokens > 0 ? maxTokens : size, size / 4);
+    const auto policy = settings_ ? settings_->contextPolicy() : SettingsController::ContextPolicy::StopWhenFull;
+    const ContextPlan plan = planContext(turnTokens, systemTokens, size, answerReserve, policy);
+    if (!plan.fits) {
+        const QLocale locale;
+        setNotice(policy == SettingsController::ContextPolicy::StopWhenFull
+                      ? tr("Nothing was sent: this conversation needs %1 of the %2 tokens of context, and an "
+                           "answer needs room too. Start a new chat, or let Ocelle leave out the oldest "
+                           "messages (Settings \u2192 When a conversation fills the context).")
+                            .arg(locale.toString(plan.promptTokens), locale.toString(size))
+                      : tr("Nothing was sent: the message alone needs %1 of the %2 tokens of context. "
+                           "Shorten it, or choose a larger context in Settings.")
+                            .arg(locale.toString(plan.promptTokens), locale.toString(size)));
+        return false;
+    }
+    *firstTurn = plan.firstTurn;
+    droppedTurns_ = plan.firstTurn;
+    setContextUsed(plan.promptTokens);
+    return true;
 }
 
 QString ChatController::noModelReason() const {
@@ -109,6 +183,8 @@ bool ChatController::canAnswer(const char* busyWhat) {
 bool ChatController::send(const QString& text) {
     if (text.trimmed().isEmpty()) return false;
     if (!canAnswer(QT_TR_NOOP("Nothing was sent"))) return false;
+    int firstTurn = 0;
+    if (!planTurns(textsTo(leafId_) << text, &firstTurn)) return false; // the text stays in the composer
     dismissNotice();
     if (currentId_ < 0) newChat();
     if (messages_.count() == 0) {
@@ -121,7 +197,7 @@ bool ChatController::send(const QString& text) {
     question.text = text;
     const qint64 id = addMessage(question);
     showBranch(id);
-    startGeneration(id);
+    startGeneration(id, firstTurn);
     return true;
 }
 
@@ -138,9 +214,10 @@ StoredMessage* ChatController::streamingMessage() {
     return streamingId_ > 0 ? tree_.find(streamingId_) : nullptr;
 }
 
-void ChatController::startGeneration(qint64 userMessageId) {
+void ChatController::startGeneration(qint64 userMessageId, int firstTurn) {
     request_.turns.clear();
-    for (qint64 id : tree_.pathTo(userMessageId)) {
+    const QList<qint64> path = tree_.pathTo(userMessageId);
+    for (qint64 id : path.mid(firstTurn)) {
         const StoredMessage* m = tree_.find(id);
         const bool user = m->role == StoredMessage::Role::User;
         request_.turns.push_back(
@@ -216,7 +293,9 @@ bool ChatController::regenerate() {
     if (!canAnswer(QT_TR_NOOP("Nothing was regenerated"))) return false;
     const StoredMessage* answer = tree_.find(messages_.idAt(messages_.count() - 1));
     if (!answer || answer->parentId <= 0) return false;
-    startGeneration(answer->parentId);
+    int firstTurn = 0;
+    if (!planTurns(textsTo(answer->parentId), &firstTurn)) return false;
+    startGeneration(answer->parentId, firstTurn);
     return true;
 }
 
@@ -227,6 +306,8 @@ bool ChatController::editMessage(int row, const QString& text) {
     if (!canAnswer(QT_TR_NOOP("The edit was not sent"))) return false;
     const StoredMessage* original = tree_.find(messages_.idAt(row));
     if (!original) return false;
+    int firstTurn = 0;
+    if (!planTurns(textsTo(original->parentId) << text, &firstTurn)) return false;
     dismissNotice();
     StoredMessage edited;
     edited.role = StoredMessage::Role::User;
@@ -234,7 +315,7 @@ bool ChatController::editMessage(int row, const QString& text) {
     edited.text = text;
     const qint64 id = addMessage(edited);
     showBranch(id);
-    startGeneration(id);
+    startGeneration(id, firstTurn);
     return true;
 }
 
@@ -266,7 +347,13 @@ void ChatController::onFinished(quint64 requestId, const ocelle::app::Generation
     m->timeToFirstTokenSeconds = outcome.timeToFirstTokenSeconds;
     m->state =
         outcome.ending == Ending::Finished ? StoredMessage::State::Complete : StoredMessage::State::Stopped;
-    if (outcome.ending != Ending::Finished) m->note = QString::fromStdString(outcome.message);
+    QStringList notes;
+    if (droppedTurns_ > 0)
+        notes << tr("The %n oldest message(s) were left out to fit the context.", nullptr, droppedTurns_);
+    if (outcome.ending != Ending::Finished) notes << QString::fromStdString(outcome.message);
+    if (!notes.isEmpty()) m->note = notes.join(QLatin1Char(' '));
+    // The engine's count is exact: the prompt it saw and the answer it wrote.
+    if (outcome.promptTokens > 0) setContextUsed(outcome.promptTokens + outcome.generatedTokens);
     if (report.reasoningSeconds >= 0) messages_.setReasoningSeconds(streamingRow_, report.reasoningSeconds);
     messages_.setStats(streamingRow_, {m->tokensPerSecond, m->tokens, m->timeToFirstTokenSeconds});
     messages_.setNote(streamingRow_, m->note);
@@ -337,6 +424,7 @@ int ChatController::newChat() {
     tree_.clear();
     leafId_ = 0;
     messages_.clear();
+    setContextUsed(0);
     emit currentConversationChanged();
     return id;
 }
@@ -356,6 +444,7 @@ bool ChatController::selectConversation(int id) {
                             ? stored->currentLeaf
                             : tree_.newestLeafUnder(tree_.children(0).value(0));
     showBranch(leaf);
+    setContextUsed(0); // known again after the next answer
     emit currentConversationChanged();
     return true;
 }
@@ -412,6 +501,10 @@ bool ChatController::importConversation(const QUrl& file) {
     }
     conversations_.addStored(static_cast<int>(id));
     return selectConversation(static_cast<int>(id));
+}
+
+void ChatController::copyText(const QString& text) {
+    QGuiApplication::clipboard()->setText(text);
 }
 
 void ChatController::dismissNotice() {

@@ -11,6 +11,7 @@
 #include "message_list_model.h"
 #include "message_tree.h"
 #include "model_controller.h"
+#include "settings_controller.h"
 #include "stream_batcher.h"
 
 #include <QObject>
@@ -34,12 +35,15 @@ class ChatController : public QObject {
     Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
     Q_PROPERTY(bool generating READ generating NOTIFY generatingChanged)
     Q_PROPERTY(bool canRegenerate READ canRegenerate NOTIFY generatingChanged)
-    Q_PROPERTY(bool thinking READ thinking WRITE setThinking NOTIFY generationSettingsChanged)
-    Q_PROPERTY(QString systemPrompt READ systemPrompt WRITE setSystemPrompt NOTIFY generationSettingsChanged)
     // The title of the conversation deleted last, while its deletion can be undone; else empty.
     // A problem with the conversation database (a damaged file moved aside, a failed write): shown
     // until dismissed, whatever else happens.
     Q_PROPERTY(QString storageNotice READ storageNotice NOTIFY storageNoticeChanged)
+    // The context meter: tokens the conversation takes (exact after an answer, counted before
+    // one) out of the loaded model's context.
+    Q_PROPERTY(int contextUsed READ contextUsed NOTIFY contextChanged)
+    Q_PROPERTY(int contextSize READ contextSize NOTIFY contextChanged)
+    Q_PROPERTY(QString contextText READ contextText NOTIFY contextChanged)
     Q_PROPERTY(QString undoableDeletion READ undoableDeletion NOTIFY undoableDeletionChanged)
 
 public:
@@ -47,6 +51,27 @@ public:
     // must outlive this controller.
     ChatController(ModelController* models, ConversationStore* store, QObject* parent = nullptr);
     ~ChatController() override;
+    // Where the system prompt, thinking, sampling and the context policy of every answer come
+    // from (defaults without one). It must outlive this controller.
+    void setSettings(SettingsController* settings) { settings_ = settings; }
+
+    // Which turns of a conversation go to the model. Turns alternate user/model and end with the
+    // user's new question; `turnTokens` are their sizes in the prompt. The plan keeps room for an
+    // answer (`answerReserve`); under DropOldestTurns it leaves out the oldest question/answer
+    // pairs until the rest fits, never the new question itself.
+    struct ContextPlan {
+        bool fits = true;
+        int firstTurn = 0;    // the turns sent are [firstTurn, end)
+        int promptTokens = 0; // what the sent turns take, with the system prompt
+    };
+    static ContextPlan planContext(const std::vector<int>& turnTokens, int systemTokens, int contextSize,
+                                   int answerReserve, SettingsController::ContextPolicy policy);
+    // Prompt tokens a turn takes besides its text (turn markers), and the whole prompt's fixed part.
+    static constexpr int kTokensPerTurn = 5;
+    static constexpr int kTokensPerPrompt = 4;
+    int contextUsed() const { return contextUsed_; }
+    int contextSize() const;
+    QString contextText() const;
 
     // QML's singleton factory: wires the engine's ModelController singleton in, and a store in
     // ConversationStore::defaultDirectory() owned by the controller.
@@ -61,11 +86,6 @@ public:
     QString notice() const { return notice_; }
     bool generating() const { return requestId_ != 0; }
     bool canRegenerate() const;
-    bool thinking() const { return request_.thinking; }
-    void setThinking(bool on);
-    QString systemPrompt() const { return QString::fromStdString(request_.systemPrompt); }
-    void setSystemPrompt(const QString& prompt);
-    void setSampling(const ocelle::app::SamplingSettings& sampling) { request_.sampling = sampling; }
     StreamBatcher* batcher() { return &batcher_; }
 
     // Sends the composer's text. Returns true when the text was taken (the composer then clears);
@@ -100,14 +120,16 @@ public:
     // Reads a conversation exported as JSON, stores it as a new conversation and opens it.
     Q_INVOKABLE bool importConversation(const QUrl& file);
     Q_INVOKABLE void dismissNotice();
+    // Puts text on the clipboard (a message, a code block).
+    Q_INVOKABLE void copyText(const QString& text);
 
 signals:
     void currentConversationChanged();
     void noticeChanged();
     void generatingChanged();
-    void generationSettingsChanged();
     void undoableDeletionChanged();
     void storageNoticeChanged();
+    void contextChanged();
     // An answer is complete (or was stopped): screen readers announce it once, tests wait on it.
     void answerFinished(const QString& text);
 
@@ -118,7 +140,16 @@ private:
     // True when a model is loaded and idle; otherwise the notice starts with `refused` and says why.
     bool canAnswer(const char* refused);
     // Answers the question `userMessageId` with a new model message below it.
-    void startGeneration(qint64 userMessageId);
+    // Takes the generation settings, then checks that `turnTexts` (ending with the new question)
+    // fit the context under its policy: false with the notice saying why, otherwise the first
+    // turn to send. Nothing is stored before this says yes.
+    bool planTurns(const QStringList& turnTexts, int* firstTurn);
+    QStringList textsTo(qint64 messageId) const;
+    // Answers the question `userMessageId` with a new model message below it, sending the turns
+    // of its path from `firstTurn` on.
+    void startGeneration(qint64 userMessageId, int firstTurn);
+    int countTokens(const QString& text) const;
+    void setContextUsed(int tokens);
     // Adds a message to the store and the tree; returns its id.
     qint64 addMessage(StoredMessage message);
     // Shows the branch ending at `leaf`: rows that stay are not touched.
@@ -132,6 +163,9 @@ private:
 
     QPointer<ModelController> models_;
     ConversationStore* store_;
+    QPointer<SettingsController> settings_;
+    int contextUsed_ = 0;
+    int droppedTurns_ = 0; // left out of the answer being generated to fit the context
     ConversationListModel conversations_;
     MessageTree tree_;
     qint64 leafId_ = 0;      // the last message of the branch on screen

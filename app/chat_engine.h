@@ -98,6 +98,9 @@ public:
     // does not fit, bad settings).
     virtual GenerationOutcome generate(const GenerationRequest& request,
                                        const std::function<void(const StreamDelta&)>& onDelta) = 0;
+    // Tokens `text` takes in a prompt (0 without a model). Any thread: the context meter and the
+    // context-full policy count on the GUI thread while the engine thread generates.
+    virtual int countTokens(const std::string& text) const = 0;
     virtual void cancel() noexcept = 0;
     virtual void resetCancel() noexcept = 0;
 };

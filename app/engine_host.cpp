@@ -135,6 +135,10 @@ quint64 EngineHost::requestGenerate(const GenerationRequest& request) {
     return id;
 }
 
+int EngineHost::countTokens(const QString& text) const {
+    return engine_->countTokens(text.toStdString());
+}
+
 void EngineHost::cancel() {
     cancelledThrough_.store(nextRequest_ - 1);
     engine_->cancel();

@@ -60,6 +60,8 @@ public:
     void abandonLoad();
     void requestUnload();
     quint64 requestGenerate(const GenerationRequest& request);
+    // Tokens `text` takes in a prompt with the loaded model (0 without one); GUI thread.
+    int countTokens(const QString& text) const;
     // Stops the generation in progress (and one already queued). Any thread.
     void cancel();
 

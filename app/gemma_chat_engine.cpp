@@ -12,6 +12,17 @@ GemmaChatEngine::GemmaChatEngine() = default;
 
 GemmaChatEngine::~GemmaChatEngine() = default;
 
+int GemmaChatEngine::countTokens(const std::string& text) const {
+    std::shared_ptr<const engine::Model> model;
+    {
+        std::lock_guard lock(sessionMutex_);
+        model = countingModel_;
+    }
+    // The vocabulary is immutable once loaded, so tokenizing beside a running generation is safe.
+    if (!model || !model->vocab()) return 0;
+    return static_cast<int>(model->vocab()->tokenize(text, false, false).size());
+}
+
 namespace {
 
 struct LoadedOn {
@@ -107,6 +118,7 @@ LoadedModelFacts GemmaChatEngine::load(const LoadRequest& request, const LoadPro
     format_ = std::move(format);
     std::lock_guard lock(sessionMutex_);
     session_ = std::move(loaded.session);
+    countingModel_ = model_;
     return facts;
 }
 
@@ -114,6 +126,7 @@ void GemmaChatEngine::unload() {
     {
         std::lock_guard lock(sessionMutex_);
         session_.reset();
+        countingModel_.reset();
     }
     format_.reset();
     model_.reset();

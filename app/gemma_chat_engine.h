@@ -28,6 +28,7 @@ public:
     bool loaded() const override;
     GenerationOutcome generate(const GenerationRequest& request,
                                const std::function<void(const StreamDelta&)>& onDelta) override;
+    int countTokens(const std::string& text) const override;
     void cancel() noexcept override;
     void resetCancel() noexcept override;
 
@@ -38,6 +39,7 @@ private:
     // engine thread; this mutex guards only the pointer, never generation itself.
     mutable std::mutex sessionMutex_;
     std::unique_ptr<engine::Session> session_;
+    std::shared_ptr<const engine::Model> countingModel_; // for countTokens(), under sessionMutex_
     std::atomic<bool> cancelled_{false};
 };
 

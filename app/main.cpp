@@ -1,6 +1,7 @@
 // ocelle: the desktop app. Optional argument: a model file to open at start.
 #include "chat_controller.h"
 #include "model_controller.h"
+#include "single_instance.h"
 #include "theme.h"
 
 #include "main_qml.h"
@@ -68,6 +69,14 @@ int main(int argc, char** argv) {
         return 2;
     }
 
+    // One Ocelle per user: a second launch hands its files to the first and ends.
+    SingleInstance instance;
+    if (!instance.claimOrHandOver(parser.positionalArguments())) {
+        std::printf("ocelle: Ocelle is already running; it comes to the front%s\n",
+                    parser.positionalArguments().isEmpty() ? "" : " and opens the file given here");
+        return 0;
+    }
+
     QQmlApplicationEngine engine;
     // Qt 6.4 does not search the standard resource prefix of qt_add_qml_module by default.
     engine.addImportPath(QStringLiteral("qrc:/qt/qml"));
@@ -79,9 +88,27 @@ int main(int argc, char** argv) {
 
     if (parser.isSet(showModelsOption))
         QMetaObject::invokeMethod(engine.rootObjects().constFirst(), "openModelList");
+    // Main.qml applies the saved theme; --theme overrides it for this run.
     if (scheme == QLatin1String("light")) Theme::instance(&engine)->setMode(Theme::Mode::Light);
     if (scheme == QLatin1String("dark")) Theme::instance(&engine)->setMode(Theme::Mode::Dark);
     ModelController* models = ModelController::instance(&engine);
+    QObject::connect(&instance, &SingleInstance::activated, &app, [&engine, models](const QStringList& files) {
+        auto* window = qobject_cast<QQuickWindow*>(engine.rootObjects().constFirst());
+        if (!window) return;
+        if (window->visibility() == QWindow::Minimized || !window->isVisible()) window->showNormal();
+        window->raise();
+        window->requestActivate();
+        // A model opens as the model; other files go where dropped files go (the composer).
+        QVariantList others;
+        for (const QString& file : files) {
+            if (file.endsWith(QLatin1String(".gguf"), Qt::CaseInsensitive)) models->openModelPath(file);
+            else others << QUrl::fromLocalFile(file);
+        }
+        if (!others.isEmpty()) QMetaObject::invokeMethod(window, "filesDropped", Q_ARG(QVariant, others));
+        std::printf("ocelle: another launch asked for this window (%lld file(s))\n",
+                    static_cast<long long>(files.size()));
+        std::fflush(stdout);
+    });
     // Whoever passed a path on the terminal wants to know what became of it, once it is known.
     const bool modelOnCommandLine = !parser.positionalArguments().isEmpty();
     if (parser.isSet(sendOption)) {

@@ -1,8 +1,17 @@
 #include "message_list_model.h"
 
 #include <QLocale>
+#include <QQmlEngine>
 
 MessageListModel::MessageListModel(QObject* parent) : QAbstractListModel(parent) {}
+
+void MessageListModel::dropBlocks(size_t from) {
+    // A view may still hold a removed message's blocks until its delegate goes: delete later.
+    for (size_t i = from; i < messages_.size(); ++i) {
+        if (messages_[i].blocks) messages_[i].blocks->deleteLater();
+        messages_[i].blocks = nullptr;
+    }
+}
 
 int MessageListModel::rowCount(const QModelIndex& parent) const {
     return parent.isValid() ? 0 : count(); // a flat list: items have no children
@@ -48,6 +57,8 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         return m.branchIndex;
     case BranchCountRole:
         return m.branchCount;
+    case BlocksRole:
+        return QVariant::fromValue(static_cast<QObject*>(m.blocks));
     default:
         return {};
     }
@@ -64,7 +75,8 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
             {NoteRole, "note"},
             {MessageIdRole, "messageId"},
             {BranchIndexRole, "branchIndex"},
-            {BranchCountRole, "branchCount"}};
+            {BranchCountRole, "branchCount"},
+            {BlocksRole, "blocks"}};
 }
 
 void MessageListModel::changed(int row, const QList<int>& roles) {
@@ -78,6 +90,11 @@ int MessageListModel::append(Author author, const QString& text) {
     Message message;
     message.author = author;
     message.text = text;
+    if (author == Author::Model) {
+        message.blocks = new MarkdownBlockModel(this);
+        QQmlEngine::setObjectOwnership(message.blocks, QQmlEngine::CppOwnership);
+        message.blocks->setText(text);
+    }
     messages_.push_back(message);
     endInsertRows();
     emit countChanged();
@@ -89,6 +106,7 @@ bool MessageListModel::setText(int row, const QString& text) {
     Message& m = messages_[static_cast<size_t>(row)];
     if (m.text == text) return true;
     m.text = text;
+    if (m.blocks) m.blocks->setText(m.text);
     changed(row, {TextRole, Qt::DisplayRole});
     return true;
 }
@@ -104,6 +122,7 @@ bool MessageListModel::appendStreamed(int row, const QString& reasoning, const Q
     }
     if (!answer.isEmpty()) {
         m.text += answer;
+        if (m.blocks) m.blocks->setText(m.text);
         roles << TextRole << Qt::DisplayRole;
     }
     changed(row, roles);
@@ -163,6 +182,7 @@ void MessageListModel::truncate(int row) {
     if (row < 0) row = 0;
     if (row >= count()) return;
     beginRemoveRows({}, row, count() - 1);
+    dropBlocks(static_cast<size_t>(row));
     messages_.erase(messages_.begin() + row, messages_.end());
     endRemoveRows();
     emit countChanged();
@@ -171,6 +191,7 @@ void MessageListModel::truncate(int row) {
 void MessageListModel::clear() {
     if (messages_.empty()) return;
     beginResetModel();
+    dropBlocks(0);
     messages_.clear();
     endResetModel();
     emit countChanged();

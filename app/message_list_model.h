@@ -3,6 +3,8 @@
 // still streaming, and its generation statistics.
 #pragma once
 
+#include "markdown_blocks.h"
+
 #include <QAbstractListModel>
 #include <QString>
 #include <QtQml/qqmlregistration.h>
@@ -29,6 +31,7 @@ public:
         MessageIdRole,        // the stored message's id
         BranchIndexRole,      // 1-based position among its siblings (edits, regenerations)
         BranchCountRole,      // how many siblings it has, itself included
+        BlocksRole,           // a model message's Markdown blocks (MarkdownBlockModel); null for users
     };
 
     struct Stats {
@@ -65,6 +68,7 @@ public:
     QString textAt(int row) const { return messages_.at(static_cast<size_t>(row)).text; }
     QString reasoningAt(int row) const { return messages_.at(static_cast<size_t>(row)).reasoning; }
     qint64 idAt(int row) const { return valid(row) ? messages_.at(static_cast<size_t>(row)).id : 0; }
+    MarkdownBlockModel* blocksAt(int row) const { return messages_.at(static_cast<size_t>(row)).blocks; }
     static QString formatStats(const Stats& stats);
 
 signals:
@@ -83,7 +87,9 @@ private:
         qint64 id = 0;
         int branchIndex = 1;
         int branchCount = 1;
+        MarkdownBlockModel* blocks = nullptr; // owned by this model; model messages only
     };
+    void dropBlocks(size_t from);
     bool valid(int row) const { return row >= 0 && row < count(); }
     void changed(int row, const QList<int>& roles);
     std::vector<Message> messages_;

@@ -15,8 +15,20 @@ namespace {
 const QString kLastModelKey = QStringLiteral("models/lastModel");
 } // namespace
 
+namespace {
+ModelController::EngineFactory& engineFactory() {
+    static ModelController::EngineFactory factory;
+    return factory;
+}
+} // namespace
+
+void ModelController::setEngineFactory(EngineFactory factory) {
+    engineFactory() = std::move(factory);
+}
+
 ModelController::ModelController(QObject* parent)
-    : ModelController(std::make_unique<ocelle::app::GemmaChatEngine>(), parent) {}
+    : ModelController(engineFactory() ? engineFactory()() : std::make_unique<ocelle::app::GemmaChatEngine>(),
+                      parent) {}
 
 ModelController::ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine, QObject* parent)
     : QObject(parent), host_(std::move(engine)) {

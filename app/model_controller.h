@@ -14,6 +14,7 @@
 #include <QStringList>
 #include <QUrl>
 #include <QtQml/qqmlregistration.h>
+#include <functional>
 #include <memory>
 
 class QQmlEngine;
@@ -63,12 +64,16 @@ public:
     };
     Q_ENUM(State)
 
-    // The app's controller: runs the real engine (GemmaChatEngine).
+    // The app's controller: runs the real engine (GemmaChatEngine), or the engine factory's.
     explicit ModelController(QObject* parent = nullptr);
     // Tests hand in a scripted engine.
     explicit ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine, QObject* parent = nullptr);
 
     static ModelController* instance(QQmlEngine* engine);
+    // UI tests drive the real QML with a scripted engine: the default constructor (which QML's
+    // singleton uses) takes its engine from this factory when one is set. The app never sets it.
+    using EngineFactory = std::function<std::unique_ptr<ocelle::app::ChatEngine>()>;
+    static void setEngineFactory(EngineFactory factory);
 
     // Chooses a model file (a file: URL from the file dialog, or a plain local path) and starts
     // loading it. Returns true when the header is a usable Gemma 4 text model and loading began.

@@ -1,6 +1,7 @@
 #include "theme.h"
 
 #include <QEvent>
+#include <algorithm>
 #include <QGuiApplication>
 #include <QQmlEngine>
 #include <QtQml/qqml.h>
@@ -47,5 +48,12 @@ void Theme::update() {
     }
     if (dark == dark_) return;
     dark_ = dark;
+    emit changed();
+}
+
+void Theme::setFontSize(int pixels) {
+    pixels = std::clamp(pixels, kMinFontSize, kMaxFontSize);
+    if (pixels == fontSize_) return;
+    fontSize_ = pixels;
     emit changed();
 }

@@ -29,6 +29,9 @@ class Theme : public QObject {
     Q_PROPERTY(QColor error READ error NOTIFY changed)
     Q_PROPERTY(QColor userBubble READ userBubble NOTIFY changed)
     Q_PROPERTY(QColor selection READ selection NOTIFY changed)
+    Q_PROPERTY(QColor codeBackground READ codeBackground NOTIFY changed)
+    // The chat's text size in pixels (settings: font size); headings and code scale with it.
+    Q_PROPERTY(int fontSize READ fontSize WRITE setFontSize NOTIFY changed)
 
 public:
     enum class Mode { System, Light, Dark };
@@ -57,6 +60,13 @@ public:
     QColor error() const { return dark_ ? QColor(0xff8a8a) : QColor(0xb42323); }
     QColor userBubble() const { return dark_ ? QColor(0x2b3152) : QColor(0xe6ebff); }
     QColor selection() const { return dark_ ? QColor(0x2a2f45) : QColor(0xdfe4f7); }
+    QColor codeBackground() const { return dark_ ? QColor(0x121215) : QColor(0xf6f6f9); }
+
+    static constexpr int kMinFontSize = 10;
+    static constexpr int kMaxFontSize = 24;
+    static constexpr int kDefaultFontSize = 14;
+    int fontSize() const { return fontSize_; }
+    void setFontSize(int pixels); // clamped to [kMinFontSize, kMaxFontSize]
 
 signals:
     void changed();
@@ -69,4 +79,5 @@ private:
 
     Mode mode_ = Mode::System;
     bool dark_ = false;
+    int fontSize_ = kDefaultFontSize;
 };

@@ -10,6 +10,10 @@ Rectangle {
     color: Theme.background
     implicitHeight: column.implicitHeight + 28
 
+    function focusInput() {
+        input.forceActiveFocus()
+    }
+
     function submit() {
         if (ChatController.send(input.text))
             input.clear()

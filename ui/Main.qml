@@ -54,22 +54,128 @@ ApplicationWindow {
         modelLibrary.open()
     }
 
-    Shortcut {
-        sequence: StandardKey.Open
-        onActivated: window.openModelDialog()
+    property bool settingsOpen: false
+    function openSettings() {
+        settingsOpen = true
     }
-    Shortcut {
-        sequence: "Ctrl+M"
-        onActivated: window.openModelList()
+    function focusComposer() {
+        settingsOpen = false
+        composer.focusInput()
     }
-    Shortcut {
-        sequence: "Esc"
-        enabled: ChatController.generating
-        onActivated: ChatController.stop()
+
+    // Settings the rest of the app follows.
+    Binding { target: Theme; property: "mode"; value: AppSettings.themeMode }
+    Binding { target: Theme; property: "fontSize"; value: AppSettings.fontSize }
+    Binding { target: ModelController; property: "deviceChoice"; value: AppSettings.device }
+    Binding { target: ModelController; property: "requestedContextLength"; value: AppSettings.contextSize }
+
+    Component.onCompleted: Desktop.restoreWindow(window)
+    onClosing: Desktop.saveWindow(window)
+
+    // Every shortcut is an action in the menu bar, so the menus list them.
+    Action {
+        id: newChatAction
+        text: qsTr("&New chat")
+        shortcut: StandardKey.New
+        onTriggered: { window.settingsOpen = false; ChatController.newChat(); composer.focusInput() }
     }
-    Shortcut {
-        sequence: StandardKey.New
-        onActivated: ChatController.newChat()
+    Action {
+        id: openModelAction
+        text: qsTr("&Open model…")
+        shortcut: StandardKey.Open
+        onTriggered: window.openModelDialog()
+    }
+    Action {
+        id: modelsAction
+        text: qsTr("&Models…")
+        shortcut: "Ctrl+M"
+        onTriggered: window.openModelList()
+    }
+    Action {
+        id: settingsAction
+        objectName: "settingsAction"
+        text: qsTr("&Settings…")
+        shortcut: "Ctrl+,"
+        onTriggered: window.settingsOpen ? window.focusComposer() : window.openSettings()
+    }
+    Action {
+        id: quitAction
+        text: qsTr("&Quit")
+        shortcut: StandardKey.Quit
+        onTriggered: window.close()
+    }
+    Action {
+        id: searchAction
+        text: qsTr("&Search conversations")
+        shortcut: "Ctrl+K"
+        onTriggered: { window.settingsOpen = false; sidebar.focusSearch() }
+    }
+    Action {
+        id: focusComposerAction
+        text: qsTr("&Write a message")
+        shortcut: "Ctrl+L"
+        onTriggered: window.focusComposer()
+    }
+    Action {
+        id: stopAction
+        text: qsTr("S&top the answer")
+        shortcut: "Esc"
+        enabled: ChatController.generating || window.settingsOpen
+        onTriggered: window.settingsOpen ? window.focusComposer() : ChatController.stop()
+    }
+    Action {
+        id: regenerateAction
+        text: qsTr("&Regenerate the answer")
+        shortcut: "Ctrl+R"
+        enabled: ChatController.canRegenerate
+        onTriggered: ChatController.regenerate()
+    }
+
+    menuBar: MenuBar {
+        objectName: "menuBar"
+        Accessible.name: qsTr("Menu bar")
+        Menu {
+            title: qsTr("&File")
+            MenuItem { action: newChatAction }
+            MenuItem { action: openModelAction }
+            MenuItem { action: modelsAction }
+            MenuSeparator {}
+            MenuItem { action: settingsAction }
+            MenuSeparator {}
+            MenuItem { action: quitAction }
+        }
+        Menu {
+            title: qsTr("&Chat")
+            MenuItem { action: searchAction }
+            MenuItem { action: focusComposerAction }
+            MenuItem { action: stopAction }
+            MenuItem { action: regenerateAction }
+        }
+        delegate: MenuBarItem {
+            id: menuBarItem
+            contentItem: Label {
+                text: menuBarItem.text.replace("&", "")
+                color: Theme.text
+            }
+            background: Rectangle { color: menuBarItem.highlighted ? Theme.selection : Theme.sidebar }
+        }
+        background: Rectangle { color: Theme.sidebar }
+    }
+
+    // A finished answer is told to screen readers once, not token by token.
+    Item {
+        id: announcer
+        objectName: "answerAnnouncer"
+        property string message
+        Accessible.role: Accessible.AlertMessage
+        Accessible.name: message
+    }
+    Connections {
+        target: ChatController
+        function onAnswerFinished(text) {
+            announcer.message = qsTr("Gemma answered: %1").arg(text)
+            Desktop.announce(announcer)
+        }
     }
     Shortcut {
         sequence: StandardKey.Find
@@ -92,9 +198,17 @@ ApplicationWindow {
             color: Theme.border
         }
 
+        SettingsPage {
+            Layout.fillWidth: true
+            Layout.fillHeight: true
+            visible: window.settingsOpen
+            onCloseRequested: window.focusComposer()
+        }
+
         ColumnLayout {
             Layout.fillWidth: true
             Layout.fillHeight: true
+            visible: !window.settingsOpen
             spacing: 0
 
             ChatHeader {
@@ -119,7 +233,33 @@ ApplicationWindow {
                 }
             }
 
+            // The context meter: how much of the model's context this conversation takes.
+            RowLayout {
+                objectName: "contextMeter"
+                Layout.fillWidth: true
+                Layout.leftMargin: 24
+                Layout.rightMargin: 24
+                visible: ChatController.contextSize > 0
+                spacing: 8
+                Item { Layout.fillWidth: true }
+                ProgressBar {
+                    Layout.preferredWidth: 120
+                    from: 0
+                    to: ChatController.contextSize
+                    value: ChatController.contextUsed
+                    Accessible.name: qsTr("Context used")
+                }
+                Label {
+                    objectName: "contextText"
+                    text: qsTr("Context: %1").arg(ChatController.contextText)
+                    color: ChatController.contextUsed > ChatController.contextSize * 0.9 ? Theme.error : Theme.mutedText
+                    font.pixelSize: 12
+                    Accessible.name: text
+                }
+            }
+
             Composer {
+                id: composer
                 Layout.fillWidth: true
             }
         }

@@ -17,11 +17,26 @@ ListView {
     Accessible.name: qsTr("Messages")
     ScrollBar.vertical: ScrollBar {}
 
-    // Follow the stream only while the user is at the bottom; reading further up is never disturbed.
-    property bool stickToBottom: true
-    onMovementEnded: stickToBottom = atYEnd
-    onContentHeightChanged: if (stickToBottom) positionViewAtEnd()
-    onCountChanged: if (stickToBottom) positionViewAtEnd()
+    // Follow the stream only while the user is at the bottom: scrolling up (wheel, drag, scroll
+    // bar, keys) stops following, scrolling back to the end resumes it.
+    property bool following: true
+    property bool autoScrolling: false
+    function followEnd() {
+        if (!following)
+            return
+        autoScrolling = true
+        positionViewAtEnd()
+        autoScrolling = false
+    }
+    // Within a few pixels of the end counts as at the end (delegate heights settle after a jump).
+    function nearEnd() {
+        return contentY + height >= originY + contentHeight + topMargin + bottomMargin - 32
+    }
+    onContentYChanged: if (!autoScrolling) following = nearEnd()
+    onAtYEndChanged: if (atYEnd) following = true
+    onContentHeightChanged: followEnd()
+    onHeightChanged: followEnd()
+    onCountChanged: followEnd()
 
     delegate: Item {
         id: row
@@ -35,6 +50,7 @@ ListView {
         required property string note
         required property int branchIndex
         required property int branchCount
+        required property var blocks
         property bool reasoningOpen: false
         property bool editing: false
         readonly property bool isLast: index === messageList.count - 1
@@ -93,13 +109,23 @@ ListView {
 
                 Label {
                     id: messageText
+                    objectName: "userText"
                     Layout.fillWidth: true
-                    visible: !row.editing && (text.length > 0 || !row.streaming)
-                    text: row.text
+                    visible: row.isUser && !row.editing
+                    text: row.isUser ? row.text : ""
                     textFormat: Text.PlainText
                     wrapMode: Text.Wrap
                     color: Theme.text
-                    Accessible.name: (row.isUser ? qsTr("You: ") : qsTr("Gemma: ")) + row.text
+                    font.pixelSize: Theme.fontSize
+                    Accessible.name: qsTr("You: ") + row.text
+                }
+
+                MarkdownBlocks {
+                    objectName: "answerBlocks"
+                    Layout.fillWidth: true
+                    visible: !row.isUser
+                    blocks: row.blocks
+                    streaming: row.streaming
                 }
 
                 // Editing a question: the edit is sent as a new branch; the original stays.
@@ -199,6 +225,17 @@ ListView {
                         color: Theme.mutedText
                         font.pixelSize: 12
                         Accessible.name: qsTr("Statistics: %1").arg(text)
+                    }
+                    QuietButton {
+                        objectName: "copyMessageButton"
+                        outlined: false
+                        text: copiedTimer.running ? qsTr("Copied") : qsTr("Copy")
+                        onClicked: {
+                            ChatController.copyText(row.text)
+                            copiedTimer.restart()
+                        }
+                        Accessible.name: qsTr("Copy the answer")
+                        Timer { id: copiedTimer; interval: 1500 }
                     }
                     QuietButton {
                         objectName: "regenerateButton"

@@ -73,10 +73,22 @@ public:
             if (pauseMs_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pauseMs_));
         }
         outcome.generatedTokens = emitted;
-        outcome.promptTokens = static_cast<int>(request.turns.size());
+        outcome.promptTokens = 0;
+        for (const auto& turn : request.turns) outcome.promptTokens += countTokens(turn.text);
         outcome.timeToFirstTokenSeconds = 0.001;
         outcome.tokensPerSecond = 1000;
         return outcome;
+    }
+    // One token per word: easy to reason about in context tests.
+    int countTokens(const std::string& text) const override {
+        int words = 0;
+        bool inWord = false;
+        for (char c : text) {
+            const bool space = c == ' ' || c == '\n' || c == '\t';
+            if (!space && !inWord) ++words;
+            inWord = !space;
+        }
+        return loaded_ ? words : 0;
     }
     void cancel() noexcept override { cancelled_.store(true); }
     void resetCancel() noexcept override { cancelled_.store(false); }

@@ -5,6 +5,7 @@
 #include "scripted_chat_engine.h"
 
 #include <QAbstractItemModelTester>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -24,6 +25,7 @@ std::vector<ocelle::app::StreamDelta> thinkThenAnswer() {
 struct Fixture {
     std::shared_ptr<ScriptedChatEngine::Shared> shared = std::make_shared<ScriptedChatEngine::Shared>();
     QTemporaryDir dataDir;
+    std::unique_ptr<SettingsController> settings = std::make_unique<SettingsController>();
     std::unique_ptr<ModelController> models;
     std::unique_ptr<ConversationStore> store;
     std::unique_ptr<ChatController> chat;
@@ -33,6 +35,7 @@ struct Fixture {
             std::make_unique<ModelController>(std::make_unique<ScriptedChatEngine>(script, shared, pauseMs));
         store = std::make_unique<ConversationStore>(dataDir.path());
         chat = std::make_unique<ChatController>(models.get(), store.get());
+        chat->setSettings(settings.get());
         if (load) {
             QSignalSpy loaded(models.get(), &ModelController::loadFinished);
             models->openModelPath(kModel);
@@ -46,6 +49,7 @@ struct Fixture {
         store.reset();
         store = std::make_unique<ConversationStore>(dataDir.path());
         chat = std::make_unique<ChatController>(models.get(), store.get());
+        chat->setSettings(settings.get());
     }
 
     QStringList texts() const {
@@ -68,6 +72,8 @@ class TestChatController : public QObject {
 
 private slots:
     void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+    // Every test starts from the default settings.
+    void init() { QSettings().clear(); }
 
     void sendingWithoutAModelExplainsAndSendsNothing() {
         Fixture f(thinkThenAnswer(), 0, false);
@@ -89,8 +95,8 @@ private slots:
         QAbstractItemModelTester tester(f.chat->messages(),
                                         QAbstractItemModelTester::FailureReportingMode::QtTest);
         QSignalSpy finished(f.chat.get(), &ChatController::answerFinished);
-        f.chat->setSystemPrompt(QStringLiteral("Be brief."));
-        f.chat->setThinking(true);
+        f.settings->setSystemPrompt(QStringLiteral("Be brief."));
+        f.settings->setThinking(true);
 
         QVERIFY(f.chat->send(QStringLiteral("What is the capital of France?")));
         QVERIFY(f.chat->generating());
@@ -311,6 +317,99 @@ private slots:
                  qPrintable(f.chat->messages()->index(1).data(MessageListModel::NoteRole).toString()));
         QVERIFY(f.chat->canRegenerate());
         f.models->engineHost()->cancel();
+    // What the settings say is what the engine gets, for every answer.
+    void samplingSettingsReachTheEngine() {
+        Fixture f(thinkThenAnswer());
+        QSignalSpy finished(f.chat.get(), &ChatController::answerFinished);
+        f.settings->setTemperature(0.3);
+        f.settings->setTopK(5);
+        f.settings->setTopP(0.5);
+        f.settings->setMinP(0.1);
+        f.settings->setRepetitionPenalty(1.2);
+        f.settings->setSeed(42);
+        f.settings->setMaxTokens(77);
+        f.settings->setThinking(true);
+        f.settings->setSystemPrompt(QStringLiteral("Answer in French."));
+        QVERIFY(f.chat->send(QStringLiteral("Hello")));
+        QVERIFY(finished.wait(5000));
+        f.settings->setSeed(-1); // a new random seed for each answer
+        QVERIFY(f.chat->regenerate());
+        QVERIFY(finished.wait(5000));
+        QVERIFY(f.chat->regenerate());
+        QVERIFY(finished.wait(5000));
+
+        std::lock_guard lock(f.shared->mutex);
+        QCOMPARE(f.shared->requests.size(), size_t(3));
+        const auto& s = f.shared->requests[0].sampling;
+        QCOMPARE(s.temperature, 0.3f);
+        QCOMPARE(s.topK, 5);
+        QCOMPARE(s.topP, 0.5f);
+        QCOMPARE(s.minP, 0.1f);
+        QCOMPARE(s.repetitionPenalty, 1.2f);
+        QCOMPARE(s.seed, 42ull);
+        QCOMPARE(s.maxTokens, 77);
+        QVERIFY(f.shared->requests[0].thinking);
+        QCOMPARE(f.shared->requests[0].systemPrompt, std::string("Answer in French."));
+        QVERIFY(f.shared->requests[1].sampling.seed != f.shared->requests[2].sampling.seed);
+    }
+
+    void contextPlanKeepsRoomForAnAnswer() {
+        using Policy = SettingsController::ContextPolicy;
+        const int fixed = ChatController::kTokensPerPrompt;
+        // Fits: everything is sent.
+        auto plan = ChatController::planContext({10, 20, 10}, 6, 100, 30, Policy::StopWhenFull);
+        QVERIFY(plan.fits);
+        QCOMPARE(plan.firstTurn, 0);
+        QCOMPARE(plan.promptTokens, fixed + 6 + 40);
+        // Too long by the answer's room: stop, or drop the oldest question with its answer.
+        plan = ChatController::planContext({30, 20, 10, 20, 10}, 0, 100, 30, Policy::StopWhenFull);
+        QVERIFY(!plan.fits);
+        plan = ChatController::planContext({30, 20, 10, 20, 10}, 0, 100, 30, Policy::DropOldestTurns);
+        QVERIFY(plan.fits);
+        QCOMPARE(plan.firstTurn, 2);
+        QCOMPARE(plan.promptTokens, fixed + 40);
+        // Pairs go until it fits, never the new question.
+        plan = ChatController::planContext({40, 40, 10, 5, 20}, 0, 60, 30, Policy::DropOldestTurns);
+        QVERIFY(plan.fits);
+        QCOMPARE(plan.firstTurn, 4);
+        plan = ChatController::planContext({40, 40, 90}, 0, 100, 30, Policy::DropOldestTurns);
+        QVERIFY(!plan.fits); // the question alone is too long
+        QCOMPARE(plan.firstTurn, 2);
+    }
+
+    // The scripted engine counts one token per word and has a 2048-token context.
+    void aFullContextStopsOrDropsTheOldestTurns() {
+        Fixture f(thinkThenAnswer());
+        QSignalSpy finished(f.chat.get(), &ChatController::answerFinished);
+        QSignalSpy contextChanged(f.chat.get(), &ChatController::contextChanged);
+        f.settings->setMaxTokens(100); // the room kept for an answer
+        QCOMPARE(f.chat->contextSize(), 2048);
+        const QString longQuestion = QStringLiteral("word ").repeated(1000);
+        QVERIFY(f.chat->send(longQuestion));
+        QVERIFY(finished.wait(5000));
+        // The meter shows the engine's count: the question and the 7 pieces it generated.
+        QCOMPARE(f.chat->contextUsed(), 1000 + 7);
+        QVERIFY(f.chat->contextText().contains(QStringLiteral("2,048")));
+        QVERIFY(contextChanged.count() > 0);
+
+        // Stop (the default): nothing is sent, the notice says why, the conversation is unchanged.
+        QVERIFY(!f.chat->send(longQuestion));
+        QVERIFY2(f.chat->notice().contains(QStringLiteral("context")), qPrintable(f.chat->notice()));
+        QCOMPARE(f.chat->messages()->count(), 2);
+        QVERIFY(!f.chat->generating());
+
+        // Drop oldest turns: the first question and its answer are left out of the prompt, not
+        // out of the conversation, and the answer says so.
+        f.settings->setContextPolicy(SettingsController::ContextPolicy::DropOldestTurns);
+        QVERIFY(f.chat->send(longQuestion));
+        QVERIFY(finished.wait(5000));
+        QCOMPARE(f.chat->messages()->count(), 4);
+        QVERIFY(f.chat->messages()->index(3).data(MessageListModel::NoteRole).toString().contains(
+            QStringLiteral("left out")));
+        std::lock_guard lock(f.shared->mutex);
+        QCOMPARE(f.shared->requests.size(), size_t(2));
+        QCOMPARE(f.shared->requests[1].turns.size(), size_t(1));
+        QCOMPARE(f.chat->contextUsed(), 1000 + 7);
     }
 
     void aDamagedDatabaseIsReportedUntilDismissed() {

@@ -7,6 +7,7 @@
 #include "model_controller.h"
 
 #include <QAbstractItemModelTester>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -16,14 +17,19 @@ class TestChatEndToEnd : public QObject {
     Q_OBJECT
 
 private slots:
-    void initTestCase() { QStandardPaths::setTestModeEnabled(true); }
+    void initTestCase() {
+        QStandardPaths::setTestModeEnabled(true);
+        QSettings().clear(); // settings left by an earlier run
+    }
 
     void loadSendStreamStop() {
         QTemporaryDir dataDir;
+        SettingsController settings;
         ModelController models;
         auto store = std::make_unique<ConversationStore>(dataDir.path());
         auto controller = std::make_unique<ChatController>(&models, store.get());
         ChatController& chat = *controller;
+        chat.setSettings(&settings);
         QAbstractItemModelTester tester(chat.messages(),
                                         QAbstractItemModelTester::FailureReportingMode::QtTest);
         QSignalSpy loaded(&models, &ModelController::loadFinished);
@@ -32,10 +38,8 @@ private slots:
         QVERIFY2(models.modelLoaded(), qPrintable(models.statusText()));
 
         // A short answer that runs to its end.
-        ocelle::app::SamplingSettings sampling;
-        sampling.seed = 7;
-        sampling.maxTokens = 24;
-        chat.setSampling(sampling);
+        settings.setSeed(7);
+        settings.setMaxTokens(24);
         QSignalSpy finished(&chat, &ChatController::answerFinished);
         QSignalSpy changes(chat.messages(), &QAbstractItemModel::dataChanged);
         QVERIFY(chat.send(QStringLiteral("Hello there")));
@@ -51,8 +55,7 @@ private slots:
         QVERIFY2(!stats.contains(QStringLiteral(" 0 tokens")), qPrintable(stats));
 
         // A long answer, stopped once it has begun to stream.
-        sampling.maxTokens = 3000;
-        chat.setSampling(sampling);
+        settings.setMaxTokens(3000);
         QVERIFY(chat.send(QStringLiteral("Tell me a long story")));
         const QModelIndex second = chat.messages()->index(3);
         QTRY_VERIFY_WITH_TIMEOUT(!second.data(MessageListModel::TextRole).toString().isEmpty() ||
@@ -72,8 +75,7 @@ private slots:
         QCOMPARE(chat.currentTitle(), QStringLiteral("Hello there"));
 
         // And the session still answers after a stop.
-        sampling.maxTokens = 8;
-        chat.setSampling(sampling);
+        settings.setMaxTokens(8);
         QVERIFY(chat.regenerate());
         QVERIFY(finished.wait(30000));
         QVERIFY(chat.messages()->index(3).data(MessageListModel::NoteRole).toString() !=

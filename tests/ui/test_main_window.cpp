@@ -4,6 +4,7 @@
 #include "chat_controller.h"
 #include "main_qml.h"
 #include "model_controller.h"
+#include "settings_controller.h"
 #include "theme.h"
 
 #include <QGuiApplication>
@@ -14,6 +15,7 @@
 #include <QRegularExpression>
 #include <QSet>
 #include <QSignalSpy>
+#include <QSettings>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QtQml/qqmlextensionplugin.h>
@@ -143,6 +145,7 @@ private slots:
         QStandardPaths::setTestModeEnabled(true); // the remembered model goes to a test location
         QVERIFY(dataDir_.isValid());
         qputenv("OCELLE_DATA_DIR", dataDir_.path().toLocal8Bit());
+        QSettings().clear();                      // and settings left by an earlier run go
         // The software renderer grabs the same pixels on every machine, GPU or not.
         QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
         QElapsedTimer timer;
@@ -312,9 +315,7 @@ private slots:
         ChatController* chat = ChatController::instance(engine_.get());
         models->openModelPath(kFixtures + QStringLiteral("/models/tiny-gemma4-e.gguf"));
         QTRY_VERIFY_WITH_TIMEOUT(models->modelLoaded(), 30000);
-        ocelle::app::SamplingSettings sampling;
-        sampling.maxTokens = 2000;
-        chat->setSampling(sampling);
+        SettingsController::instance(engine_.get())->setMaxTokens(2000);
         QQuickItem* input = item("composerInput");
         input->forceActiveFocus();
         QTRY_VERIFY(input->hasActiveFocus());
@@ -409,9 +410,7 @@ private slots:
 
     void regenerateEditAndSwitchBranches() {
         ChatController* chat = ChatController::instance(engine_.get());
-        ocelle::app::SamplingSettings sampling;
-        sampling.maxTokens = 6; // short answers that finish on their own
-        chat->setSampling(sampling);
+        SettingsController::instance(engine_.get())->setMaxTokens(6); // short answers that end on their own
         QCOMPARE(chat->messages()->count(), 2);
         const QString stoppedAnswer = chat->messages()->textAt(1);
 
