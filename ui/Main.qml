@@ -107,7 +107,7 @@ ApplicationWindow {
     Action {
         id: searchAction
         text: qsTr("&Search conversations")
-        shortcut: "Ctrl+K"
+        shortcut: StandardKey.Find
         onTriggered: { window.settingsOpen = false; sidebar.focusSearch() }
     }
     Action {
@@ -176,10 +176,6 @@ ApplicationWindow {
             announcer.message = qsTr("Gemma answered: %1").arg(text)
             Desktop.announce(announcer)
         }
-    }
-    Shortcut {
-        sequence: StandardKey.Find
-        onActivated: sidebar.focusSearch()
     }
 
     RowLayout {

@@ -317,6 +317,8 @@ private slots:
                  qPrintable(f.chat->messages()->index(1).data(MessageListModel::NoteRole).toString()));
         QVERIFY(f.chat->canRegenerate());
         f.models->engineHost()->cancel();
+    }
+
     // What the settings say is what the engine gets, for every answer.
     void samplingSettingsReachTheEngine() {
         Fixture f(thinkThenAnswer());
