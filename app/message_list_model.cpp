@@ -48,6 +48,8 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         return m.branchIndex;
     case BranchCountRole:
         return m.branchCount;
+    case AttachmentsRole:
+        return m.shownMedia;
     default:
         return {};
     }
@@ -64,7 +66,8 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
             {NoteRole, "note"},
             {MessageIdRole, "messageId"},
             {BranchIndexRole, "branchIndex"},
-            {BranchCountRole, "branchCount"}};
+            {BranchCountRole, "branchCount"},
+            {AttachmentsRole, "attachments"}};
 }
 
 void MessageListModel::changed(int row, const QList<int>& roles) {
@@ -156,6 +159,16 @@ bool MessageListModel::setBranch(int row, int index, int count) {
     m.branchIndex = index;
     m.branchCount = count;
     changed(row, {BranchIndexRole, BranchCountRole});
+    return true;
+}
+
+bool MessageListModel::setMedia(int row, std::vector<ocelle::app::TurnMedia> media,
+                                const QVariantList& shown) {
+    if (!valid(row)) return false;
+    Message& m = messages_[static_cast<size_t>(row)];
+    m.media = std::move(media);
+    m.shownMedia = shown;
+    changed(row, {AttachmentsRole});
     return true;
 }
 

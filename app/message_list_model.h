@@ -3,8 +3,11 @@
 // still streaming, and its generation statistics.
 #pragma once
 
+#include "chat_engine.h"
 #include <QAbstractListModel>
+
 #include <QString>
+#include <QVariantList>
 #include <QtQml/qqmlregistration.h>
 #include <vector>
 
@@ -29,6 +32,7 @@ public:
         MessageIdRole,        // the stored message's id
         BranchIndexRole,      // 1-based position among its siblings (edits, regenerations)
         BranchCountRole,      // how many siblings it has, itself included
+        AttachmentsRole,      // a user message's media: [{kind, name, thumbnail, detail}]
     };
 
     struct Stats {
@@ -57,6 +61,8 @@ public:
     bool setMessageId(int row, qint64 id);
     // Where the message sits among its siblings: "< index/count >" in the view.
     bool setBranch(int row, int index, int count);
+    // A user message's media as the engine gets it, and as the view shows it.
+    bool setMedia(int row, std::vector<ocelle::app::TurnMedia> media, const QVariantList& shown);
     // Removes the rows from `row` to the end (regenerate drops the old answer).
     void truncate(int row);
     void clear();
@@ -65,6 +71,9 @@ public:
     QString textAt(int row) const { return messages_.at(static_cast<size_t>(row)).text; }
     QString reasoningAt(int row) const { return messages_.at(static_cast<size_t>(row)).reasoning; }
     qint64 idAt(int row) const { return valid(row) ? messages_.at(static_cast<size_t>(row)).id : 0; }
+    std::vector<ocelle::app::TurnMedia> mediaAt(int row) const {
+        return messages_.at(static_cast<size_t>(row)).media;
+    }
     static QString formatStats(const Stats& stats);
 
 signals:
@@ -83,6 +92,8 @@ private:
         qint64 id = 0;
         int branchIndex = 1;
         int branchCount = 1;
+        std::vector<ocelle::app::TurnMedia> media;
+        QVariantList shownMedia;
     };
     bool valid(int row) const { return row >= 0 && row < count(); }
     void changed(int row, const QList<int>& roles);

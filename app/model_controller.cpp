@@ -54,6 +54,23 @@ void ModelController::onLoadProgress(quint64 ticket, double fraction) {
     setLoadProgress(std::clamp(fraction, 0.0, 1.0));
 }
 
+namespace {
+ModelController::EngineFactory& qmlEngineFactory() {
+    static ModelController::EngineFactory factory;
+    return factory;
+}
+} // namespace
+
+void ModelController::setEngineFactoryForQml(EngineFactory factory) {
+    qmlEngineFactory() = std::move(factory);
+}
+
+ModelController* ModelController::create(QQmlEngine*, QJSEngine*) {
+    // Unparented: the QML engine owns singletons made by a factory.
+    if (const EngineFactory& factory = qmlEngineFactory()) return new ModelController(factory());
+    return new ModelController(static_cast<QObject*>(nullptr));
+}
+
 ModelController* ModelController::instance(QQmlEngine* engine) {
     return engine->singletonInstance<ModelController*>(qmlTypeId("Ocelle.App", 1, 0, "ModelController"));
 }

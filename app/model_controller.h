@@ -14,9 +14,11 @@
 #include <QStringList>
 #include <QUrl>
 #include <QtQml/qqmlregistration.h>
+#include <functional>
 #include <memory>
 
 class QQmlEngine;
+class QJSEngine;
 
 class ModelController : public QObject {
     Q_OBJECT
@@ -63,12 +65,18 @@ public:
     };
     Q_ENUM(State)
 
-    // The app's controller: runs the real engine (GemmaChatEngine).
-    explicit ModelController(QObject* parent = nullptr);
+    // The app's controller: runs the real engine (GemmaChatEngine). No default argument: QML makes
+    // its singleton through create() (Qt 6.4 prefers a default constructor over the factory).
+    explicit ModelController(QObject* parent);
     // Tests hand in a scripted engine.
     explicit ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine, QObject* parent = nullptr);
 
     static ModelController* instance(QQmlEngine* engine);
+    // QML's singleton factory: the real engine, unless a UI test installed another one first.
+    static ModelController* create(QQmlEngine* qmlEngine, QJSEngine* jsEngine);
+    using EngineFactory = std::function<std::unique_ptr<ocelle::app::ChatEngine>()>;
+    // UI tests: the engine the QML singleton gets (a scripted one); empty restores the real one.
+    static void setEngineFactoryForQml(EngineFactory factory);
 
     // Chooses a model file (a file: URL from the file dialog, or a plain local path) and starts
     // loading it. Returns true when the header is a usable Gemma 4 text model and loading began.
