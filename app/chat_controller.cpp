@@ -1,11 +1,13 @@
 #include "chat_controller.h"
 
 #include "conversation_export.h"
+#include "input_support.h"
 
 #include <QClipboard>
 #include <QGuiApplication>
 #include <QJsonObject>
 #include <QLocale>
+#include <QMimeData>
 #include <QQmlEngine>
 #include <QtQml/qqml.h>
 
@@ -29,11 +31,18 @@ ChatController::ChatController(ModelController* models, ConversationStore* store
     if (models_) {
         connect(models_, &ModelController::changed, this, &ChatController::dismissNotice);
         connect(models_, &ModelController::changed, this, &ChatController::contextChanged);
+        connect(models_, &ModelController::changed, this, &ChatController::updateInputSupport);
         ocelle::app::EngineHost* host = models_->engineHost();
         connect(host, &ocelle::app::EngineHost::delta, this, &ChatController::onDelta);
         connect(host, &ocelle::app::EngineHost::generationFinished, this, &ChatController::onFinished);
         connect(host, &ocelle::app::EngineHost::generationFailed, this, &ChatController::onFailed);
     }
+    connect(&attachments_, &AttachmentListModel::refused, this, &ChatController::setNotice);
+    connect(&recorder_, &RecordingController::recorded, this,
+            [this](const std::vector<float>& samples, bool) { attachments_.addRecording(samples); });
+    connect(&camera_, &CameraController::snapshotTaken, this,
+            [this](const QImage& image) { attachments_.addImage(image, tr("Camera snapshot")); });
+    updateInputSupport();
     connect(&batcher_, &StreamBatcher::batch, this, [this](const QString& reasoning, const QString& answer) {
         messages_.appendStreamed(streamingRow_, reasoning, answer);
         if (StoredMessage* m = streamingMessage()) {
@@ -168,6 +177,16 @@ QString ChatController::noModelReason() const {
               "Choose one with \u201cOpen model\u2026\u201d.");
 }
 
+void ChatController::updateInputSupport() {
+    const InputSupport support = models_ ? inputSupportOf(*models_) : InputSupport{};
+    if (support.imageRefusal == attachments_.imageRefusal() &&
+        support.audioRefusal == attachments_.audioRefusal())
+        return;
+    attachments_.setRefusalReasons(support.imageRefusal, support.audioRefusal);
+    recorder_.setModelRefusal(support.audioRefusal);
+    emit inputSupportChanged();
+}
+
 bool ChatController::canAnswer(const char* busyWhat) {
     if (!models_ || !models_->modelLoaded()) {
         setNotice(noModelReason());
@@ -181,14 +200,31 @@ bool ChatController::canAnswer(const char* busyWhat) {
 }
 
 bool ChatController::send(const QString& text) {
-    if (text.trimmed().isEmpty()) return false;
+    if (text.trimmed().isEmpty() && attachments_.count() == 0) return false;
     if (!canAnswer(QT_TR_NOOP("Nothing was sent"))) return false;
+    if (attachments_.preparing()) {
+        setNotice(tr("Nothing was sent yet: the attachments are still being prepared."));
+        return false;
+    }
+    // Attachments of a kind the model cannot take (it changed since they were added) stay unsent.
+    for (const auto& m : attachments_.media()) {
+        const bool audio = m.kind == ocelle::app::TurnMedia::Kind::Audio;
+        const QString reason = audio ? attachments_.audioRefusal() : attachments_.imageRefusal();
+        if (!reason.isEmpty()) {
+            setNotice(tr("Nothing was sent: %1 Remove that attachment first.").arg(reason));
+            return false;
+        }
+    }
     int firstTurn = 0;
     if (!planTurns(textsTo(leafId_) << text, &firstTurn)) return false; // the text stays in the composer
     dismissNotice();
     if (currentId_ < 0) newChat();
     if (messages_.count() == 0) {
-        conversations_.rename(currentId_, titleFrom(text));
+        const QString title =
+            !text.trimmed().isEmpty()
+                ? text
+                : attachments_.summary().constFirst().toMap().value(QStringLiteral("name")).toString();
+        conversations_.rename(currentId_, titleFrom(title));
         emit currentConversationChanged();
     }
     StoredMessage question;
@@ -196,9 +232,17 @@ bool ChatController::send(const QString& text) {
     question.parentId = leafId_;
     question.text = text;
     const qint64 id = addMessage(question);
+    // Media are kept in memory with the message id (not stored in the database yet).
+    sentMedia_[id] = {attachments_.media(), attachments_.summary()};
+    attachments_.clear();
     showBranch(id);
     startGeneration(id, firstTurn);
     return true;
+}
+
+std::vector<ocelle::app::TurnMedia> ChatController::mediaOf(qint64 messageId) const {
+    const auto found = sentMedia_.find(messageId);
+    return found == sentMedia_.end() ? std::vector<ocelle::app::TurnMedia>{} : found->second.media;
 }
 
 qint64 ChatController::addMessage(StoredMessage message) {
@@ -222,7 +266,7 @@ void ChatController::startGeneration(qint64 userMessageId, int firstTurn) {
         const bool user = m->role == StoredMessage::Role::User;
         request_.turns.push_back(
             {user ? ocelle::app::ChatTurn::Role::User : ocelle::app::ChatTurn::Role::Model,
-             m->text.toStdString()});
+             m->text.toStdString(), mediaOf(id)});
     }
     // What this conversation was last answered with, kept with it (and in its JSON export).
     const auto& sampling = request_.sampling;
@@ -269,6 +313,8 @@ void ChatController::showBranch(qint64 leaf) {
             const bool user = m.role == StoredMessage::Role::User;
             messages_.append(user ? MessageListModel::Author::User : MessageListModel::Author::Model, m.text);
             messages_.setMessageId(row, m.id);
+            if (const auto found = sentMedia_.find(m.id); found != sentMedia_.end())
+                messages_.setMedia(row, found->second.media, found->second.shown);
             if (!m.reasoning.isEmpty()) messages_.appendStreamed(row, m.reasoning, {});
             if (m.reasoningSeconds >= 0) messages_.setReasoningSeconds(row, m.reasoningSeconds);
             if (m.hasStats) messages_.setStats(row, {m.tokensPerSecond, m.tokens, m.timeToFirstTokenSeconds});
@@ -410,7 +456,36 @@ bool ChatController::requestAttachment() {
                      "images and audio)."));
         return false;
     }
-    setNotice(tr("Attachments arrive with image and audio support."));
+    if (!attachments_.imageRefusal().isEmpty() && !attachments_.audioRefusal().isEmpty()) {
+        setNotice(attachments_.imageRefusal());
+        return false;
+    }
+    dismissNotice();
+    return true;
+}
+
+int ChatController::attachUrls(const QList<QUrl>& urls) {
+    dismissNotice();
+    return attachments_.addUrls(urls);
+}
+
+bool ChatController::pasteAttachment() {
+    const QMimeData* data = QGuiApplication::clipboard()->mimeData();
+    if (!data) return false;
+    if (data->hasImage()) {
+        dismissNotice();
+        attachments_.addImage(qvariant_cast<QImage>(data->imageData()), tr("Pasted image"));
+        return true;
+    }
+    if (data->hasUrls()) {
+        QList<QUrl> files;
+        for (const QUrl& url : data->urls())
+            if (url.isLocalFile()) files << url;
+        if (!files.isEmpty()) {
+            attachUrls(files);
+            return true;
+        }
+    }
     return false;
 }
 

@@ -6,11 +6,14 @@
 // is sent and nothing pretends to answer: the notice says why.
 #pragma once
 
+#include "attachment_list_model.h"
+#include "camera_controller.h"
 #include "conversation_list_model.h"
 #include "conversation_store.h"
 #include "message_list_model.h"
 #include "message_tree.h"
 #include "model_controller.h"
+#include "recording_controller.h"
 #include "settings_controller.h"
 #include "stream_batcher.h"
 
@@ -30,6 +33,13 @@ class ChatController : public QObject {
 
     Q_PROPERTY(ConversationListModel* conversations READ conversations CONSTANT)
     Q_PROPERTY(MessageListModel* messages READ messages CONSTANT)
+    // The composer's attachments, microphone and camera.
+    Q_PROPERTY(AttachmentListModel* attachments READ attachments CONSTANT)
+    Q_PROPERTY(RecordingController* recorder READ recorder CONSTANT)
+    Q_PROPERTY(CameraController* camera READ camera CONSTANT)
+    // Why the loaded model takes no images (also PDFs, videos, snapshots) or no audio; empty: it does.
+    Q_PROPERTY(QString imageInputReason READ imageInputReason NOTIFY inputSupportChanged)
+    Q_PROPERTY(QString audioInputReason READ audioInputReason NOTIFY inputSupportChanged)
     Q_PROPERTY(int currentConversationId READ currentConversationId NOTIFY currentConversationChanged)
     Q_PROPERTY(QString currentTitle READ currentTitle NOTIFY currentConversationChanged)
     Q_PROPERTY(QString notice READ notice NOTIFY noticeChanged)
@@ -81,6 +91,11 @@ public:
     ConversationListModel* conversations() { return &conversations_; }
     ConversationStore* store() { return store_; }
     MessageListModel* messages() { return &messages_; }
+    AttachmentListModel* attachments() { return &attachments_; }
+    RecordingController* recorder() { return &recorder_; }
+    CameraController* camera() { return &camera_; }
+    QString imageInputReason() const { return attachments_.imageRefusal(); }
+    QString audioInputReason() const { return attachments_.audioRefusal(); }
     int currentConversationId() const { return currentId_; }
     QString currentTitle() const;
     QString notice() const { return notice_; }
@@ -102,6 +117,11 @@ public:
     Q_INVOKABLE bool switchBranch(int row, int step);
     // The attach button: returns true when a file may be picked; otherwise the notice explains.
     Q_INVOKABLE bool requestAttachment();
+    // Files chosen in the file dialog or dropped on the window.
+    Q_INVOKABLE int attachUrls(const QList<QUrl>& urls);
+    // Ctrl+V in the composer: takes an image or files from the clipboard. False when the clipboard
+    // holds neither (the text field then pastes text as usual).
+    Q_INVOKABLE bool pasteAttachment();
     // Starts a conversation, reusing the current one if it has no messages yet. Returns its id.
     Q_INVOKABLE int newChat();
     Q_INVOKABLE bool selectConversation(int id);
@@ -130,12 +150,15 @@ signals:
     void undoableDeletionChanged();
     void storageNoticeChanged();
     void contextChanged();
+    void inputSupportChanged();
     // An answer is complete (or was stopped): screen readers announce it once, tests wait on it.
     void answerFinished(const QString& text);
 
 private:
     void setNotice(const QString& notice);
     void setStorageNotice(const QString& notice);
+    void updateInputSupport();
+    std::vector<ocelle::app::TurnMedia> mediaOf(qint64 messageId) const;
     QString noModelReason() const;
     // True when a model is loaded and idle; otherwise the notice starts with `refused` and says why.
     bool canAnswer(const char* refused);
@@ -171,6 +194,14 @@ private:
     qint64 leafId_ = 0;      // the last message of the branch on screen
     qint64 streamingId_ = 0; // the answer being generated
     MessageListModel messages_;
+    AttachmentListModel attachments_;
+    struct SentMedia {
+        std::vector<ocelle::app::TurnMedia> media;
+        QVariantList shown;
+    };
+    std::map<qint64, SentMedia> sentMedia_; // by user message id
+    RecordingController recorder_;
+    CameraController camera_;
     StreamBatcher batcher_;
     ocelle::app::GenerationRequest request_; // settings; turns filled per request
     quint64 requestId_ = 0;                  // the generation in progress, 0 when idle

@@ -47,10 +47,24 @@ struct LoadedModelFacts {
     long long memoryBytes = 0; // weights and cache as the engine reports them
 };
 
+// A file a user turn carries into the prompt, placed before the turn's text. Pasted images, camera
+// snapshots and microphone recordings are written to files first, so every medium is a path.
+struct TurnMedia {
+    enum class Kind { Image, Audio, Video, PdfPage };
+    Kind kind = Kind::Image;
+    std::string path;
+    int imageBudget = 280; // soft tokens per image (70, 140, 280, 560, 1120); video frames use 70
+    int videoFrames = 32;  // Video: frames sampled evenly over the clip
+    int pdfPage = 0;       // PdfPage: 0-based page number
+
+    bool operator==(const TurnMedia&) const = default;
+};
+
 struct ChatTurn {
     enum class Role { User, Model };
     Role role = Role::User;
-    std::string text; // the answer only, for model turns (reasoning is never fed back)
+    std::string text;             // the answer only, for model turns (reasoning is never fed back)
+    std::vector<TurnMedia> media; // user turns only
 };
 
 struct SamplingSettings {

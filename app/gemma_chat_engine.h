@@ -5,6 +5,7 @@
 #include "chat_engine.h"
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 
@@ -14,6 +15,12 @@ class Session;
 } // namespace ocelle::engine
 namespace ocelle::chat {
 class ChatFormat;
+}
+namespace ocelle::vision {
+class VisionEncoder;
+}
+namespace ocelle::audio {
+class AudioEncoder;
 }
 
 namespace ocelle::app {
@@ -33,6 +40,23 @@ public:
     void resetCancel() noexcept override;
 
 private:
+    // A turn's media through the mmproj's encoders: the chat part (placeholders) and, per span
+    // of that part (one, or one per video frame), the soft-token rows.
+    struct EncodedMedia;
+    const EncodedMedia& encode(const TurnMedia& item);
+    void loadEncoders();
+
+    std::string modelPath_;
+    std::string projectorPath_;
+    bool encodersLoaded_ = false;
+    std::unique_ptr<vision::VisionEncoder> vision_;
+    std::unique_ptr<audio::AudioEncoder> audio_;
+    std::string visionProblem_; // why images cannot be encoded (no mmproj, no tower, wrong width)
+    std::string audioProblem_;
+    bool imagesBidirectional_ = false;
+    // Earlier turns are encoded once: every request re-renders the whole conversation.
+    std::map<std::string, std::unique_ptr<EncodedMedia>> encoded_;
+
     std::shared_ptr<engine::Model> model_;
     std::unique_ptr<chat::ChatFormat> format_;
     // cancel() comes from the GUI thread while load()/unload() may replace the session on the

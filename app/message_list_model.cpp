@@ -59,6 +59,8 @@ QVariant MessageListModel::data(const QModelIndex& index, int role) const {
         return m.branchCount;
     case BlocksRole:
         return QVariant::fromValue(static_cast<QObject*>(m.blocks));
+    case AttachmentsRole:
+        return m.shownMedia;
     default:
         return {};
     }
@@ -76,7 +78,8 @@ QHash<int, QByteArray> MessageListModel::roleNames() const {
             {MessageIdRole, "messageId"},
             {BranchIndexRole, "branchIndex"},
             {BranchCountRole, "branchCount"},
-            {BlocksRole, "blocks"}};
+            {BlocksRole, "blocks"},
+            {AttachmentsRole, "attachments"}};
 }
 
 void MessageListModel::changed(int row, const QList<int>& roles) {
@@ -175,6 +178,16 @@ bool MessageListModel::setBranch(int row, int index, int count) {
     m.branchIndex = index;
     m.branchCount = count;
     changed(row, {BranchIndexRole, BranchCountRole});
+    return true;
+}
+
+bool MessageListModel::setMedia(int row, std::vector<ocelle::app::TurnMedia> media,
+                                const QVariantList& shown) {
+    if (!valid(row)) return false;
+    Message& m = messages_[static_cast<size_t>(row)];
+    m.media = std::move(media);
+    m.shownMedia = shown;
+    changed(row, {AttachmentsRole});
     return true;
 }
 

@@ -3,10 +3,12 @@
 // still streaming, and its generation statistics.
 #pragma once
 
+#include "chat_engine.h"
 #include "markdown_blocks.h"
 
 #include <QAbstractListModel>
 #include <QString>
+#include <QVariantList>
 #include <QtQml/qqmlregistration.h>
 #include <vector>
 
@@ -32,6 +34,7 @@ public:
         BranchIndexRole,      // 1-based position among its siblings (edits, regenerations)
         BranchCountRole,      // how many siblings it has, itself included
         BlocksRole,           // a model message's Markdown blocks (MarkdownBlockModel); null for users
+        AttachmentsRole,      // a user message's media: [{kind, name, thumbnail, detail}]
     };
 
     struct Stats {
@@ -60,6 +63,8 @@ public:
     bool setMessageId(int row, qint64 id);
     // Where the message sits among its siblings: "< index/count >" in the view.
     bool setBranch(int row, int index, int count);
+    // A user message's media as the engine gets it, and as the view shows it.
+    bool setMedia(int row, std::vector<ocelle::app::TurnMedia> media, const QVariantList& shown);
     // Removes the rows from `row` to the end (regenerate drops the old answer).
     void truncate(int row);
     void clear();
@@ -69,6 +74,9 @@ public:
     QString reasoningAt(int row) const { return messages_.at(static_cast<size_t>(row)).reasoning; }
     qint64 idAt(int row) const { return valid(row) ? messages_.at(static_cast<size_t>(row)).id : 0; }
     MarkdownBlockModel* blocksAt(int row) const { return messages_.at(static_cast<size_t>(row)).blocks; }
+    std::vector<ocelle::app::TurnMedia> mediaAt(int row) const {
+        return messages_.at(static_cast<size_t>(row)).media;
+    }
     static QString formatStats(const Stats& stats);
 
 signals:
@@ -88,6 +96,8 @@ private:
         int branchIndex = 1;
         int branchCount = 1;
         MarkdownBlockModel* blocks = nullptr; // owned by this model; model messages only
+        std::vector<ocelle::app::TurnMedia> media;
+        QVariantList shownMedia;
     };
     void dropBlocks(size_t from);
     bool valid(int row) const { return row >= 0 && row < count(); }

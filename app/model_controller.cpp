@@ -15,20 +15,8 @@ namespace {
 const QString kLastModelKey = QStringLiteral("models/lastModel");
 } // namespace
 
-namespace {
-ModelController::EngineFactory& engineFactory() {
-    static ModelController::EngineFactory factory;
-    return factory;
-}
-} // namespace
-
-void ModelController::setEngineFactory(EngineFactory factory) {
-    engineFactory() = std::move(factory);
-}
-
 ModelController::ModelController(QObject* parent)
-    : ModelController(engineFactory() ? engineFactory()() : std::make_unique<ocelle::app::GemmaChatEngine>(),
-                      parent) {}
+    : ModelController(std::make_unique<ocelle::app::GemmaChatEngine>(), parent) {}
 
 ModelController::ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine, QObject* parent)
     : QObject(parent), host_(std::move(engine)) {
@@ -64,6 +52,23 @@ void ModelController::setLoadProgress(double fraction) {
 void ModelController::onLoadProgress(quint64 ticket, double fraction) {
     if (ticket != loadTicket_ || state_ != State::Loading) return;
     setLoadProgress(std::clamp(fraction, 0.0, 1.0));
+}
+
+namespace {
+ModelController::EngineFactory& qmlEngineFactory() {
+    static ModelController::EngineFactory factory;
+    return factory;
+}
+} // namespace
+
+void ModelController::setEngineFactoryForQml(EngineFactory factory) {
+    qmlEngineFactory() = std::move(factory);
+}
+
+ModelController* ModelController::create(QQmlEngine*, QJSEngine*) {
+    // Unparented: the QML engine owns singletons made by a factory.
+    if (const EngineFactory& factory = qmlEngineFactory()) return new ModelController(factory());
+    return new ModelController(static_cast<QObject*>(nullptr));
 }
 
 ModelController* ModelController::instance(QQmlEngine* engine) {

@@ -18,6 +18,7 @@
 #include <memory>
 
 class QQmlEngine;
+class QJSEngine;
 
 class ModelController : public QObject {
     Q_OBJECT
@@ -64,16 +65,18 @@ public:
     };
     Q_ENUM(State)
 
-    // The app's controller: runs the real engine (GemmaChatEngine), or the engine factory's.
-    explicit ModelController(QObject* parent = nullptr);
+    // The app's controller: runs the real engine (GemmaChatEngine). No default argument: QML makes
+    // its singleton through create() (Qt 6.4 prefers a default constructor over the factory).
+    explicit ModelController(QObject* parent);
     // Tests hand in a scripted engine.
     explicit ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine, QObject* parent = nullptr);
 
     static ModelController* instance(QQmlEngine* engine);
-    // UI tests drive the real QML with a scripted engine: the default constructor (which QML's
-    // singleton uses) takes its engine from this factory when one is set. The app never sets it.
+    // QML's singleton factory: the real engine, unless a UI test installed another one first.
+    static ModelController* create(QQmlEngine* qmlEngine, QJSEngine* jsEngine);
     using EngineFactory = std::function<std::unique_ptr<ocelle::app::ChatEngine>()>;
-    static void setEngineFactory(EngineFactory factory);
+    // UI tests: the engine the QML singleton gets (a scripted one); empty restores the real one.
+    static void setEngineFactoryForQml(EngineFactory factory);
 
     // Chooses a model file (a file: URL from the file dialog, or a plain local path) and starts
     // loading it. Returns true when the header is a usable Gemma 4 text model and loading began.

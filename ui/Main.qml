@@ -46,6 +46,7 @@ ApplicationWindow {
     // Files dropped onto the window that are not models (images, documents, audio, video): the
     // composer's attachments take them.
     signal filesDropped(var urls)
+    onFilesDropped: urls => ChatController.attachUrls(urls)
 
     function openModelDialog() {
         modelDialog.open()

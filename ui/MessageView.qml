@@ -51,6 +51,7 @@ ListView {
         required property int branchIndex
         required property int branchCount
         required property var blocks
+        required property var attachments
         property bool reasoningOpen: false
         property bool editing: false
         readonly property bool isLast: index === messageList.count - 1
@@ -65,7 +66,7 @@ ListView {
             anchors.leftMargin: 24
             anchors.rightMargin: 24
             width: row.isUser ? (row.editing ? row.width * 0.75
-                                             : Math.min(Math.max(Math.ceil(messageText.implicitWidth), userActions.implicitWidth) + 32,
+                                             : Math.min(Math.max(Math.ceil(messageText.implicitWidth), userActions.implicitWidth, sentMedia.implicitWidth) + 32,
                                                         row.width * 0.75))
                               : row.width * 0.8
             implicitHeight: content.implicitHeight + 20
@@ -81,6 +82,36 @@ ListView {
                 anchors.leftMargin: 14
                 anchors.rightMargin: 14
                 spacing: 6
+
+                // What the user sent along: thumbnails (images, a video's first frame) and names.
+                Row {
+                    id: sentMedia
+                    objectName: "sentAttachments"
+                    visible: row.attachments.length > 0
+                    spacing: 8
+                    Repeater {
+                        model: row.attachments
+                        Column {
+                            required property var modelData
+                            spacing: 2
+                            Image {
+                                objectName: "sentThumbnail"
+                                visible: modelData.thumbnail.length > 0
+                                source: modelData.thumbnail
+                                height: 72
+                                fillMode: Image.PreserveAspectFit
+                                asynchronous: true
+                            }
+                            Label {
+                                text: (modelData.kind === "audio" ? "\u266B " : "") + modelData.name
+                                font.pixelSize: 11
+                                color: Theme.mutedText
+                                elide: Text.ElideMiddle
+                                width: Math.min(implicitWidth, 200)
+                            }
+                        }
+                    }
+                }
 
                 // Reasoning: one line folded, the full text when opened.
                 Label {

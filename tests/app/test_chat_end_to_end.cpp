@@ -4,6 +4,7 @@
 // The tiny model has random weights, so its answers are random tokens: only the mechanics are
 // checked, never the words.
 #include "chat_controller.h"
+#include "gemma_chat_engine.h"
 #include "model_controller.h"
 
 #include <QAbstractItemModelTester>
@@ -25,7 +26,7 @@ private slots:
     void loadSendStreamStop() {
         QTemporaryDir dataDir;
         SettingsController settings;
-        ModelController models;
+        ModelController models(std::make_unique<ocelle::app::GemmaChatEngine>());
         auto store = std::make_unique<ConversationStore>(dataDir.path());
         auto controller = std::make_unique<ChatController>(&models, store.get());
         ChatController& chat = *controller;
@@ -99,6 +100,63 @@ private slots:
         QCOMPARE(again.messages()->index(1).data(MessageListModel::StatsTextRole).toString(), statsBefore);
         QCOMPARE(again.messages()->index(3).data(MessageListModel::BranchCountRole).toInt(),
                  2); // the stopped one kept
+    }
+
+    // An attached image and a recording reach the real engine through the fixture mmproj: the
+    // prompt grows by the encoders' soft tokens (640x480 at budget 280: 266; 2.5 s of speech at
+    // the fixture's audio.ref.json: 63) plus their markers, compared with the same question alone.
+    void attachedMediaReachTheModel() {
+        QTemporaryDir folder;
+        const QString model = folder.filePath("tiny-gemma4-e.gguf");
+        QVERIFY(QFile::link(OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf", model));
+        QVERIFY(QFile::link(OCELLE_FIXTURES_DIR "/vision/tiny-gemma4-e-mmproj.gguf",
+                            folder.filePath("tiny-gemma4-e-mmproj.gguf")));
+        ModelController models(std::make_unique<ocelle::app::GemmaChatEngine>());
+        QTemporaryDir dataDir;
+        ConversationStore store(dataDir.path());
+        ChatController chat(&models, &store);
+        SettingsController settings;
+        chat.setSettings(&settings);
+        QSignalSpy loaded(&models, &ModelController::loadFinished);
+        QVERIFY(models.openModelPath(model));
+        QVERIFY(loaded.wait(30000));
+        QVERIFY2(models.modelLoaded(), qPrintable(models.statusText()));
+        QCOMPARE(chat.imageInputReason(), QString());
+        QCOMPARE(chat.audioInputReason(), QString());
+        settings.setSeed(3);
+        settings.setMaxTokens(4);
+
+        QSignalSpy reports(models.engineHost(), &ocelle::app::EngineHost::generationFinished);
+        QSignalSpy failures(models.engineHost(), &ocelle::app::EngineHost::generationFailed);
+        auto promptTokensFor = [&](const QList<QUrl>& attachments) -> int {
+            chat.newChat();
+            if (!attachments.isEmpty()) {
+                if (chat.attachUrls(attachments) != attachments.size()) return -1;
+                if (!QTest::qWaitFor([&] { return !chat.attachments()->preparing(); }, 30000)) return -4;
+            }
+            const qsizetype before = reports.size();
+            if (!chat.send(QStringLiteral("What is in there?"))) return -2;
+            if (!QTest::qWaitFor([&] { return reports.size() > before || !failures.isEmpty(); }, 120000))
+                return -5;
+            if (!failures.isEmpty()) {
+                qWarning("%s", qPrintable(failures.first().at(1).toString()));
+                return -3;
+            }
+            return reports.last().at(1).value<ocelle::app::GenerationReport>().outcome.promptTokens;
+        };
+        const int textOnly = promptTokensFor({});
+        const int withImage =
+            promptTokensFor({QUrl::fromLocalFile(OCELLE_FIXTURES_DIR "/vision/test_photo.png")});
+        const int withAudio =
+            promptTokensFor({QUrl::fromLocalFile(OCELLE_FIXTURES_DIR "/audio/test_speech.wav")});
+        qInfo("prompt tokens: text %d, with image %d, with audio %d", textOnly, withImage, withAudio);
+        QVERIFY(textOnly > 0);
+        // <|image> 266 soft tokens <image|>, and the blank lines around them.
+        QVERIFY2(withImage - textOnly >= 266 + 2 && withImage - textOnly <= 266 + 6,
+                 qPrintable(QString::number(withImage - textOnly)));
+        // <|audio> 63 soft tokens <audio|>.
+        QCOMPARE(withAudio - textOnly, 63 + 2);
+        QVERIFY(!chat.messages()->textAt(1).isNull());
     }
 };
 

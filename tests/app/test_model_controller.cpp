@@ -1,5 +1,6 @@
 // ModelController: choosing a model file validates its GGUF header, then loads it on the engine
 // thread and says what it found, or why the file cannot be used, in words a user can act on.
+#include "gemma_chat_engine.h"
 #include "model_controller.h"
 #include "model_file.h"
 #include "scripted_chat_engine.h"
@@ -69,7 +70,7 @@ class TestModelController : public QObject {
 
 private slots:
     void startsWithNoModel() {
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QCOMPARE(controller.state(), ModelController::State::NoModel);
         QVERIFY(controller.modelPath().isEmpty());
         QVERIFY(!controller.modelLoaded());
@@ -85,7 +86,7 @@ private slots:
 
     void loadsAGemma4ModelOnTheEngineThread() {
         const QString path = fixture("models/tiny-gemma4-e.gguf");
-        ModelController controller; // the real engine
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>()); // the real engine
         QSignalSpy finished(&controller, &ModelController::loadFinished);
         QVERIFY(controller.openModelFile(QUrl::fromLocalFile(path)));
         // The header facts are there at once; the weights load in the background.
@@ -207,7 +208,7 @@ private slots:
     }
 
     void theRealEngineReportsProgressToo() {
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         controller.setDeviceChoice(QStringLiteral("cpu"));
         QList<double> seen;
         connect(&controller, &ModelController::loadProgressChanged, this,
@@ -271,7 +272,7 @@ private slots:
     // On this machine the only Vulkan device (if any) is a CPU-type one, which "auto" never picks:
     // the CPU runs the model and the controller says why.
     void theRealEngineSaysWhyItUsesTheCpu() {
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         controller.setRequestedContextLength(300);
         QSignalSpy finished(&controller, &ModelController::loadFinished);
         QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
@@ -299,14 +300,14 @@ private slots:
     }
 
     void acceptsAPlainPathFromQml() {
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QVERIFY(controller.openModelFile(QUrl(fixture("models/tiny-gemma4-moe.gguf"))));
         QCOMPARE(controller.fileName(), QStringLiteral("tiny-gemma4-moe.gguf"));
     }
 
     void refusesAFileThatIsNotGguf() {
         const QString path = fixture("README.md");
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QVERIFY(!controller.openModelPath(path));
         QCOMPARE(controller.state(), ModelController::State::Failed);
         QVERIFY2(controller.statusText().contains(QStringLiteral("not a GGUF file")),
@@ -317,7 +318,7 @@ private slots:
     }
 
     void refusesAMissingFile() {
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QVERIFY(!controller.openModelPath(kFixtures + QStringLiteral("/models/no-such-model.gguf")));
         QCOMPARE(controller.state(), ModelController::State::Failed);
         QVERIFY2(controller.statusText().contains(QStringLiteral("no-such-model.gguf")),
@@ -333,7 +334,7 @@ private slots:
         QTemporaryDir dir;
         const QString path = dir.filePath(QStringLiteral("cut.gguf"));
         QVERIFY(writeFile(path, original.read(4096)));
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QVERIFY(!controller.openModelPath(path));
         QVERIFY2(controller.statusText().contains(QStringLiteral("cut.gguf")),
                  qPrintable(controller.statusText()));
@@ -341,7 +342,7 @@ private slots:
     }
 
     void explainsAProjectorFile() {
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QVERIFY(!controller.openModelPath(fixture("vision/tiny-gemma4-e-mmproj.gguf")));
         QCOMPARE(controller.state(), ModelController::State::Failed);
         QVERIFY2(controller.statusText().contains(QStringLiteral("mmproj")),
@@ -349,7 +350,7 @@ private slots:
     }
 
     void explainsAVocabularyOnlyFile() {
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QVERIFY(!controller.openModelPath(fixture("tokenizer/ggml-vocab-gemma-4.gguf")));
         QVERIFY2(controller.statusText().contains(QStringLiteral("no weights")),
                  qPrintable(controller.statusText()));
@@ -359,7 +360,7 @@ private slots:
         QTemporaryDir dir;
         const QString path = dir.filePath(QStringLiteral("llama.gguf"));
         QVERIFY(writeFile(path, minimalGguf({{"general.architecture", "llama"}})));
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QVERIFY(!controller.openModelPath(path));
         QVERIFY2(controller.statusText().contains(QStringLiteral("\"llama\"")),
                  qPrintable(controller.statusText()));
@@ -372,7 +373,7 @@ private slots:
     }
 
     void recoversAfterAFailure() {
-        ModelController controller;
+        ModelController controller(std::make_unique<ocelle::app::GemmaChatEngine>());
         QVERIFY(!controller.openModelPath(fixture("README.md")));
         QVERIFY(controller.openModelPath(fixture("models/tiny-gemma4-e.gguf")));
         QCOMPARE(controller.state(), ModelController::State::Loading);

@@ -5,6 +5,7 @@
 // AudioCapture and checks the duration, the level and the 16 kHz signal (tone frequency by a DFT).
 // Then the 30-second limit, the device disappearing mid-recording, and no device at all.
 #include "media/audio_capture.h"
+#include "pulse_pipe_microphone.h"
 
 #include <QProcess>
 #include <QSignalSpy>
@@ -23,17 +24,13 @@ using ocelle::media::AudioCapture;
 
 namespace {
 
+using Microphone = ocelle::testing::PulsePipeMicrophone;
 // The fake microphone delivers CD-style stereo, so the capture really resamples and mixes down.
-constexpr int kPipeRate = 44100;
-constexpr int kPipeChannels = 2;
+constexpr int kPipeRate = Microphone::kRate;
+constexpr int kPipeChannels = Microphone::kChannels;
 
-// Interleaved stereo, the same tone in both channels.
 std::vector<int16_t> sine(double frequency, double seconds, double amplitude) {
-    std::vector<int16_t> pcm(size_t(seconds * kPipeRate) * kPipeChannels);
-    for (size_t i = 0; i < pcm.size(); ++i)
-        pcm[i] = int16_t(std::lround(32767 * amplitude *
-                                     std::sin(2 * M_PI * frequency * double(i / kPipeChannels) / kPipeRate)));
-    return pcm;
+    return Microphone::sine(frequency, seconds, amplitude);
 }
 
 // Frequency (1 Hz steps in [lo, hi]) with the largest DFT magnitude (Goertzel's recurrence for
@@ -65,49 +62,10 @@ double rms(const std::vector<float>& x) {
 class TestAudioCapture : public QObject {
     Q_OBJECT
 
-    QTemporaryDir runtime_;
-    QString fifo_;
-    pid_t daemon_ = 0;
-    int pipeModule_ = -1;
-    std::thread writer_;
+    Microphone mic_;
 
-    QByteArray pactl(const QStringList& args) {
-        QProcess p;
-        p.start(QStringLiteral("pactl"), args);
-        p.waitForFinished(10000);
-        if (p.exitCode() != 0)
-            qWarning("pactl %s: %s", qPrintable(args.join(' ')), p.readAllStandardError().constData());
-        return p.exitCode() == 0 ? p.readAllStandardOutput() : QByteArray();
-    }
-
-    bool loadPipeSource() {
-        // Loaded through pactl (not --load) for its module index: the test unloads it later. The
-        // module makes the FIFO itself (and refuses an existing one).
-        const QByteArray index = pactl({"load-module", "module-pipe-source", "source_name=fakemic",
-                                        "file=" + fifo_, "format=s16le", "rate=" + QString::number(kPipeRate),
-                                        "channels=" + QString::number(kPipeChannels)});
-        pipeModule_ = index.trimmed().isEmpty() ? -1 : index.trimmed().toInt();
-        pactl({"set-default-source", "fakemic"});
-        return pipeModule_ >= 0;
-    }
-
-    // Writes PCM into the pipe from another thread (the pipe holds only 64 KiB).
-    void feed(std::vector<int16_t> pcm) {
-        if (writer_.joinable()) writer_.join();
-        writer_ = std::thread([path = fifo_.toStdString(), pcm = std::move(pcm)] {
-            const int fd = ::open(path.c_str(), O_WRONLY);
-            if (fd < 0) return;
-            const char* p = reinterpret_cast<const char*>(pcm.data());
-            size_t left = pcm.size() * sizeof(int16_t);
-            while (left > 0) {
-                const ssize_t n = ::write(fd, p, left);
-                if (n <= 0) break;
-                p += n;
-                left -= size_t(n);
-            }
-            ::close(fd);
-        });
-    }
+    QByteArray pactl(const QStringList& args) { return mic_.pactl(args); }
+    void feed(std::vector<int16_t> pcm) { mic_.feed(std::move(pcm)); }
 
     // Records `pcm` played into the pipe; returns when `expectedSeconds` have arrived (+ margin).
     void record(std::vector<int16_t> pcm, std::vector<float>& samples, QList<float>* rmsLevels,
@@ -138,32 +96,11 @@ private slots:
         for (const char* tool : {"pulseaudio", "pactl", "espeak-ng", "sox"})
             if (QStandardPaths::findExecutable(tool).isEmpty())
                 QFAIL(qPrintable(QString("%1 is not installed (scripts/setup installs it)").arg(tool)));
-        QVERIFY(runtime_.isValid());
-        qputenv("XDG_RUNTIME_DIR", runtime_.path().toUtf8());
-        qunsetenv("PULSE_SERVER");
-        qunsetenv("PULSE_RUNTIME_PATH");
-        fifo_ = runtime_.filePath("fakemic.fifo");
-        QProcess start;
-        start.start("pulseaudio", {"-n", "--daemonize=yes", "--exit-idle-time=-1", "--disallow-exit",
-                                   "--use-pid-file=yes", "--load=module-native-protocol-unix"});
-        QVERIFY(start.waitForFinished(20000));
-        QVERIFY2(start.exitCode() == 0, start.readAllStandardError().constData());
-        QFile pidFile(runtime_.filePath("pulse/pid"));
-        QTRY_VERIFY_WITH_TIMEOUT(pidFile.exists(), 10000);
-        QVERIFY(pidFile.open(QIODevice::ReadOnly));
-        daemon_ = pid_t(pidFile.readAll().trimmed().toInt());
-        QVERIFY(daemon_ > 0);
-        QTRY_VERIFY_WITH_TIMEOUT(!pactl({"info"}).isEmpty(), 10000);
-        QVERIFY(loadPipeSource());
+        const QString problem = mic_.start();
+        QVERIFY2(problem.isEmpty(), qPrintable(problem));
     }
 
-    void cleanupTestCase() {
-        if (writer_.joinable()) writer_.join();
-        if (daemon_ > 0) {
-            ::kill(daemon_, SIGTERM);
-            for (int i = 0; i < 50 && ::kill(daemon_, 0) == 0; ++i) QTest::qWait(100);
-        }
-    }
+    void cleanupTestCase() { mic_.stop(); }
 
     void listsThePipeSource() {
         QTRY_VERIFY_WITH_TIMEOUT(!AudioCapture::inputDevices().isEmpty(), 5000);
@@ -236,7 +173,7 @@ private slots:
         QCOMPARE(finished.first().first().toBool(), true);
         QVERIFY(!capture.isRecording());
         QCOMPARE(capture.samples().size(), size_t(2 * AudioCapture::kSampleRate));
-        if (writer_.joinable()) writer_.join();
+        mic_.waitForWriter();
     }
 
     void cancelDiscards() {
@@ -250,7 +187,7 @@ private slots:
         QVERIFY(!capture.isRecording());
         QVERIFY(capture.samples().empty());
         QCOMPARE(finished.size(), 0);
-        if (writer_.joinable()) writer_.join();
+        mic_.waitForWriter();
     }
 
     // The microphone disappears mid-recording; then the remembered one is missing while another
@@ -265,8 +202,7 @@ private slots:
         QVERIFY(capture.start());
         feed(sine(440.0, 0.5, 0.3));
         QTRY_VERIFY_WITH_TIMEOUT(capture.seconds() > 0.2, 10000);
-        if (writer_.joinable()) writer_.join();
-        pactl({"unload-module", QString::number(pipeModule_)});
+        mic_.unloadPipeSource();
         QTRY_COMPARE_WITH_TIMEOUT(errors.size(), 1, 10000);
         const QString message = errors.first().first().toString();
         qInfo("%s", qPrintable(message));

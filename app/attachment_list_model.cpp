@@ -1,0 +1,524 @@
+#include "attachment_list_model.h"
+
+#include "media/audio.h"
+#include "media/image.h"
+#include "media/image_preprocess.h"
+#include "media/video.h"
+
+#include <QBuffer>
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QLocale>
+#include <QMetaObject>
+#include <QMimeDatabase>
+#include <QSaveFile>
+#include <QStandardPaths>
+#include <QThreadPool>
+#include <QtEndian>
+
+#include <algorithm>
+#include <cmath>
+
+namespace {
+
+constexpr int kThumbnailHeight = 96;
+constexpr int kFrameThumbnailHeight = 72;
+constexpr int kMaxVideoFrames = 64;
+// Markers and the blank lines the chat format puts around media (see chat_format.cpp).
+constexpr int kImageOverhead = 4;      // "\n\n" <|image> ... <image|> "\n\n"
+constexpr int kVideoFrameOverhead = 6; // "mm:ss " <|image> ... <image|>
+constexpr int kAudioOverhead = 2;      // <|audio> ... <audio|>
+
+// The worker owns its own copy of the pool; this keeps one decode at a time so a big video does
+// not starve the engine thread on small machines.
+QThreadPool& inspectionPool() {
+    static QThreadPool* pool = [] {
+        auto* p = new QThreadPool;
+        p->setMaxThreadCount(1);
+        return p;
+    }();
+    return *pool;
+}
+
+QImage toQImage(const ocelle::media::RgbImage& image) {
+    QImage wrapped(image.rgb.data(), image.width, image.height, image.width * 3, QImage::Format_RGB888);
+    return wrapped.copy(); // own the pixels: the RgbImage goes away
+}
+
+QString saveThumbnail(const QImage& image, int height, const QString& folder, const QString& name) {
+    const QImage small =
+        image.height() > height ? image.scaledToHeight(height, Qt::SmoothTransformation) : image;
+    const QString path = QDir(folder).filePath(name + QStringLiteral(".png"));
+    if (!small.save(path, "PNG")) return {};
+    return QUrl::fromLocalFile(path).toString();
+}
+
+AttachmentListModel::Kind kindOfFile(const QString& path, bool* known) {
+    const QMimeType type = QMimeDatabase().mimeTypeForFile(path);
+    const QString name = type.name();
+    *known = true;
+    if (name == QLatin1String("application/pdf")) return AttachmentListModel::Kind::Pdf;
+    if (name.startsWith(QLatin1String("image/")) && name != QLatin1String("image/svg+xml"))
+        return AttachmentListModel::Kind::Image;
+    if (name.startsWith(QLatin1String("video/"))) return AttachmentListModel::Kind::Video;
+    if (name.startsWith(QLatin1String("audio/")) || name == QLatin1String("application/ogg"))
+        return AttachmentListModel::Kind::Audio;
+    *known = false;
+    return AttachmentListModel::Kind::Image;
+}
+
+// Saves bytes under their content hash so the same paste twice is one file.
+QString storeBytes(const QByteArray& bytes, const QString& extension) {
+    const QString folder = AttachmentListModel::attachmentFolder();
+    const QString hash =
+        QString::fromLatin1(QCryptographicHash::hash(bytes, QCryptographicHash::Sha256).toHex());
+    const QString path = QDir(folder).filePath(hash + QLatin1Char('.') + extension);
+    if (QFileInfo::exists(path)) return path;
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly) || file.write(bytes) != bytes.size() || !file.commit()) return {};
+    return path;
+}
+
+// 16-bit PCM WAV, 16 kHz mono: what FFmpeg reads back without any conversion loss that matters.
+QByteArray wavBytes(const std::vector<float>& samples) {
+    const quint32 dataBytes = quint32(samples.size() * 2);
+    QByteArray out;
+    out.reserve(int(44 + dataBytes));
+    auto u32 = [&out](quint32 v) {
+        char b[4];
+        qToLittleEndian(v, b);
+        out.append(b, 4);
+    };
+    auto u16 = [&out](quint16 v) {
+        char b[2];
+        qToLittleEndian(v, b);
+        out.append(b, 2);
+    };
+    out.append("RIFF");
+    u32(36 + dataBytes);
+    out.append("WAVEfmt ");
+    u32(16);                                  // fmt chunk size
+    u16(1);                                   // PCM
+    u16(1);                                   // mono
+    u32(ocelle::media::kAudioSampleRate);     // sample rate
+    u32(ocelle::media::kAudioSampleRate * 2); // bytes per second
+    u16(2);                                   // block align
+    u16(16);                                  // bits per sample
+    out.append("data");
+    u32(dataBytes);
+    for (float s : samples) {
+        const auto v = qint16(std::lround(std::clamp(s, -1.0f, 1.0f) * 32767.0f));
+        char b[2];
+        qToLittleEndian(v, b);
+        out.append(b, 2);
+    }
+    return out;
+}
+
+QString kindName(AttachmentListModel::Kind kind) {
+    switch (kind) {
+    case AttachmentListModel::Kind::Image:
+        return QStringLiteral("image");
+    case AttachmentListModel::Kind::Video:
+        return QStringLiteral("video");
+    case AttachmentListModel::Kind::Audio:
+        return QStringLiteral("audio");
+    case AttachmentListModel::Kind::Pdf:
+        return QStringLiteral("pdf");
+    }
+    return {};
+}
+
+} // namespace
+
+struct AttachmentListModel::Inspection {
+    QString error;
+    QString thumbnail;
+    int width = 0;
+    int height = 0;
+    double seconds = 0;
+    qint64 samples = 0;
+    std::vector<Frame> frames;
+};
+
+int AttachmentListModel::imageTokenEstimate(int width, int height, int budget) {
+    return ocelle::media::softTokenCount(width, height, budget) + kImageOverhead;
+}
+
+int AttachmentListModel::videoTokenEstimate(int width, int height, int frames) {
+    const int perFrame = ocelle::media::softTokenCount(width, height, ocelle::media::kVideoFrameBudget);
+    return frames * (perFrame + kVideoFrameOverhead) + 2;
+}
+
+int AttachmentListModel::audioTokenEstimate(qint64 samples16k) {
+    return ocelle::media::audioTokenCountSplit(samples16k) + kAudioOverhead;
+}
+
+AttachmentListModel::AttachmentListModel(QObject* parent) : QAbstractListModel(parent) {}
+
+AttachmentListModel::~AttachmentListModel() {
+    *alive_ = false;
+    // A worker still inspecting posts its result to this object: wait for it to finish.
+    inspectionPool().waitForDone();
+}
+
+QString AttachmentListModel::attachmentFolder() {
+    const QString folder = QDir(QStandardPaths::writableLocation(QStandardPaths::AppDataLocation))
+                               .filePath(QStringLiteral("attachments"));
+    QDir().mkpath(folder);
+    return folder;
+}
+
+int AttachmentListModel::rowCount(const QModelIndex& parent) const {
+    return parent.isValid() ? 0 : count();
+}
+
+QHash<int, QByteArray> AttachmentListModel::roleNames() const {
+    return {{KindRole, "kind"},          {KindNameRole, "kindName"},   {NameRole, "name"},
+            {PathRole, "path"},          {ThumbnailRole, "thumbnail"}, {TokensRole, "tokens"},
+            {DetailRole, "detail"},      {FramesRole, "frames"},       {FrameCountRole, "frameCount"},
+            {PreparingRole, "preparing"}};
+}
+
+QVariant AttachmentListModel::data(const QModelIndex& index, int role) const {
+    if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
+    const Item& item = items_[static_cast<size_t>(index.row())];
+    switch (role) {
+    case Qt::DisplayRole:
+    case NameRole:
+        return item.name;
+    case KindRole:
+        return QVariant::fromValue(item.kind);
+    case KindNameRole:
+        return kindName(item.kind);
+    case PathRole:
+        return item.path;
+    case ThumbnailRole:
+        return item.thumbnail;
+    case TokensRole:
+        return item.tokens;
+    case DetailRole:
+        return detailOf(item);
+    case FramesRole: {
+        QVariantList frames;
+        for (const Frame& f : item.frames)
+            frames.append(QVariantMap{{QStringLiteral("thumbnail"), f.thumbnail},
+                                      {QStringLiteral("timestamp"), f.timestamp}});
+        return frames;
+    }
+    case FrameCountRole:
+        return item.frameCount;
+    case PreparingRole:
+        return item.preparing;
+    default:
+        return {};
+    }
+}
+
+QString AttachmentListModel::detailOf(const Item& item) const {
+    if (item.preparing) return tr("Preparing\u2026");
+    const QLocale locale;
+    const QString tokens = tr("about %1 tokens").arg(locale.toString(item.tokens));
+    switch (item.kind) {
+    case Kind::Image:
+        return tr("%1 \u00d7 %2 \u00b7 %3").arg(item.width).arg(item.height).arg(tokens);
+    case Kind::Video:
+        return tr("%1 frames of %2 s \u00b7 %3")
+            .arg(item.frameCount)
+            .arg(locale.toString(item.seconds, 'f', 1), tokens);
+    case Kind::Audio:
+        return tr("%1 s \u00b7 %2").arg(locale.toString(item.seconds, 'f', 1), tokens);
+    case Kind::Pdf:
+        return tokens;
+    }
+    return tokens;
+}
+
+int AttachmentListModel::totalTokens() const {
+    int total = 0;
+    for (const Item& item : items_) total += item.tokens;
+    return total;
+}
+
+bool AttachmentListModel::preparing() const {
+    return std::any_of(items_.begin(), items_.end(), [](const Item& i) { return i.preparing; });
+}
+
+int AttachmentListModel::rowOf(quint64 id) const {
+    for (size_t i = 0; i < items_.size(); ++i)
+        if (items_[i].id == id) return static_cast<int>(i);
+    return -1;
+}
+
+void AttachmentListModel::setRefusalReasons(const QString& imageReason, const QString& audioReason) {
+    imageRefusal_ = imageReason;
+    audioRefusal_ = audioReason;
+}
+
+int AttachmentListModel::addUrls(const QList<QUrl>& urls) {
+    int taken = 0;
+    for (const QUrl& url : urls) {
+        if (url.isLocalFile()) {
+            taken += addPath(url.toLocalFile()) ? 1 : 0;
+        } else if (url.scheme().isEmpty()) {
+            taken += addPath(url.toString()) ? 1 : 0;
+        } else {
+            emit refused(
+                tr("Only files on this computer can be attached (got a %1: address).").arg(url.scheme()));
+        }
+    }
+    return taken;
+}
+
+bool AttachmentListModel::addPath(const QString& path) {
+    const QFileInfo info(path);
+    if (!info.isFile() || !info.isReadable()) {
+        emit refused(tr("%1 cannot be attached: it is not a readable file.").arg(info.fileName()));
+        return false;
+    }
+    bool known = false;
+    const Kind kind = kindOfFile(info.absoluteFilePath(), &known);
+    if (!known) {
+        emit refused(
+            tr("%1 cannot be attached: only images, PDFs, videos and audio files can.").arg(info.fileName()));
+        return false;
+    }
+    return insertFile(info.absoluteFilePath(), kind);
+}
+
+bool AttachmentListModel::insertFile(const QString& path, Kind kind, const QString& shownName) {
+    const QString name = shownName.isEmpty() ? QFileInfo(path).fileName() : shownName;
+    const QString& reason = kind == Kind::Audio ? audioRefusal_ : imageRefusal_;
+    if (!reason.isEmpty()) {
+        emit refused(tr("%1 was not attached. %2").arg(name, reason));
+        return false;
+    }
+    if (kind == Kind::Pdf) {
+        emit refused(tr("%1 was not attached: PDF pages are not supported in this build yet.").arg(name));
+        return false;
+    }
+    Item item;
+    item.id = nextId_++;
+    item.kind = kind;
+    item.path = path;
+    item.name = name;
+    item.frameCount = kind == Kind::Video ? ocelle::media::kDefaultVideoFrames : 0;
+    const bool wasPreparing = preparing();
+    beginInsertRows({}, count(), count());
+    items_.push_back(item);
+    endInsertRows();
+    emit countChanged();
+    if (!wasPreparing) emit preparingChanged();
+    inspect(item);
+    return true;
+}
+
+void AttachmentListModel::inspect(const Item& item) {
+    const QString folder = thumbnails_.path();
+    const quint64 id = item.id;
+    const Kind kind = item.kind;
+    const QString path = item.path;
+    const int frames = item.frameCount;
+    const std::weak_ptr<bool> alive = alive_;
+    inspectionPool().start([this, alive, folder, id, kind, path, frames] {
+        auto result = std::make_shared<Inspection>();
+        const std::string file = path.toStdString();
+        const QString stem = QStringLiteral("%1-%2").arg(id).arg(frames);
+        try {
+            if (kind == Kind::Image) {
+                const ocelle::media::RgbImage image = ocelle::media::loadImage(file);
+                result->width = image.width;
+                result->height = image.height;
+                result->thumbnail = saveThumbnail(toQImage(image), kThumbnailHeight, folder, stem);
+            } else if (kind == Kind::Audio) {
+                const ocelle::media::DecodedAudio audio = ocelle::media::decodeAudioFile(file);
+                result->samples = static_cast<qint64>(audio.samples.size());
+                result->seconds = audio.seconds();
+            } else if (kind == Kind::Video) {
+                const ocelle::media::VideoReader reader(file);
+                result->width = reader.info().width;
+                result->height = reader.info().height;
+                result->seconds = reader.info().durationSeconds;
+                ocelle::media::FrameSampling sampling;
+                sampling.frames = frames;
+                int n = 0;
+                reader.sampleFrames(sampling, [&](ocelle::media::VideoFrame&& frame) {
+                    const QString thumb = saveThumbnail(toQImage(frame.image), kFrameThumbnailHeight, folder,
+                                                        stem + QStringLiteral("-f%1").arg(n++));
+                    result->frames.push_back({thumb, QString::fromStdString(frame.timestamp)});
+                });
+                if (!result->frames.empty()) result->thumbnail = result->frames.front().thumbnail;
+            }
+        } catch (const std::exception& e) {
+            result->error = QString::fromUtf8(e.what());
+        }
+        if (alive.expired() || !*alive.lock()) return;
+        QMetaObject::invokeMethod(
+            this, [this, id, result] { onInspected(id, result); }, Qt::QueuedConnection);
+    });
+}
+
+void AttachmentListModel::onInspected(quint64 id, const std::shared_ptr<Inspection>& result) {
+    const int row = rowOf(id);
+    if (row < 0) return; // removed meanwhile
+    Item& item = items_[static_cast<size_t>(row)];
+    if (!result->error.isEmpty()) {
+        const QString name = item.name;
+        beginRemoveRows({}, row, row);
+        items_.erase(items_.begin() + row);
+        endRemoveRows();
+        emit countChanged();
+        emit refused(tr("%1 was not attached: %2").arg(name, result->error));
+    } else {
+        item.preparing = false;
+        item.width = result->width;
+        item.height = result->height;
+        item.seconds = result->seconds;
+        item.samples = result->samples;
+        item.thumbnail = result->thumbnail;
+        item.frames = result->frames;
+        switch (item.kind) {
+        case Kind::Image:
+            item.tokens = imageTokenEstimate(item.width, item.height, ocelle::media::kDefaultImageBudget);
+            break;
+        case Kind::Video:
+            item.frameCount = static_cast<int>(item.frames.size());
+            item.tokens = videoTokenEstimate(item.width, item.height, item.frameCount);
+            break;
+        case Kind::Audio:
+            item.tokens = audioTokenEstimate(item.samples);
+            break;
+        case Kind::Pdf:
+            break;
+        }
+        const QModelIndex at = index(row);
+        emit dataChanged(at, at);
+    }
+    emit tokensChanged();
+    if (!preparing()) {
+        emit preparingChanged();
+        emit prepared();
+    }
+}
+
+bool AttachmentListModel::addImage(const QImage& image, const QString& name) {
+    if (!imageRefusal_.isEmpty()) {
+        emit refused(tr("The image was not attached. %1").arg(imageRefusal_));
+        return false;
+    }
+    if (image.isNull()) {
+        emit refused(tr("The clipboard image is empty."));
+        return false;
+    }
+    QByteArray png;
+    {
+        QBuffer buffer(&png);
+        buffer.open(QIODevice::WriteOnly);
+        image.convertToFormat(QImage::Format_RGB888).save(&buffer, "PNG");
+    }
+    const QString path = storeBytes(png, QStringLiteral("png"));
+    if (path.isEmpty()) {
+        emit refused(tr("The image could not be saved in %1.").arg(attachmentFolder()));
+        return false;
+    }
+    return insertFile(path, Kind::Image, name);
+}
+
+bool AttachmentListModel::addRecording(const std::vector<float>& samples) {
+    if (!audioRefusal_.isEmpty()) {
+        emit refused(tr("The recording was not attached. %1").arg(audioRefusal_));
+        return false;
+    }
+    const QString path = storeBytes(wavBytes(samples), QStringLiteral("wav"));
+    if (path.isEmpty()) {
+        emit refused(tr("The recording could not be saved in %1.").arg(attachmentFolder()));
+        return false;
+    }
+    return insertFile(
+        path, Kind::Audio,
+        tr("Recording (%1 s)")
+            .arg(QLocale().toString(double(samples.size()) / ocelle::media::kAudioSampleRate, 'f', 1)));
+}
+
+void AttachmentListModel::remove(int row) {
+    if (row < 0 || row >= count()) return;
+    const bool wasPreparing = preparing();
+    beginRemoveRows({}, row, row);
+    items_.erase(items_.begin() + row);
+    endRemoveRows();
+    emit countChanged();
+    emit tokensChanged();
+    if (wasPreparing && !preparing()) {
+        emit preparingChanged();
+        emit prepared();
+    }
+}
+
+void AttachmentListModel::clear() {
+    if (items_.empty()) return;
+    const bool wasPreparing = preparing();
+    beginResetModel();
+    items_.clear();
+    endResetModel();
+    emit countChanged();
+    emit tokensChanged();
+    if (wasPreparing) emit preparingChanged();
+}
+
+bool AttachmentListModel::setVideoFrames(int row, int frames) {
+    if (row < 0 || row >= count()) return false;
+    Item& item = items_[static_cast<size_t>(row)];
+    if (item.kind != Kind::Video || frames < 1 || frames > kMaxVideoFrames) return false;
+    if (frames == item.frameCount && !item.preparing) return true;
+    const bool wasPreparing = preparing();
+    item.frameCount = frames;
+    item.preparing = true;
+    item.tokens = 0;
+    item.id = nextId_++; // results of an earlier sampling no longer match
+    const QModelIndex at = index(row);
+    emit dataChanged(at, at);
+    emit tokensChanged();
+    if (!wasPreparing) emit preparingChanged();
+    inspect(item);
+    return true;
+}
+
+std::vector<ocelle::app::TurnMedia> AttachmentListModel::media() const {
+    std::vector<ocelle::app::TurnMedia> out;
+    for (const Item& item : items_) {
+        ocelle::app::TurnMedia m;
+        m.path = item.path.toStdString();
+        switch (item.kind) {
+        case Kind::Image:
+            m.kind = ocelle::app::TurnMedia::Kind::Image;
+            m.imageBudget = ocelle::media::kDefaultImageBudget;
+            break;
+        case Kind::Video:
+            m.kind = ocelle::app::TurnMedia::Kind::Video;
+            m.imageBudget = ocelle::media::kVideoFrameBudget;
+            m.videoFrames = item.frameCount;
+            break;
+        case Kind::Audio:
+            m.kind = ocelle::app::TurnMedia::Kind::Audio;
+            break;
+        case Kind::Pdf:
+            m.kind = ocelle::app::TurnMedia::Kind::PdfPage;
+            m.imageBudget = ocelle::media::kDocumentImageBudget;
+            break;
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+QVariantList AttachmentListModel::summary() const {
+    QVariantList out;
+    for (const Item& item : items_)
+        out.append(QVariantMap{{QStringLiteral("kind"), kindName(item.kind)},
+                               {QStringLiteral("name"), item.name},
+                               {QStringLiteral("thumbnail"), item.thumbnail},
+                               {QStringLiteral("detail"), detailOf(item)}});
+    return out;
+}
