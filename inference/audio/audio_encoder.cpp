@@ -9,6 +9,7 @@
 #include "gguf/gguf.h"
 #include "gguf/tensor_types.h"
 #include "model/layer_plan.h"
+#include "model/tower_reader.h"
 
 #include <algorithm>
 #include <cmath>
@@ -19,99 +20,9 @@ namespace {
 
 constexpr float kInfinity = std::numeric_limits<float>::infinity();
 
-std::string shapeOf(std::initializer_list<int64_t> shape) {
-    std::string s = "{";
-    for (int64_t n : shape) s += (s.size() > 1 ? ", " : "") + std::to_string(n);
-    return s + "}";
+[[noreturn]] void raiseAudioError(const std::string& message) {
+    throw AudioError(message);
 }
-
-class TowerReader {
-public:
-    explicit TowerReader(const gguf::File& file) : file_(file) {}
-
-    [[noreturn]] void fail(const std::string& message) const {
-        throw AudioError(file_.path() + ": " + message);
-    }
-
-    int positiveKey(const std::string& key) const {
-        std::optional<int64_t> value;
-        try {
-            value = file_.getInt(key);
-        } catch (const gguf::Error& e) {
-            fail(std::string("audio key '") + key + "': " + e.what());
-        }
-        if (!value) fail("the audio tower lacks the required key '" + key + "'");
-        if (*value <= 0 || *value > (1 << 20))
-            fail("audio key '" + key + "' = " + std::to_string(*value) + " is out of range");
-        return static_cast<int>(*value);
-    }
-
-    const gguf::TensorInfo& tensor(const std::string& name, std::initializer_list<int64_t> shape) const {
-        const gguf::TensorInfo* t = file_.tensor(name);
-        if (!t) fail("audio tensor '" + name + "' is missing (expected shape " + shapeOf(shape) + ")");
-        bool ok = t->ne.size() <= shape.size();
-        size_t i = 0;
-        for (int64_t n : shape) ok = ok && t->dim(i++) == n;
-        if (!ok)
-            fail("audio tensor '" + name + "' has shape " + t->shapeString() + ", expected " +
-                 shapeOf(shape));
-        return *t;
-    }
-
-    std::vector<float> floats(const std::string& name, std::initializer_list<int64_t> shape) const {
-        const gguf::TensorInfo& t = tensor(name, shape);
-        const auto traits = gguf::typeTraits(t.rawType);
-        if (!traits || !gguf::canDequantize(t.rawType) || t.elements() % traits->blockElements)
-            fail("audio tensor '" + name + "' has type " + gguf::typeName(t.rawType) +
-                 ", expected F32 or F16");
-        std::vector<float> out(static_cast<size_t>(t.elements()));
-        gguf::dequantizeRow(t.rawType, t.data, out.data(), t.elements());
-        for (float v : out)
-            if (!std::isfinite(v)) fail("audio tensor '" + name + "' contains a non-finite value");
-        return out;
-    }
-
-    model::Weight matrix(const std::string& name, int64_t cols, int64_t rows) const {
-        const gguf::TensorInfo& t = tensor(name, {cols, rows});
-        const auto traits = gguf::typeTraits(t.rawType);
-        if (!traits || !gguf::canDequantize(t.rawType))
-            fail("audio tensor '" + name + "' has weight type " + gguf::typeName(t.rawType) +
-                 ", which Ocelle cannot compute with");
-        if (cols % traits->blockElements)
-            fail("audio tensor '" + name + "': row width " + std::to_string(cols) +
-                 " is not a multiple of the " + gguf::typeName(t.rawType) + " block size");
-        model::Weight w;
-        w.tensor = &t;
-        w.type = t.rawType;
-        w.data = t.data;
-        w.cols = cols;
-        w.rows = rows;
-        w.rowBytes = static_cast<uint64_t>(cols / traits->blockElements) * traits->blockBytes;
-        if (w.rowBytes * static_cast<uint64_t>(rows) > t.nbytes)
-            fail("audio tensor '" + name + "' holds fewer bytes than its shape needs");
-        return w;
-    }
-
-    // `prefix.weight` plus its optional clamp scalars.
-    ClampedLinear clamped(const std::string& prefix, int64_t cols, int64_t rows) const {
-        ClampedLinear l;
-        l.weight = matrix(prefix + ".weight", cols, rows);
-        const auto scalar = [&](const char* suffix, float& into) {
-            const std::string name = prefix + suffix;
-            if (file_.tensor(name)) into = floats(name, {1})[0];
-        };
-        scalar(".input_min", l.inputMin);
-        scalar(".input_max", l.inputMax);
-        scalar(".output_min", l.outputMin);
-        scalar(".output_max", l.outputMax);
-        if (!(l.inputMin <= l.inputMax) || !(l.outputMin <= l.outputMax))
-            fail("audio tensor '" + prefix + "' has a clamp range with min > max");
-        return l;
-    }
-
-private:
-    const gguf::File& file_;
-};
 
 // x / sqrt(mean(x^2) + eps) * weight (no weight when empty), one row of n values, in place.
 void rmsNorm(float* x, int64_t n, const std::vector<float>& weight) {
@@ -220,7 +131,7 @@ int AudioEncoder::tokensForFrames(int frames) {
 }
 
 AudioEncoder::AudioEncoder(std::unique_ptr<gguf::File> file) {
-    TowerReader r(*file);
+    const model::TowerReader r(*file, "audio", raiseAudioError);
     const auto arch = file->getString("general.architecture");
     if (arch && *arch != "clip")
         r.fail("general.architecture is '" + *arch + "', not 'clip': this is not an mmproj file");
@@ -325,21 +236,6 @@ AudioEncoder::AudioEncoder(std::unique_ptr<gguf::File> file) {
 
 namespace {
 
-// out = clamp(W clamp(x)) for `tokens` rows.
-void linear(cpu::ThreadPool& pool, const ClampedLinear& l, const float* x, int64_t tokens, float* out,
-            std::vector<float>& scratch) {
-    const float* input = x;
-    if (std::isfinite(l.inputMin) || std::isfinite(l.inputMax)) {
-        scratch.assign(x, x + tokens * l.weight.cols);
-        for (float& v : scratch) v = std::clamp(v, l.inputMin, l.inputMax);
-        input = scratch.data();
-    }
-    cpu::matmul(pool, l.weight, input, tokens, out);
-    if (std::isfinite(l.outputMin) || std::isfinite(l.outputMax))
-        for (int64_t i = 0; i < tokens * l.weight.rows; ++i)
-            out[i] = std::clamp(out[i], l.outputMin, l.outputMax);
-}
-
 // 3x3 stride-2 convolution with padding 1 over [time][freq][inChannels] (channel fastest), then
 // LayerNorm over the output channels (weight, no bias) and ReLU. Output [time'][freq'][outChannels].
 std::vector<float> subsampleLayer(cpu::ThreadPool& pool, const std::vector<float>& in, int times, int bins,
@@ -405,7 +301,7 @@ std::vector<float> CpuAudioEncoder::encode(std::span<const float> mel, int frame
     if (trace) trace->subsampled = x2;
 
     std::vector<float> x(size_t(S * E)), clampScratch;
-    linear(pool, w.inputProjection, x2.data(), S, x.data(), clampScratch);
+    cpu::clampedMatmul(pool, w.inputProjection, x2.data(), S, x.data(), clampScratch);
     if (trace) trace->conformerInput = x;
 
     std::vector<float> normed(size_t(S * E)), hidden(size_t(S * std::max<int64_t>(p.ffnWidth, 2 * E)));
@@ -417,9 +313,9 @@ std::vector<float> CpuAudioEncoder::encode(std::span<const float> mel, int frame
                                  const ClampedLinear& down, const std::vector<float>& postNorm) {
         normed = x;
         for (int64_t s = 0; s < S; ++s) rmsNorm(&normed[size_t(s * E)], E, preNorm);
-        linear(pool, up, normed.data(), S, hidden.data(), clampScratch);
+        cpu::clampedMatmul(pool, up, normed.data(), S, hidden.data(), clampScratch);
         for (int64_t i = 0; i < S * p.ffnWidth; ++i) hidden[size_t(i)] = silu(hidden[size_t(i)]);
-        linear(pool, down, hidden.data(), S, branch.data(), clampScratch);
+        cpu::clampedMatmul(pool, down, hidden.data(), S, branch.data(), clampScratch);
         for (int64_t s = 0; s < S; ++s) {
             rmsNorm(&branch[size_t(s * E)], E, postNorm);
             for (int64_t i = 0; i < E; ++i) x[size_t(s * E + i)] += 0.5f * branch[size_t(s * E + i)];
@@ -437,9 +333,9 @@ std::vector<float> CpuAudioEncoder::encode(std::span<const float> mel, int frame
         // keys and a window mask, flattened), scores q.k + q.relK[distance], softcapped.
         normed = x;
         for (int64_t s = 0; s < S; ++s) rmsNorm(&normed[size_t(s * E)], E, L.attnPreNorm);
-        linear(pool, L.q, normed.data(), S, q.data(), clampScratch);
-        linear(pool, L.k, normed.data(), S, k.data(), clampScratch);
-        linear(pool, L.v, normed.data(), S, v.data(), clampScratch);
+        cpu::clampedMatmul(pool, L.q, normed.data(), S, q.data(), clampScratch);
+        cpu::clampedMatmul(pool, L.k, normed.data(), S, k.data(), clampScratch);
+        cpu::clampedMatmul(pool, L.v, normed.data(), S, v.data(), clampScratch);
         cpu::matmul(pool, L.relativeKey, w.relativePositions.data(), kRelativePositions, relative.data());
         for (int64_t s = 0; s < S; ++s)
             for (int h = 0; h < H; ++h)
@@ -472,7 +368,7 @@ std::vector<float> CpuAudioEncoder::encode(std::span<const float> mel, int frame
                     kern.axpyF32(scores[key - first] / sum, &v[size_t(key * E + h * D)], o, D);
             }
         });
-        linear(pool, L.out, attended.data(), S, branch.data(), clampScratch);
+        cpu::clampedMatmul(pool, L.out, attended.data(), S, branch.data(), clampScratch);
         for (int64_t s = 0; s < S; ++s) {
             rmsNorm(&branch[size_t(s * E)], E, L.attnPostNorm);
             for (int64_t i = 0; i < E; ++i) x[size_t(s * E + i)] += branch[size_t(s * E + i)];
@@ -481,7 +377,7 @@ std::vector<float> CpuAudioEncoder::encode(std::span<const float> mel, int frame
         // Light conv module: pw1, GLU, causal depthwise conv, norm, SiLU, pw2.
         normed = x;
         for (int64_t s = 0; s < S; ++s) rmsNorm(&normed[size_t(s * E)], E, L.convPreNorm);
-        linear(pool, L.convPw1, normed.data(), S, hidden.data(), clampScratch);
+        cpu::clampedMatmul(pool, L.convPw1, normed.data(), S, hidden.data(), clampScratch);
         for (int64_t s = 0; s < S; ++s)
             for (int64_t i = 0; i < E; ++i) {
                 const float a = hidden[size_t(s * 2 * E + i)], gate = hidden[size_t(s * 2 * E + E + i)];
@@ -500,7 +396,7 @@ std::vector<float> CpuAudioEncoder::encode(std::span<const float> mel, int frame
             rmsNorm(&branch[size_t(s * E)], E, L.convNorm);
             for (int64_t c = 0; c < E; ++c) branch[size_t(s * E + c)] = silu(branch[size_t(s * E + c)]);
         }
-        linear(pool, L.convPw2, branch.data(), S, attended.data(), clampScratch);
+        cpu::clampedMatmul(pool, L.convPw2, branch.data(), S, attended.data(), clampScratch);
         for (int64_t i = 0; i < S * E; ++i) x[size_t(i)] += attended[size_t(i)];
 
         halfStepFfn(L.ffn2Norm, L.ffn2Up, L.ffn2Down, L.ffn2PostNorm);

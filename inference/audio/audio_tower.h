@@ -4,21 +4,14 @@
 
 #include "audio/audio_encoder.h"
 #include "model/layer_plan.h"
+#include "model/tower_reader.h"
 
 #include <limits>
 #include <vector>
 
 namespace ocelle::audio {
 
-// A linear layer whose input and output are clamped by the file's scalars (`<name>.input_min`
-// ... `.output_max`, each optional), as Gemma 4's clipped linears are.
-struct ClampedLinear {
-    model::Weight weight;
-    float inputMin = -std::numeric_limits<float>::infinity();
-    float inputMax = std::numeric_limits<float>::infinity();
-    float outputMin = -std::numeric_limits<float>::infinity();
-    float outputMax = std::numeric_limits<float>::infinity();
-};
+using model::ClampedLinear;
 
 struct ConformerLayer {
     std::vector<float> ffnNorm, ffnPostNorm;

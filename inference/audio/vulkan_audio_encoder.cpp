@@ -59,8 +59,8 @@ struct VulkanAudioEncoder::Impl {
         d.inputMax = l.inputMax;
         d.outputMin = l.outputMin;
         d.outputMax = l.outputMax;
-        d.clampsInput = std::isfinite(l.inputMin) || std::isfinite(l.inputMax);
-        d.clampsOutput = std::isfinite(l.outputMin) || std::isfinite(l.outputMax);
+        d.clampsInput = l.inputClamped();
+        d.clampsOutput = l.outputClamped();
         return d;
     }
 

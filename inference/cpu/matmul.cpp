@@ -175,4 +175,18 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
         grain);
 }
 
+void clampedMatmul(ThreadPool& pool, const model::ClampedLinear& l, const float* x, int64_t tokens,
+                   float* out, std::vector<float>& scratch) {
+    const float* input = x;
+    if (l.inputClamped()) {
+        scratch.assign(x, x + tokens * l.weight.cols);
+        for (float& v : scratch) v = std::clamp(v, l.inputMin, l.inputMax);
+        input = scratch.data();
+    }
+    matmul(pool, l.weight, input, tokens, out);
+    if (l.outputClamped())
+        for (int64_t i = 0; i < tokens * l.weight.rows; ++i)
+            out[i] = std::clamp(out[i], l.outputMin, l.outputMax);
+}
+
 } // namespace ocelle::cpu

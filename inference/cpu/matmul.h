@@ -3,8 +3,10 @@
 
 #include "cpu/thread_pool.h"
 #include "model/layer_plan.h"
+#include "model/tower_reader.h"
 
 #include <cstdint>
+#include <vector>
 
 namespace ocelle::cpu {
 
@@ -28,5 +30,10 @@ ActivationPrecision activationPrecision();
 
 // The same for one row (used by tests and by the single-row paths).
 float dotRow(const model::Weight& w, int64_t row, const float* x);
+
+// matmul through a clamped linear: the input clamped first (into `scratch` when it clamps), the
+// output clamped after.
+void clampedMatmul(ThreadPool& pool, const model::ClampedLinear& l, const float* x, int64_t tokens,
+                   float* out, std::vector<float>& scratch);
 
 } // namespace ocelle::cpu

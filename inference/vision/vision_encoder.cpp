@@ -7,6 +7,7 @@
 #include "gguf/gguf.h"
 #include "gguf/tensor_types.h"
 #include "model/layer_plan.h"
+#include "model/tower_reader.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,121 +16,9 @@
 namespace ocelle::vision {
 namespace {
 
-std::string shapeOf(std::initializer_list<int64_t> shape) {
-    std::string s = "{";
-    for (int64_t n : shape) s += (s.size() > 1 ? ", " : "") + std::to_string(n);
-    return s + "}";
+[[noreturn]] void raiseVisionError(const std::string& message) {
+    throw VisionError(message);
 }
-
-// Reads the vision tower's keys and tensors, failing with messages that name them.
-class TowerReader {
-public:
-    explicit TowerReader(const gguf::File& file) : file_(file) {}
-
-    [[noreturn]] void fail(const std::string& message) const {
-        throw VisionError(file_.path() + ": " + message);
-    }
-
-    int positiveKey(const std::string& key, int64_t max = 1 << 20) const {
-        std::optional<int64_t> value;
-        try {
-            value = file_.getInt(key);
-        } catch (const gguf::Error& e) {
-            fail(std::string("vision key '") + key + "': " + e.what());
-        }
-        if (!value) fail("the vision tower lacks the required key '" + key + "'");
-        if (*value <= 0 || *value > max)
-            fail("vision key '" + key + "' = " + std::to_string(*value) + " is out of range (1.." +
-                 std::to_string(max) + ")");
-        return static_cast<int>(*value);
-    }
-
-    const gguf::TensorInfo& tensor(const std::string& name, std::initializer_list<int64_t> shape) const {
-        const gguf::TensorInfo* t = file_.tensor(name);
-        if (!t) fail("vision tensor '" + name + "' is missing (expected shape " + shapeOf(shape) + ")");
-        bool ok = t->ne.size() <= shape.size();
-        size_t i = 0;
-        for (int64_t n : shape) ok = ok && t->dim(i++) == n;
-        if (!ok)
-            fail("vision tensor '" + name + "' has shape " + t->shapeString() + ", expected " +
-                 shapeOf(shape));
-        return *t;
-    }
-
-    std::vector<float> floats(const std::string& name, std::initializer_list<int64_t> shape) const {
-        const gguf::TensorInfo& t = tensor(name, shape);
-        const auto traits = gguf::typeTraits(t.rawType);
-        if (!traits || !gguf::canDequantize(t.rawType) || t.elements() % traits->blockElements)
-            fail("vision tensor '" + name + "' has type " + gguf::typeName(t.rawType) +
-                 ", expected F32 or F16");
-        std::vector<float> out(static_cast<size_t>(t.elements()));
-        gguf::dequantizeRow(t.rawType, t.data, out.data(), t.elements());
-        for (float v : out)
-            if (!std::isfinite(v)) fail("vision tensor '" + name + "' contains a non-finite value");
-        return out;
-    }
-
-    // A matrix of `rows` rows of `cols` inputs, used in place. `shape` is the stored ggml shape
-    // (the patch kernel is 4-D, everything else {cols, rows}).
-    model::Weight matrix(const std::string& name, int64_t cols, int64_t rows,
-                         std::initializer_list<int64_t> shape) const {
-        const gguf::TensorInfo& t = tensor(name, shape);
-        const auto traits = gguf::typeTraits(t.rawType);
-        if (!traits || !gguf::canDequantize(t.rawType))
-            fail("vision tensor '" + name + "' has weight type " + gguf::typeName(t.rawType) +
-                 ", which Ocelle cannot compute with");
-        if (cols % traits->blockElements)
-            fail("vision tensor '" + name + "': row width " + std::to_string(cols) +
-                 " is not a multiple of the " + gguf::typeName(t.rawType) + " block size");
-        model::Weight w;
-        w.tensor = &t;
-        w.type = t.rawType;
-        w.data = t.data;
-        w.cols = cols;
-        w.rows = rows;
-        w.rowBytes = static_cast<uint64_t>(cols / traits->blockElements) * traits->blockBytes;
-        if (w.rowBytes * static_cast<uint64_t>(rows) > t.nbytes)
-            fail("vision tensor '" + name + "' holds fewer bytes than its shape needs");
-        return w;
-    }
-    model::Weight matrix(const std::string& name, int64_t cols, int64_t rows) const {
-        return matrix(name, cols, rows, {cols, rows});
-    }
-
-    // `prefix.weight` plus its optional clamp scalars.
-    ClampedLinear clamped(const std::string& prefix, int64_t cols, int64_t rows) const {
-        ClampedLinear l;
-        l.weight = matrix(prefix + ".weight", cols, rows);
-        const auto scalar = [&](const char* suffix, float& into) {
-            const std::string name = prefix + suffix;
-            if (file_.tensor(name)) into = floats(name, {1})[0];
-        };
-        scalar(".input_min", l.inputMin);
-        scalar(".input_max", l.inputMax);
-        scalar(".output_min", l.outputMin);
-        scalar(".output_max", l.outputMax);
-        if (!(l.inputMin <= l.inputMax) || !(l.outputMin <= l.outputMax))
-            fail("vision tensor '" + prefix + "' has a clamp range with min > max");
-        return l;
-    }
-
-    // clip.vision.image_mean / image_std: three floats, or absent.
-    void triple(const std::string& key, float (&into)[3], bool positive) const {
-        const gguf::Value* v = file_.find(key);
-        if (!v) return;
-        if (!v->isArray() || v->size() != 3)
-            fail("vision key '" + key + "' must be an array of 3 numbers, found " + v->describe());
-        for (uint64_t i = 0; i < 3; ++i) {
-            const auto x = v->floatAt(i);
-            if (!x || !std::isfinite(*x) || (positive && *x <= 0))
-                fail("vision key '" + key + "' holds an invalid value: " + v->describe());
-            into[i] = static_cast<float>(*x);
-        }
-    }
-
-private:
-    const gguf::File& file_;
-};
 
 // x / sqrt(mean(x^2) + eps) * weight (no weight when null), one row of n values, in place. fp32.
 void rmsNorm(float* x, int64_t n, const float* weight, float eps) {
@@ -148,21 +37,6 @@ inline float geluTanh(float x) {
 
 inline float geluQuick(float x) {
     return x / (1.0f + std::exp(-1.702f * x));
-}
-
-// out = clamp(W clamp(x)) for `tokens` rows.
-void linear(cpu::ThreadPool& pool, const ClampedLinear& l, const float* x, int64_t tokens, float* out,
-            std::vector<float>& scratch) {
-    const float* input = x;
-    if (std::isfinite(l.inputMin) || std::isfinite(l.inputMax)) {
-        scratch.assign(x, x + tokens * l.weight.cols);
-        for (float& v : scratch) v = std::clamp(v, l.inputMin, l.inputMax);
-        input = scratch.data();
-    }
-    cpu::matmul(pool, l.weight, input, tokens, out);
-    if (std::isfinite(l.outputMin) || std::isfinite(l.outputMax))
-        for (int64_t i = 0; i < tokens * l.weight.rows; ++i)
-            out[i] = std::clamp(out[i], l.outputMin, l.outputMax);
 }
 
 // Split-half rotation of `dims` values by per-pair cos/sin (dimension i pairs with i + dims/2).
@@ -247,7 +121,7 @@ int VisionEncoder::tokensFor(int patchesX, int patchesY) {
 }
 
 VisionEncoder::VisionEncoder(std::unique_ptr<gguf::File> file) {
-    TowerReader r(*file);
+    const model::TowerReader r(*file, "vision", raiseVisionError);
     const auto arch = file->getString("general.architecture");
     if (arch && *arch != "clip")
         r.fail("general.architecture is '" + *arch + "', not 'clip': this is not an mmproj file");
@@ -480,9 +354,9 @@ std::vector<float> CpuVisionEncoder::encodeVectors(std::vector<float> vectors, i
                 rmsNorm(&normed[size_t(n * D)], D, B.ln1.data(), eps);
             }
         });
-        linear(pool, B.q, normed.data(), N, q.data(), clampScratch);
-        linear(pool, B.k, normed.data(), N, k.data(), clampScratch);
-        linear(pool, B.v, normed.data(), N, v.data(), clampScratch);
+        cpu::clampedMatmul(pool, B.q, normed.data(), N, q.data(), clampScratch);
+        cpu::clampedMatmul(pool, B.k, normed.data(), N, k.data(), clampScratch);
+        cpu::clampedMatmul(pool, B.v, normed.data(), N, v.data(), clampScratch);
         pool.parallelFor(N, [&](int64_t b, int64_t e) {
             for (int64_t n = b; n < e; ++n)
                 for (int h = 0; h < H; ++h) {
@@ -521,7 +395,7 @@ std::vector<float> CpuVisionEncoder::encodeVectors(std::vector<float> vectors, i
                 for (int64_t j = 0; j < N; ++j) kern.axpyF32(scores[size_t(j)] * inv, values + j * hd, o, hd);
             }
         });
-        linear(pool, B.out, attended.data(), N, branch.data(), clampScratch);
+        cpu::clampedMatmul(pool, B.out, attended.data(), N, branch.data(), clampScratch);
         pool.parallelFor(N, [&](int64_t b, int64_t e) {
             for (int64_t n = b; n < e; ++n) {
                 float* row = &branch[size_t(n * D)];
@@ -532,8 +406,8 @@ std::vector<float> CpuVisionEncoder::encodeVectors(std::vector<float> vectors, i
                 rmsNorm(&normed[size_t(n * D)], D, B.ln2.data(), eps);
             }
         });
-        linear(pool, B.gate, normed.data(), N, gate.data(), clampScratch);
-        linear(pool, B.up, normed.data(), N, up.data(), clampScratch);
+        cpu::clampedMatmul(pool, B.gate, normed.data(), N, gate.data(), clampScratch);
+        cpu::clampedMatmul(pool, B.up, normed.data(), N, up.data(), clampScratch);
         const bool quick = activation() == Activation::GeluQuick;
         pool.parallelFor(
             N * F,
@@ -544,7 +418,7 @@ std::vector<float> CpuVisionEncoder::encodeVectors(std::vector<float> vectors, i
                 }
             },
             4096);
-        linear(pool, B.down, gate.data(), N, branch.data(), clampScratch);
+        cpu::clampedMatmul(pool, B.down, gate.data(), N, branch.data(), clampScratch);
         pool.parallelFor(N, [&](int64_t b, int64_t e) {
             for (int64_t n = b; n < e; ++n) {
                 float* row = &branch[size_t(n * D)];
@@ -585,7 +459,7 @@ std::vector<float> CpuVisionEncoder::encodeVectors(std::vector<float> vectors, i
     for (int64_t t = 0; t < T; ++t) rmsNorm(&pooled[size_t(t * D)], D, nullptr, eps);
     if (trace) trace->projectorInput = pooled;
     std::vector<float> tokens(size_t(T) * size_t(p.projectionDim));
-    linear(pool, w.projection, pooled.data(), T, tokens.data(), clampScratch);
+    cpu::clampedMatmul(pool, w.projection, pooled.data(), T, tokens.data(), clampScratch);
     return tokens;
 }
 

@@ -20,9 +20,8 @@
 
 #include "model/hparams.h"
 #include "model/layer_plan.h"
+#include "model/tower_reader.h"
 
-#include <cmath>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <span>
@@ -98,18 +97,7 @@ std::optional<ImageAttentionPolicy> parseImageAttentionPolicy(const std::string&
 // text model of these hyperparameters under `policy`.
 bool imageTokensBidirectional(ImageAttentionPolicy policy, const model::HyperParams& text);
 
-// A linear layer whose input and output are clamped by the file's scalars (`<name>.input_min`
-// ... `.output_max`, each optional; infinite when absent), as Gemma 4's clippable linears on E models.
-struct ClampedLinear {
-    model::Weight weight;
-    float inputMin = -std::numeric_limits<float>::infinity(),
-          inputMax = std::numeric_limits<float>::infinity();
-    float outputMin = -std::numeric_limits<float>::infinity(),
-          outputMax = std::numeric_limits<float>::infinity();
-    bool inputClamped() const { return std::isfinite(inputMin) || std::isfinite(inputMax); }
-    bool outputClamped() const { return std::isfinite(outputMin) || std::isfinite(outputMax); }
-    bool clamped() const { return inputClamped() || outputClamped(); }
-};
+using model::ClampedLinear;
 
 // One transformer block of the tower, as read from the file (matrices point into the mapped file).
 struct VisionBlock {
