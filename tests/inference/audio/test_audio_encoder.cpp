@@ -5,6 +5,7 @@
 #include "cpu/cpu_model.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
+#include "inference/encoder_test_support.h"
 #include "model/hparams.h"
 
 #include <QFile>
@@ -21,53 +22,11 @@ using namespace ocelle;
 
 namespace {
 
+using test::readFloats;
+using test::readJson;
+using test::relativeL2;
+
 const QString kAudioDir = QStringLiteral(OCELLE_FIXTURES_DIR "/audio/");
-
-std::vector<float> readFloats(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    const QByteArray bytes = f.readAll();
-    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
-    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
-    return out;
-}
-
-QJsonObject readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
-
-double relativeL2(const float* ours, const float* reference, size_t n) {
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < n; ++i) {
-        diff += (double(ours[i]) - reference[i]) * (double(ours[i]) - reference[i]);
-        norm += double(reference[i]) * reference[i];
-    }
-    return std::sqrt(diff / norm);
-}
-
-// A copy of `source` through `edit` (which may drop or change keys and tensors), written to `path`.
-struct Rewrite {
-    std::function<bool(const std::string&)> keepKey = [](const std::string&) { return true; };
-    std::function<bool(const std::string&)> keepTensor = [](const std::string&) { return true; };
-    std::vector<std::pair<std::string, gguf::MetaValue>> setKeys;
-};
-
-void rewrite(const std::string& source, const std::string& path, const Rewrite& edit) {
-    auto file = gguf::File::open(source);
-    gguf::Writer writer;
-    for (const auto& [key, value] : file->metadata())
-        if (edit.keepKey(key) && key != "general.alignment") writer.set(key, gguf::MetaValue::copyOf(value));
-    for (const auto& [key, value] : edit.setKeys) writer.set(key, value);
-    for (const auto& t : file->tensors())
-        if (edit.keepTensor(t.name)) writer.addRawTensor(t.name, t.ne, t.rawType, {t.data, size_t(t.nbytes)});
-    const auto bytes = writer.toBytes();
-    QFile out(QString::fromStdString(path));
-    QVERIFY(out.open(QIODevice::WriteOnly));
-    QCOMPARE(out.write(reinterpret_cast<const char*>(bytes.data()), qint64(bytes.size())),
-             qint64(bytes.size()));
-}
 
 QString loadError(const std::string& path) {
     try {
@@ -218,33 +177,33 @@ private slots:
 
         // An mmproj with only the vision tower (the audio keys and tensors removed).
         const std::string visionOnly = dir.filePath("vision-only.gguf").toStdString();
-        Rewrite noAudio;
+        test::GgufEdit noAudio;
         noAudio.keepKey = [](const std::string& k) { return k.rfind("clip.audio.", 0) != 0; };
         noAudio.keepTensor = [](const std::string& n) {
             return n.rfind("a.", 0) != 0 && n.rfind("mm.a.", 0) != 0;
         };
         noAudio.setKeys.emplace_back("clip.has_audio_encoder", gguf::MetaValue::boolean(false));
-        rewrite(combined, visionOnly, noAudio);
+        test::writeEditedCopy(combined, visionOnly, noAudio);
         QVERIFY2(loadError(visionOnly).contains("this model has no audio encoder"),
                  qPrintable(loadError(visionOnly)));
 
         const std::string missing = dir.filePath("missing.gguf").toStdString();
-        Rewrite dropTensor;
+        test::GgufEdit dropTensor;
         dropTensor.keepTensor = [](const std::string& n) { return n != "a.blk.1.attn_k_rel.weight"; };
-        rewrite(source, missing, dropTensor);
+        test::writeEditedCopy(source, missing, dropTensor);
         QVERIFY2(loadError(missing).contains("'a.blk.1.attn_k_rel.weight' is missing"),
                  qPrintable(loadError(missing)));
 
         const std::string wrongWidth = dir.filePath("wrong-width.gguf").toStdString();
-        Rewrite width;
+        test::GgufEdit width;
         width.setKeys.emplace_back("clip.audio.embedding_length", gguf::MetaValue::uint32(48));
-        rewrite(source, wrongWidth, width);
+        test::writeEditedCopy(source, wrongWidth, width);
         QVERIFY2(loadError(wrongWidth).contains("has shape"), qPrintable(loadError(wrongWidth)));
 
         const std::string otherProjector = dir.filePath("other.gguf").toStdString();
-        Rewrite projector;
+        test::GgufEdit projector;
         projector.setKeys.emplace_back("clip.audio.projector_type", gguf::MetaValue::string("ultravox"));
-        rewrite(source, otherProjector, projector);
+        test::writeEditedCopy(source, otherProjector, projector);
         QVERIFY2(loadError(otherProjector).contains("'ultravox'"), qPrintable(loadError(otherProjector)));
 
         const QString textModel = loadError(OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf");

@@ -1,6 +1,8 @@
 // `ocelle-cli embed-audio` and `run --audio` end to end: the fixture WAV decoded, featurised and
 // encoded by our own pipeline against llama.cpp's soft tokens, long audio split into 30 s pieces,
 // and the refusals (model without audio, missing file).
+#include "inference/encoder_test_support.h"
+
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -11,6 +13,8 @@
 #include <cmath>
 
 namespace {
+
+using ocelle::test::readFloats;
 
 const QString kFixtures = QStringLiteral(OCELLE_FIXTURES_DIR);
 const QString kMmproj = kFixtures + "/audio/tiny-gemma4-e-mmproj-audio.gguf";
@@ -27,15 +31,6 @@ Run cli(const QStringList& args) {
     if (!p.waitForFinished(60000)) qFatal("ocelle-cli timed out");
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
             p.readAllStandardError()};
-}
-
-std::vector<float> readFloats(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return {};
-    const QByteArray bytes = f.readAll();
-    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
-    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
-    return out;
 }
 
 // A 16-bit mono PCM WAV of a 440 Hz tone.

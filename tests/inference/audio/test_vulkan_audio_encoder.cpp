@@ -11,6 +11,7 @@
 #include "audio/vulkan_audio_encoder.h"
 #include "engine/engine.h"
 #include "gguf/gguf.h"
+#include "inference/encoder_test_support.h"
 #include "vulkan/vulkan_model.h"
 
 #include "../vulkan/vulkan_test_support.h"
@@ -27,32 +28,12 @@ using namespace ocelle;
 
 namespace {
 
+using test::readFloats;
+using test::readJson;
+using test::relativeL2;
+
 const QString kAudioDir = QStringLiteral(OCELLE_FIXTURES_DIR "/audio/");
 const std::string kTower = (kAudioDir + "tiny-gemma4-e-mmproj-audio.gguf").toStdString();
-
-std::vector<float> readFloats(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    const QByteArray bytes = f.readAll();
-    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
-    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
-    return out;
-}
-
-QJsonObject readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
-
-double relativeL2(const float* ours, const float* reference, size_t n) {
-    double diff = 0, norm = 0;
-    for (size_t i = 0; i < n; ++i) {
-        diff += (double(ours[i]) - reference[i]) * (double(ours[i]) - reference[i]);
-        norm += double(reference[i]) * reference[i];
-    }
-    return std::sqrt(diff / norm);
-}
 
 } // namespace
 

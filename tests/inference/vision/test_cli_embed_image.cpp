@@ -1,6 +1,8 @@
 // `ocelle-cli embed-image` and `run --image` end to end: the fixture PNG decoded, preprocessed and
 // encoded by our pipeline against llama.cpp's soft tokens (CPU and Vulkan backends), HF sizing, and
 // the refusals (audio-only mmproj, bad options, missing file).
+#include "inference/encoder_test_support.h"
+
 #include <QFile>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -11,6 +13,8 @@
 #include <cmath>
 
 namespace {
+
+using ocelle::test::readFloats;
 
 const QString kFixtures = QStringLiteral(OCELLE_FIXTURES_DIR);
 const QString kMmproj = kFixtures + "/vision/tiny-gemma4-e-mmproj.gguf";
@@ -28,15 +32,6 @@ Run cli(const QStringList& args) {
     if (!p.waitForFinished(60000)) qFatal("ocelle-cli timed out");
     return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
             p.readAllStandardError()};
-}
-
-std::vector<float> readFloats(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return {};
-    const QByteArray bytes = f.readAll();
-    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
-    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
-    return out;
 }
 
 } // namespace

@@ -3,6 +3,7 @@
 // in vision.ref.json; the loader's refusals; the standardize step of the large towers.
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
+#include "inference/encoder_test_support.h"
 #include "model/hparams.h"
 #include "vision/vision_encoder.h"
 
@@ -20,61 +21,13 @@ using namespace ocelle;
 
 namespace {
 
+using test::compare;
+using test::Difference;
+using test::readFloats;
+using test::readJson;
+
 const QString kVisionDir = QStringLiteral(OCELLE_FIXTURES_DIR "/vision/");
 const std::string kMmproj = OCELLE_FIXTURES_DIR "/vision/tiny-gemma4-e-mmproj.gguf";
-
-std::vector<float> readFloats(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    const QByteArray bytes = f.readAll();
-    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
-    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
-    return out;
-}
-
-QJsonObject readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
-
-struct Difference {
-    double relativeL2 = 0;
-    double maxAbs = 0;
-};
-
-Difference compare(const std::vector<float>& ours, const float* reference, size_t n) {
-    if (ours.size() != n) qFatal("size mismatch: %zu vs %zu", ours.size(), n);
-    double diff = 0, norm = 0, worst = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const double d = double(ours[i]) - reference[i];
-        diff += d * d;
-        norm += double(reference[i]) * reference[i];
-        worst = std::max(worst, std::abs(d));
-    }
-    return {std::sqrt(diff / norm), worst};
-}
-
-// A copy of `source` through `edit` (which may drop keys and tensors or add them), written to `path`.
-struct Rewrite {
-    std::function<bool(const std::string&)> keepKey = [](const std::string&) { return true; };
-    std::function<bool(const std::string&)> keepTensor = [](const std::string&) { return true; };
-    std::vector<std::pair<std::string, gguf::MetaValue>> setKeys;
-    std::vector<std::pair<std::string, std::vector<float>>> addF32; // 1-D F32 tensors
-};
-
-void rewrite(const std::string& source, const std::string& path, const Rewrite& edit) {
-    auto file = gguf::File::open(source);
-    gguf::Writer writer;
-    for (const auto& [key, value] : file->metadata())
-        if (edit.keepKey(key) && key != "general.alignment") writer.set(key, gguf::MetaValue::copyOf(value));
-    for (const auto& [key, value] : edit.setKeys) writer.set(key, value);
-    for (const auto& t : file->tensors())
-        if (edit.keepTensor(t.name)) writer.addRawTensor(t.name, t.ne, t.rawType, {t.data, size_t(t.nbytes)});
-    for (const auto& [name, values] : edit.addF32)
-        writer.addTensor(name, {int64_t(values.size())}, uint32_t(gguf::TensorType::F32), values);
-    writer.write(path);
-}
 
 QString loadError(const std::string& path) {
     try {
@@ -285,10 +238,10 @@ private slots:
         QFETCH(QString, needle);
         QTemporaryDir dir;
         const std::string path = (dir.path() + "/edited.gguf").toStdString();
-        Rewrite edit;
+        test::GgufEdit edit;
         edit.keepKey = [&](const std::string& k) { return QString::fromStdString(k) != dropKey; };
         edit.keepTensor = [&](const std::string& t) { return QString::fromStdString(t) != dropTensor; };
-        rewrite(kMmproj, path, edit);
+        test::writeEditedCopy(kMmproj, path, edit);
         const QString error = loadError(path);
         QVERIFY2(error.contains("edited.gguf") && error.contains(needle), qPrintable(error));
     }
@@ -296,9 +249,9 @@ private slots:
     void wrongProjectorTypeIsRefused() {
         QTemporaryDir dir;
         const std::string path = (dir.path() + "/other.gguf").toStdString();
-        Rewrite edit;
+        test::GgufEdit edit;
         edit.setKeys.push_back({"clip.vision.projector_type", gguf::MetaValue::string("gemma3")});
-        rewrite(kMmproj, path, edit);
+        test::writeEditedCopy(kMmproj, path, edit);
         QVERIFY2(loadError(path).contains("'gemma3' is not Gemma 4's"), qPrintable(loadError(path)));
     }
 
@@ -312,10 +265,10 @@ private slots:
         QTemporaryDir dir;
         const auto variant = [&](const std::string& name, std::vector<float> bias, std::vector<float> scale) {
             const std::string path = (dir.path() + "/" + QString::fromStdString(name)).toStdString();
-            Rewrite edit;
+            test::GgufEdit edit;
             if (!bias.empty()) edit.addF32.push_back({"v.std_bias", bias});
             if (!scale.empty()) edit.addF32.push_back({"v.std_scale", scale});
-            rewrite(kMmproj, path, edit);
+            test::writeEditedCopy(kMmproj, path, edit);
             return path;
         };
         auto scaled = vision::VisionEncoder::load(

@@ -2,6 +2,7 @@
 // preprocessing of the fixture PNGs, our encoder, the tiny E text model; checked against
 // llama.cpp's pixel tensors and soft tokens and against the float64 prompt logits.
 #include "cpu/cpu_model.h"
+#include "inference/encoder_test_support.h"
 #include "media/image.h"
 #include "media/image_preprocess.h"
 #include "vision/vision_encoder.h"
@@ -18,22 +19,10 @@ using namespace ocelle;
 
 namespace {
 
+using test::readFloats;
+using test::readJson;
+
 const QString kVisionDir = QStringLiteral(OCELLE_FIXTURES_DIR "/vision/");
-
-std::vector<float> readFloats(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    const QByteArray bytes = f.readAll();
-    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
-    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
-    return out;
-}
-
-QJsonObject readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
 
 } // namespace
 

@@ -7,6 +7,7 @@
 #include "cpu/cpu_model.h"
 #include "engine/engine.h"
 #include "gguf/gguf.h"
+#include "inference/encoder_test_support.h"
 #include "tokenizer/vocab.h"
 #include "vision/vision_encoder.h"
 
@@ -23,24 +24,12 @@ using namespace ocelle;
 
 namespace {
 
+using test::readFloats;
+using test::readJson;
+
 const QString kVisionDir = QStringLiteral(OCELLE_FIXTURES_DIR "/vision/");
 const std::string kTextModel = OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf";
 const std::string kMmproj = OCELLE_FIXTURES_DIR "/vision/tiny-gemma4-e-mmproj.gguf";
-
-std::vector<float> readFloats(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    const QByteArray bytes = f.readAll();
-    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
-    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
-    return out;
-}
-
-QJsonObject readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
 
 } // namespace
 

@@ -7,6 +7,7 @@
 // float64 reference under both attention policies. Validation errors must stay zero.
 #include "engine/engine.h"
 #include "gguf/gguf.h"
+#include "inference/encoder_test_support.h"
 #include "vision/vulkan_vision_encoder.h"
 #include "vulkan/vulkan_model.h"
 
@@ -23,41 +24,14 @@ using namespace ocelle;
 
 namespace {
 
+using test::compare;
+using test::Difference;
+using test::readFloats;
+using test::readJson;
+
 const QString kVisionDir = QStringLiteral(OCELLE_FIXTURES_DIR "/vision/");
 const std::string kMmproj = OCELLE_FIXTURES_DIR "/vision/tiny-gemma4-e-mmproj.gguf";
 const std::string kTextModel = OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf";
-
-std::vector<float> readFloats(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    const QByteArray bytes = f.readAll();
-    std::vector<float> out(size_t(bytes.size()) / sizeof(float));
-    std::memcpy(out.data(), bytes.constData(), out.size() * sizeof(float));
-    return out;
-}
-
-QJsonObject readJson(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) qFatal("cannot open %s", qPrintable(path));
-    return QJsonDocument::fromJson(f.readAll()).object();
-}
-
-struct Difference {
-    double relativeL2 = 0;
-    double maxAbs = 0;
-};
-
-Difference compare(const std::vector<float>& ours, const float* reference, size_t n) {
-    if (ours.size() != n) qFatal("size mismatch: %zu vs %zu", ours.size(), n);
-    double diff = 0, norm = 0, worst = 0;
-    for (size_t i = 0; i < n; ++i) {
-        const double d = double(ours[i]) - reference[i];
-        diff += d * d;
-        norm += double(reference[i]) * reference[i];
-        worst = std::max(worst, std::abs(d));
-    }
-    return {std::sqrt(diff / norm), worst};
-}
 
 // The first usable device, CPU-type included; empty with `why` set when there is none.
 std::string testDeviceIndex(std::string& why) {
