@@ -83,6 +83,8 @@ int runServe(const std::vector<std::string>& argv) {
     auto model = std::shared_ptr<server::ServedModel>(
         server::ServedModel::load(modelPath, mmproj, loadOptions, int(ctx)));
     server::OpenAiServer server(model, options);
+    QObject::connect(&server, &server::OpenAiServer::requestLogged,
+                     [](const QString& line) { std::fprintf(stderr, "%s\n", qPrintable(line)); });
     QString problem;
     if (!server.start(&problem))
         throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " +

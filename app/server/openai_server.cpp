@@ -4,6 +4,7 @@
 #include "served_model.h"
 
 #include <QDateTime>
+#include <QElapsedTimer>
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QPointer>
@@ -218,6 +219,7 @@ struct OpenAiServer::Job {
     std::optional<ApiError> error;
 
     // The server thread's own.
+    QElapsedTimer age;
     bool streamStarted = false;
     int toolCallsSent = 0;
 
@@ -348,6 +350,7 @@ void OpenAiServer::answerChatCompletion(const QHttpServerRequest& request, QTcpS
                                           .rightJustified(16, '0')
                                           .toStdString();
     job->created = QDateTime::currentSecsSinceEpoch();
+    job->age.start();
     job->socket = socket;
     job->responder = std::move(responder);
     std::weak_ptr<Job> weak = job;
@@ -487,6 +490,18 @@ void OpenAiServer::finish(const std::shared_ptr<Job>& job) {
             emit requestsServedChanged(served_);
         }
     }
+    QString line = QString::fromStdString(job->completionId) + (job->request.stream ? " (stream): " : ": ");
+    if (error) {
+        line += QString("%1 %2").arg(error->status).arg(QString::fromStdString(error->message));
+    } else {
+        line += QString("%1 prompt + %2 completion tokens, ")
+                    .arg(result->promptTokens)
+                    .arg(result->completionTokens);
+        line += result->finish == CompletionResult::Finish::Cancelled
+                    ? QString("stopped: the client went away")
+                    : QString("finish %1").arg(finishReasonName(result->finish));
+    }
+    emit requestLogged(line + QString(", %1 s").arg(double(job->age.elapsed()) / 1000.0, 0, 'f', 2));
     disconnect(job->onDisconnect);
     if (running_ == job) running_.reset();
     startNext();

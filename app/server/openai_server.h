@@ -55,6 +55,8 @@ public:
 
 signals:
     void requestsServedChanged(int served);
+    // One line per chat completion, for a log: status, tokens, how it ended, how long it took.
+    void requestLogged(const QString& line);
 
 protected:
     bool handleRequest(const QHttpServerRequest& request, QTcpSocket* socket) override;
