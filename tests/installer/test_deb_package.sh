@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The Debian package, end to end on this machine: cpack makes ocelle_<version>_amd64.deb from the
+# existing build tree, `apt-get install ./ocelle_*.deb` installs it, the installed ocelle-cli and
+# ocelle run (the app under Xvfb, screenshot kept), the running app loads nothing its Depends do not
+# cover, and `apt-get purge` leaves no file behind in the system folders.
+# Needs root (it installs a package); without it the test is skipped (exit 77).
+# Usage: test_deb_package.sh BUILD_DIR VERSION FIXTURE_MODEL OUTPUT_DIR
+set -euo pipefail
+build=$1 version=$2 model=$3 output=$4
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/package_test_support.sh"
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "SKIP: installing and purging the .deb needs root; run this test as root to check the package"
+  exit 77
+fi
+if dpkg-query -W -f='${db:Status-Status}' ocelle 2>/dev/null | grep -qv '^not-installed$'; then
+  fail "a package named ocelle is already on this machine ($(dpkg-query -W -f='${Version} ${db:Status-Status}' ocelle)); \
+this test installs and purges its own, so remove that one first: apt-get purge ocelle"
+fi
+
+work=$(mktemp -d /tmp/ocelle-deb-test.XXXXXX)
+apt_options=(-y -q -o DPkg::Lock::Timeout=600)
+# Files in the system folders a desktop package and its triggers write to (apt's and dpkg's own
+# bookkeeping aside); the package's own files, wherever they are, are checked with dpkg -L.
+snapshot() {
+  local share=/usr/share
+  find /usr/bin /usr/sbin /usr/local /etc /opt /var/lib /usr/lib/x86_64-linux-gnu/qt6 \
+    $share/applications $share/icons $share/metainfo $share/mime $share/man $share/doc $share/pixmaps \
+    -xdev \( -type f -o -type l \) -not -path '/var/lib/dpkg/*' -not -path '/var/lib/apt/*' 2>/dev/null | sort
+}
+packages_installed() { dpkg-query -W -f='${db:Status-Status} ${Package}\n' | awk '$1 == "installed" {print $2}' | sort; }
+
+# Whatever happens below, the machine ends as it was: the package and anything apt pulled in for it
+# are purged, and the scratch folder goes.
+cleanup() {
+  local status=$?
+  if dpkg-query -W -f='${db:Status-Status}' ocelle 2>/dev/null | grep -qv '^not-installed$'; then
+    echo "cleanup: purging ocelle"
+    DEBIAN_FRONTEND=noninteractive apt-get purge "${apt_options[@]}" ocelle >"$work/cleanup-purge.log" 2>&1 ||
+      { echo "cleanup: apt-get purge ocelle failed:"; cat "$work/cleanup-purge.log"; status=1; }
+  fi
+  if [ -s "$work/pulled-in.txt" ]; then
+    echo "cleanup: purging what the install pulled in: $(tr '\n' ' ' <"$work/pulled-in.txt")"
+    DEBIAN_FRONTEND=noninteractive xargs apt-get purge "${apt_options[@]}" <"$work/pulled-in.txt" >/dev/null 2>&1 ||
+      { echo "cleanup: could not purge $(cat "$work/pulled-in.txt")"; status=1; }
+  fi
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1. The package, from the build tree as it is (cpack installs the built files; no second build).
+cpack --config "$build/CPackConfig.cmake" -G DEB -B "$work/package" >"$work/cpack.log" 2>&1 ||
+  fail "cpack failed: $(cat "$work/cpack.log")"
+deb="$work/package/ocelle_${version}_amd64.deb"
+[ -f "$deb" ] || fail "cpack did not write $deb: $(ls "$work/package")"
+depends=$(dpkg-deb -f "$deb" Depends)
+for needed in libqt6quick6 libqt6qml6 libavformat59 qml6-module-qtquick-controls libvulkan1; do
+  grep -qE "(^|, )$needed( |,|$)" <<<"$depends" || fail "Depends does not name $needed: $depends"
+done
+echo "[$(date +%T)] ok: built $(basename "$deb"); Depends: $depends"
+
+# 2. Install it as a user would (Recommends left out: this test checks what Depends alone brings).
+echo "[$(date +%T)] snapshot of the system folders"
+snapshot >"$work/files-before.txt"
+packages_installed >"$work/packages-before.txt"
+DEBIAN_FRONTEND=noninteractive apt-get install "${apt_options[@]}" --no-install-recommends "$deb" \
+  >"$work/install.log" 2>&1 || fail "apt-get install $deb failed: $(cat "$work/install.log")"
+packages_installed | comm -13 "$work/packages-before.txt" - | grep -vx ocelle >"$work/pulled-in.txt" || true
+dpkg -L ocelle >"$work/package-files.txt"
+echo "[$(date +%T)] ok: installed ($(wc -l <"$work/package-files.txt") paths; pulled in: $(tr '\n' ' ' <"$work/pulled-in.txt")none else)"
+
+# 3. The installed programs, found on PATH, from a folder that has nothing of Ocelle in it.
+cd "$work"
+[ "$(command -v ocelle)" = /usr/bin/ocelle ] || fail "ocelle is not on PATH as /usr/bin/ocelle: $(command -v ocelle)"
+[ "$(command -v ocelle-cli)" = /usr/bin/ocelle-cli ] || fail "ocelle-cli is not on PATH as /usr/bin/ocelle-cli"
+check_cli /usr/bin "$version" "$model"
+man -w ocelle-cli | grep -qx /usr/share/man/man1/ocelle-cli.1.gz || fail "man does not find ocelle-cli(1)"
+MANWIDTH=80 man ocelle-cli 2>/dev/null | grep -q "ocelle-cli info PATH" || fail "the man page lacks the info command's usage"
+desktop-file-validate /usr/share/applications/org.ocelle.Ocelle.desktop || fail "the installed .desktop file is not valid"
+appstreamcli validate --no-net /usr/share/metainfo/org.ocelle.Ocelle.metainfo.xml >"$work/appstream.log" ||
+  fail "the installed AppStream metadata is not valid: $(cat "$work/appstream.log")"
+# dpkg's shared-mime-info trigger compiled our type into the MIME database.
+[ -f /usr/share/mime/application/x-gguf.xml ] || fail "the MIME database has no application/x-gguf after installing"
+echo "[$(date +%T)] ok: on PATH, man page, desktop file, AppStream metadata and the GGUF MIME type are installed"
+screenshot_app /usr/bin/ocelle "$output/installed-deb-app.png" "$work/app-maps.txt" "$work/app"
+python3 "$here/check_runtime_depends.py" ocelle "$work/app-maps.txt"
+
+# 4. Purge, and nothing of it may be left.
+DEBIAN_FRONTEND=noninteractive apt-get purge "${apt_options[@]}" ocelle >"$work/purge.log" 2>&1 ||
+  fail "apt-get purge ocelle failed: $(cat "$work/purge.log")"
+if [ -s "$work/pulled-in.txt" ]; then
+  DEBIAN_FRONTEND=noninteractive xargs apt-get purge "${apt_options[@]}" <"$work/pulled-in.txt" >/dev/null 2>&1
+  : >"$work/pulled-in.txt"
+fi
+left=()
+while read -r path; do
+  # Folders are shared with other packages; any file or link left is ours.
+  if [ ! -d "$path" ] && { [ -e "$path" ] || [ -L "$path" ]; }; then left+=("$path"); fi
+done <"$work/package-files.txt"
+[ ${#left[@]} -eq 0 ] || fail "files of the package are still there after purging: ${left[*]}"
+[ ! -e /usr/share/mime/application/x-gguf.xml ] || fail "the MIME database still has application/x-gguf after purging"
+# Any other new file must belong to a package someone else installed meanwhile (helpers share this machine).
+snapshot | comm -13 "$work/files-before.txt" - >"$work/files-new.txt"
+strays=()
+while read -r path; do
+  if ! dpkg -S "$path" >/dev/null 2>&1 && ! dpkg -S "${path#/usr}" >/dev/null 2>&1; then strays+=("$path"); fi
+done <"$work/files-new.txt"
+[ ${#strays[@]} -eq 0 ] || fail "new files that belong to no package are left in the system folders: ${strays[*]}"
+echo "[$(date +%T)] ok: purged; none of the package's $(wc -l <"$work/package-files.txt") paths and no other stray file is left"
