@@ -143,6 +143,12 @@ struct AttachmentListModel::Inspection {
     std::vector<Frame> frames;
 };
 
+bool AttachmentListModel::isAttachableFile(const QString& path) {
+    bool known = false;
+    kindOfFile(path, &known);
+    return known;
+}
+
 int AttachmentListModel::imageTokenEstimate(int width, int height, int budget) {
     return ocelle::media::softTokenCount(width, height, budget) + kImageOverhead;
 }

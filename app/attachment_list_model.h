@@ -47,6 +47,8 @@ public:
     // Prompt-token estimates (soft tokens plus the markers around them), as the chat format lays
     // them out: images at the image budget, video frames at 70 each with an "mm:ss" timestamp,
     // audio at 25 tokens per second.
+    // Whether a file is of a kind the composer takes (image, video, audio, PDF), by its MIME type.
+    static bool isAttachableFile(const QString& path);
     static int imageTokenEstimate(int width, int height, int budget);
     static int videoTokenEstimate(int width, int height, int frames);
     static int audioTokenEstimate(qint64 samples16k);

@@ -1,4 +1,5 @@
-// ocelle: the desktop app. Optional argument: a model file to open at start.
+// ocelle: the desktop app. Optional arguments: a model file to open at start, and files to attach.
+#include "attachment_list_model.h"
 #include "chat_controller.h"
 #include "model_controller.h"
 #include "single_instance.h"
@@ -8,6 +9,7 @@
 
 #include <QCommandLineParser>
 #include <QElapsedTimer>
+#include <QFileInfo>
 #include <QGuiApplication>
 #include <QIcon>
 #include <QQmlApplicationEngine>
@@ -21,6 +23,30 @@
 Q_IMPORT_QML_PLUGIN(Ocelle_AppPlugin)
 Q_IMPORT_QML_PLUGIN(Ocelle_UiPlugin)
 
+namespace {
+
+// Files from the command line or a later launch (the desktop entry passes the files it was opened
+// with): images, videos, audio and PDFs go to the composer, as if dropped; anything else is
+// opened as the model, whose loader says what is wrong with a file that is not one.
+struct OpenedFiles {
+    QStringList models;
+    QList<QUrl> attachments;
+};
+
+OpenedFiles sortOpenedFiles(const QStringList& files) {
+    OpenedFiles sorted;
+    for (const QString& file : files) {
+        if (!file.endsWith(QLatin1String(".gguf"), Qt::CaseInsensitive) &&
+            AttachmentListModel::isAttachableFile(file))
+            sorted.attachments << QUrl::fromLocalFile(QFileInfo(file).absoluteFilePath());
+        else
+            sorted.models << file;
+    }
+    return sorted;
+}
+
+} // namespace
+
 int main(int argc, char** argv) {
     QElapsedTimer sinceStart;
     sinceStart.start();
@@ -29,15 +55,19 @@ int main(int argc, char** argv) {
     QGuiApplication::setApplicationName(QStringLiteral("Ocelle"));
     QGuiApplication::setOrganizationName(QStringLiteral("Ocelle"));
     QGuiApplication::setApplicationVersion(QStringLiteral(OCELLE_VERSION));
+    // Matches the installed desktop entry (resources/linux/), so desktops show its name and icon.
+    QGuiApplication::setDesktopFileName(QStringLiteral("org.ocelle.Ocelle"));
     QGuiApplication::setWindowIcon(QIcon(QStringLiteral(":/ocelle/icons/ocelle.svg")));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(QStringLiteral("Chat with Google's Gemma 4 models on this computer."));
     parser.addHelpOption();
     parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("model"),
-                                 QStringLiteral("A Gemma 4 GGUF model file to open."),
-                                 QStringLiteral("[model.gguf]"));
+    parser.addPositionalArgument(
+        QStringLiteral("files"),
+        QStringLiteral(
+            "A Gemma 4 GGUF model file to open, and images, videos, audio files or PDFs to attach."),
+        QStringLiteral("[model.gguf] [files...]"));
     const QCommandLineOption firstFrameOption(
         QStringLiteral("quit-after-first-frame"),
         QStringLiteral("Print the time from start to the first frame on screen, then quit."));
@@ -56,7 +86,8 @@ int main(int argc, char** argv) {
         QStringLiteral("Open the model list at start (for demos and screenshots)."));
     parser.addOption(showModelsOption);
     parser.process(app);
-    if (parser.positionalArguments().size() > 1) {
+    const OpenedFiles opened = sortOpenedFiles(parser.positionalArguments());
+    if (opened.models.size() > 1) {
         std::fprintf(stderr, "ocelle: give at most one model file (see --help)\n");
         return 2;
     }
@@ -98,19 +129,28 @@ int main(int argc, char** argv) {
         if (window->visibility() == QWindow::Minimized || !window->isVisible()) window->showNormal();
         window->raise();
         window->requestActivate();
-        // A model opens as the model; other files go where dropped files go (the composer).
-        QVariantList others;
-        for (const QString& file : files) {
-            if (file.endsWith(QLatin1String(".gguf"), Qt::CaseInsensitive)) models->openModelPath(file);
-            else others << QUrl::fromLocalFile(file);
+        const OpenedFiles opened = sortOpenedFiles(files);
+        for (const QString& model : opened.models) models->openModelPath(model);
+        if (!opened.attachments.isEmpty()) {
+            QVariantList urls; // what a drop hands to filesDropped
+            for (const QUrl& url : opened.attachments) urls << url;
+            QMetaObject::invokeMethod(window, "filesDropped", Q_ARG(QVariant, urls));
         }
-        if (!others.isEmpty()) QMetaObject::invokeMethod(window, "filesDropped", Q_ARG(QVariant, others));
         std::printf("ocelle: another launch asked for this window (%lld file(s))\n",
                     static_cast<long long>(files.size()));
         std::fflush(stdout);
     });
+    if (!opened.attachments.isEmpty()) {
+        ChatController* chat = ChatController::instance(&engine);
+        const int attached = chat->attachUrls(opened.attachments);
+        std::printf("ocelle: attached %d of %lld file(s) to the message%s%s\n", attached,
+                    static_cast<long long>(opened.attachments.size()),
+                    attached < opened.attachments.size() ? ": " : "",
+                    attached < opened.attachments.size() ? qPrintable(chat->notice()) : "");
+        std::fflush(stdout);
+    }
     // Whoever passed a path on the terminal wants to know what became of it, once it is known.
-    const bool modelOnCommandLine = !parser.positionalArguments().isEmpty();
+    const bool modelOnCommandLine = !opened.models.isEmpty();
     if (parser.isSet(sendOption)) {
         const QString text = parser.value(sendOption);
         ChatController* chat = ChatController::instance(&engine);
@@ -126,7 +166,7 @@ int main(int argc, char** argv) {
             std::printf("ocelle: %s\n", qPrintable(models->statusText()));
             std::fflush(stdout);
         });
-        if (!models->openModelPath(parser.positionalArguments().constFirst())) {
+        if (!models->openModelPath(opened.models.constFirst())) {
             std::printf("ocelle: %s\n", qPrintable(models->statusText()));
             std::fflush(stdout);
         }

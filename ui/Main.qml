@@ -132,6 +132,13 @@ ApplicationWindow {
         onTriggered: ChatController.regenerate()
     }
 
+    Action {
+        id: aboutAction
+        objectName: "aboutAction"
+        text: qsTr("&About Ocelle")
+        onTriggered: aboutDialog.open()
+    }
+
     menuBar: MenuBar {
         objectName: "menuBar"
         Accessible.name: qsTr("Menu bar")
@@ -151,6 +158,11 @@ ApplicationWindow {
             MenuItem { action: focusComposerAction }
             MenuItem { action: stopAction }
             MenuItem { action: regenerateAction }
+        }
+        Menu {
+            objectName: "helpMenu"
+            title: qsTr("&Help")
+            MenuItem { action: aboutAction }
         }
         delegate: MenuBarItem {
             id: menuBarItem
@@ -289,6 +301,10 @@ ApplicationWindow {
     ModelLibrary {
         id: modelLibrary
         onOpenFileRequested: window.openModelDialog()
+    }
+
+    AboutDialog {
+        id: aboutDialog
     }
 
     FileDialog {

@@ -1,5 +1,6 @@
 // The ocelle executable: its options, and a real start (offscreen) that opens a model given on the
 // command line and reaches its first frame.
+#include <QImage>
 #include <QProcess>
 #include <QTemporaryDir>
 #include <QtTest>
@@ -61,6 +62,25 @@ private slots:
         QVERIFY2(run.exitCode == 0, qPrintable(run.err));
         QVERIFY2(run.out.contains(QStringLiteral("tiny-gemma4-e.gguf is loaded")), qPrintable(run.out));
         QVERIFY2(run.out.contains(QStringLiteral("first frame after")), qPrintable(run.out + run.err));
+    }
+
+    // What the desktop entry does when a picture is opened with Ocelle: it goes to the composer,
+    // which (with no model that takes images loaded) says why it cannot take it yet.
+    void attachesMediaFilesGivenOnTheCommandLine() {
+        QTemporaryDir folder;
+        QVERIFY(folder.isValid());
+        const QString picture = folder.filePath(QStringLiteral("picture.png"));
+        QImage image(64, 48, QImage::Format_RGB32);
+        image.fill(Qt::darkCyan);
+        QVERIFY(image.save(picture));
+        const Run run = runApp({QStringLiteral("--quit-after-first-frame"), picture});
+        QVERIFY2(run.finished, qPrintable(run.err));
+        QCOMPARE(run.exitCode, 0);
+        QVERIFY2(run.out.contains(
+                     QStringLiteral("attached 0 of 1 file(s) to the message: picture.png was not attached.")),
+                 qPrintable(run.out + run.err));
+        QVERIFY2(!run.out.contains(QStringLiteral("not a GGUF file")),
+                 qPrintable(run.out)); // not taken for a model
     }
 
     void reportsAnUnusableModelFile() {

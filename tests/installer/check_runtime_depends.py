@@ -5,7 +5,9 @@ fonts...) must belong to a package reachable from the package's Depends (followi
 Pre-Depends, alternatives and virtual packages as installed here), to an Essential package, or to
 one the package Recommends.
 
-Usage: check_runtime_depends.py PACKAGE MAPS_FILE
+Usage: check_runtime_depends.py PACKAGE FILE
+FILE is a /proc/PID/maps copy or ldd's output: on each line the first word that starts with / is a
+loaded file.
 """
 import re
 import subprocess
@@ -93,9 +95,9 @@ def main():
     mapped = set()
     with open(maps_file) as maps:
         for line in maps:
-            parts = line.split(maxsplit=5)
-            if len(parts) == 6 and parts[5].startswith(("/usr/", "/lib")):
-                mapped.add(parts[5].strip().removesuffix(" (deleted)"))
+            path = next((word for word in line.split() if word.startswith("/")), None)
+            if path and path.startswith(("/usr/", "/lib")):
+                mapped.add(path)
     if not mapped:
         sys.exit(f"FAIL: {maps_file} lists no files from /usr: not the maps of a running program")
 

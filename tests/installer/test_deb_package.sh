@@ -2,7 +2,7 @@
 # The Debian package, end to end on this machine: cpack makes ocelle_<version>_amd64.deb from the
 # existing build tree, `apt-get install ./ocelle_*.deb` installs it, the installed ocelle-cli and
 # ocelle run (the app under Xvfb, screenshot kept), the running app loads nothing its Depends do not
-# cover, and `apt-get purge` leaves no file behind in the system folders.
+# cover (nor ocelle-cli's libraries), and `apt-get purge` leaves no file behind in the system folders.
 # Needs root (it installs a package); without it the test is skipped (exit 77).
 # Usage: test_deb_package.sh BUILD_DIR VERSION FIXTURE_MODEL OUTPUT_DIR
 set -euo pipefail
@@ -87,6 +87,8 @@ appstreamcli validate --no-net /usr/share/metainfo/org.ocelle.Ocelle.metainfo.xm
 echo "[$(date +%T)] ok: on PATH, man page, desktop file, AppStream metadata and the GGUF MIME type are installed"
 screenshot_app /usr/bin/ocelle "$output/installed-deb-app.png" "$work/app-maps.txt" "$work/app"
 python3 "$here/check_runtime_depends.py" ocelle "$work/app-maps.txt"
+ldd /usr/bin/ocelle-cli >"$work/cli-libraries.txt"
+python3 "$here/check_runtime_depends.py" ocelle "$work/cli-libraries.txt"
 
 # 4. Purge, and nothing of it may be left.
 DEBIAN_FRONTEND=noninteractive apt-get purge "${apt_options[@]}" ocelle >"$work/purge.log" 2>&1 ||

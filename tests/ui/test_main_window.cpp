@@ -187,6 +187,27 @@ private slots:
         QVERIFY(!item("sendButton")->isEnabled()); // nothing typed
     }
 
+    void helpAboutShowsTheVersion() {
+        // Help > About Ocelle: the menu bar carries it, and it opens the dialog with the version.
+        auto* helpMenu = window_->findChild<QObject*>(QStringLiteral("helpMenu"));
+        QVERIFY(helpMenu);
+        QCOMPARE(helpMenu->property("title").toString(), QStringLiteral("&Help"));
+        auto* about = window_->findChild<QObject*>(QStringLiteral("aboutDialog")); // a Popup, not an item
+        QVERIFY(about);
+        QVERIFY(!about->property("opened").toBool());
+        auto* aboutAction = window_->findChild<QObject*>(QStringLiteral("aboutAction"));
+        QVERIFY(aboutAction);
+        QVERIFY(QMetaObject::invokeMethod(aboutAction, "trigger"));
+        QTRY_VERIFY(about->property("opened").toBool());
+        QCOMPARE(textOf("aboutVersionLabel"), QStringLiteral("Version " OCELLE_EXPECTED_VERSION));
+        QVERIFY2(textOf("aboutBackendsLabel").contains(QStringLiteral("OpenCV")),
+                 qPrintable(textOf("aboutBackendsLabel")));
+        expectTextDrawnIn(item("aboutVersionLabel"), "the version is drawn in the About dialog");
+        grab(QStringLiteral("about-dialog.png"));
+        click(item("aboutCloseButton"));
+        QTRY_VERIFY(!about->property("opened").toBool());
+    }
+
     void openModelOffersGgufFiles() {
         QObject* dialog =
             engine_->rootObjects().constFirst()->findChild<QObject*>(QStringLiteral("modelDialog"));
