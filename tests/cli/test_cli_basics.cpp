@@ -1,27 +1,14 @@
 // ocelle-cli's own options: --version, --help, and how it refuses what it does not know.
+#include "cli/cli_run.h"
 #include <QProcess>
 #include <QtTest>
 
 namespace {
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
+using Run = ocelle::test::CliRun<QString>;
 
 Run runCli(const QStringList& arguments) {
-    QProcess process;
-    process.start(QStringLiteral(OCELLE_CLI_PATH), arguments);
-    Run run;
-    if (!process.waitForFinished(30000) || process.exitStatus() != QProcess::NormalExit) {
-        run.err = QStringLiteral("ocelle-cli did not finish normally: ") + process.errorString();
-        return run;
-    }
-    run.exitCode = process.exitCode();
-    run.out = QString::fromUtf8(process.readAllStandardOutput());
-    run.err = QString::fromUtf8(process.readAllStandardError());
-    return run;
+    return ocelle::test::runCli<QString>(arguments, 30000);
 }
 
 } // namespace

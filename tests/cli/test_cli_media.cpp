@@ -3,6 +3,7 @@
 // tokens, each video frame after its mm:ss time with 63 <|video|> tokens, pages left out of a short
 // context are named on stderr, and bad files fail with clear messages. The tiny model's answer is
 // random by design and not checked.
+#include "cli/cli_run.h"
 #include "media/media_test_support.h"
 #include "media/pdf_test_support.h"
 
@@ -19,24 +20,10 @@ const QString kFixtures = QStringLiteral(OCELLE_FIXTURES_DIR);
 const QString kModel = kFixtures + "/models/tiny-gemma4-e.gguf";
 const QString kMmproj = kFixtures + "/vision/tiny-gemma4-e-mmproj.gguf";
 
-struct Run {
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
+using Run = ocelle::test::CliRun<QString>;
 
 Run runCli(const QStringList& arguments) {
-    QProcess process;
-    process.start(QStringLiteral(OCELLE_CLI_PATH), arguments);
-    Run run;
-    if (!process.waitForFinished(240000) || process.exitStatus() != QProcess::NormalExit) {
-        run.err = QStringLiteral("ocelle-cli did not finish normally: ") + process.errorString();
-        return run;
-    }
-    run.exitCode = process.exitCode();
-    run.out = QString::fromUtf8(process.readAllStandardOutput());
-    run.err = QString::fromUtf8(process.readAllStandardError());
-    return run;
+    return ocelle::test::runCli<QString>(arguments, 240000);
 }
 
 QStringList runArgs(const QStringList& media) {

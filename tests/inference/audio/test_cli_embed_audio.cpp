@@ -1,6 +1,7 @@
 // `ocelle-cli embed-audio` and `run --audio` end to end: the fixture WAV decoded, featurised and
 // encoded by our own pipeline against llama.cpp's soft tokens, long audio split into 30 s pieces,
 // and the refusals (model without audio, missing file).
+#include "cli/cli_run.h"
 #include "inference/encoder_test_support.h"
 
 #include <QFile>
@@ -20,17 +21,10 @@ const QString kFixtures = QStringLiteral(OCELLE_FIXTURES_DIR);
 const QString kMmproj = kFixtures + "/audio/tiny-gemma4-e-mmproj-audio.gguf";
 const QString kTextModel = kFixtures + "/models/tiny-gemma4-e.gguf";
 
-struct Run {
-    int exitCode = -1;
-    QByteArray out, err;
-};
+using Run = ocelle::test::CliRun<QByteArray>;
 
-Run cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(OCELLE_CLI_PATH), args);
-    if (!p.waitForFinished(60000)) qFatal("ocelle-cli timed out");
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
+Run cli(const QStringList& arguments) {
+    return ocelle::test::runCli<QByteArray>(arguments, 60000);
 }
 
 // A 16-bit mono PCM WAV of a 440 Hz tone.

@@ -1,5 +1,6 @@
 // `ocelle-cli logits`: the JSON shape other tools parse, and its numbers against the fixtures'
 // float64 reference.
+#include "cli/cli_run.h"
 #include <QDir>
 #include <QFile>
 #include <QJsonArray>
@@ -18,20 +19,10 @@ QJsonObject readJson(const QString& path) {
     return QJsonDocument::fromJson(f.readAll()).object();
 }
 
-struct Run {
-    int exitCode = -1;
-    QByteArray out, err;
-};
+using Run = ocelle::test::CliRun<QByteArray>;
 
-Run cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(OCELLE_CLI_PATH), args);
-    Run r;
-    if (!p.waitForFinished(120000)) return r;
-    r.exitCode = p.exitCode();
-    r.out = p.readAllStandardOutput();
-    r.err = p.readAllStandardError();
-    return r;
+Run cli(const QStringList& arguments) {
+    return ocelle::test::runCli<QByteArray>(arguments, 120000);
 }
 
 } // namespace

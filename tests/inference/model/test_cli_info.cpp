@@ -1,4 +1,5 @@
 // `ocelle-cli info`: what it reports for the fixture models, and how it refuses other files.
+#include "cli/cli_run.h"
 #include <QDir>
 #include <QFile>
 #include <QJsonArray>
@@ -12,20 +13,10 @@ namespace {
 
 const QString kModels = QStringLiteral(OCELLE_FIXTURES_DIR "/models");
 
-struct Run {
-    int exitCode = -1;
-    QString out, err;
-};
+using Run = ocelle::test::CliRun<QString>;
 
-Run cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(OCELLE_CLI_PATH), args);
-    Run r;
-    if (!p.waitForFinished(60000)) return r;
-    r.exitCode = p.exitCode();
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
+Run cli(const QStringList& arguments) {
+    return ocelle::test::runCli<QString>(arguments, 60000);
 }
 
 qulonglong bytesOn(const QString& out, const QString& label) {

@@ -1,5 +1,6 @@
 // ocelle-cli tokenize / detokenize / chat-template, run as a process on the fixture vocabulary:
 // their exact output formats are what other tools read.
+#include "cli/cli_run.h"
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -12,17 +13,10 @@ namespace {
 
 const QString kVocab = OCELLE_FIXTURES_DIR "/tokenizer/ggml-vocab-gemma-4.gguf";
 
-struct Run {
-    int exitCode = -1;
-    QByteArray out, err;
-};
+using Run = ocelle::test::CliRun<QByteArray>;
 
 Run cli(const QStringList& arguments) {
-    QProcess p;
-    p.start(OCELLE_CLI_PATH, arguments);
-    if (!p.waitForFinished(60000)) qFatal("ocelle-cli did not finish");
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
+    return ocelle::test::runCli<QByteArray>(arguments, 60000);
 }
 
 QList<QJsonObject> readJsonLines(const QString& path) {

@@ -1,6 +1,7 @@
 // `ocelle-cli embed-image` and `run --image` end to end: the fixture PNG decoded, preprocessed and
 // encoded by our pipeline against llama.cpp's soft tokens (CPU and Vulkan backends), HF sizing, and
 // the refusals (audio-only mmproj, bad options, missing file).
+#include "cli/cli_run.h"
 #include "inference/encoder_test_support.h"
 
 #include <QFile>
@@ -21,17 +22,10 @@ const QString kMmproj = kFixtures + "/vision/tiny-gemma4-e-mmproj.gguf";
 const QString kPhoto = kFixtures + "/vision/test_photo.png";
 const QString kTextModel = kFixtures + "/models/tiny-gemma4-e.gguf";
 
-struct Run {
-    int exitCode = -1;
-    QByteArray out, err;
-};
+using Run = ocelle::test::CliRun<QByteArray>;
 
-Run cli(const QStringList& args) {
-    QProcess p;
-    p.start(QStringLiteral(OCELLE_CLI_PATH), args);
-    if (!p.waitForFinished(60000)) qFatal("ocelle-cli timed out");
-    return {p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1, p.readAllStandardOutput(),
-            p.readAllStandardError()};
+Run cli(const QStringList& arguments) {
+    return ocelle::test::runCli<QByteArray>(arguments, 60000);
 }
 
 } // namespace
