@@ -95,8 +95,15 @@ int runServe(const std::vector<std::string>& argv) {
             "ocelle-cli serve: warning: listening on %s, so other computers on the network can reach "
             "the model%s\n",
             host.c_str(), options.apiKey.isEmpty() ? " (and no --api-key is set)" : "");
-    std::printf("Serving %s at %s (context %d tokens%s)\n", model->id().c_str(), qPrintable(server.baseUrl()),
-                model->contextLength(), model->hasProjector() ? ", images and audio with the mmproj" : "");
+    if (model->hasProjector() && !model->visionProblem().empty())
+        std::fprintf(stderr, "ocelle-cli serve: no images: %s\n", model->visionProblem().c_str());
+    if (model->hasProjector() && !model->audioProblem().empty())
+        std::fprintf(stderr, "ocelle-cli serve: no audio: %s\n", model->audioProblem().c_str());
+    std::string takes;
+    for (const std::string& capability : model->capabilities())
+        takes += (takes.empty() ? "" : ", ") + capability;
+    std::printf("Serving %s at %s (context %d tokens; %s)\n", model->id().c_str(),
+                qPrintable(server.baseUrl()), model->contextLength(), takes.c_str());
     std::fflush(stdout);
     std::signal(SIGINT, onStopSignal);
     std::signal(SIGTERM, onStopSignal);

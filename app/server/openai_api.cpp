@@ -238,6 +238,15 @@ ChatRequest parseChatRequest(const QByteArray& body, const std::string& modelId)
         if (!value->isBool()) badRequest("\"thinking\" must be true or false", "thinking");
         thinking = value->asBool();
     }
+    // llama.cpp's and vLLM's way of asking for it.
+    if (const json::Value* kwargs = request.find("chat_template_kwargs"); kwargs && kwargs->isObject()) {
+        if (const json::Value* enable = kwargs->find("enable_thinking"); enable && !enable->isNull()) {
+            if (!enable->isBool())
+                badRequest("\"chat_template_kwargs.enable_thinking\" must be true or false",
+                           "chat_template_kwargs");
+            thinking = enable->asBool();
+        }
+    }
     if (const json::Value* effort = request.find("reasoning_effort"); effort && !effort->isNull()) {
         if (!effort->isString()) badRequest("\"reasoning_effort\" must be a string", "reasoning_effort");
         thinking = effort->asString() != "none" && effort->asString() != "minimal";
@@ -277,16 +286,21 @@ std::string errorJson(const ApiError& error) {
                                                           })}}));
 }
 
-std::string modelJson(const std::string& modelId, long long created) {
+std::string modelJson(const std::string& modelId, long long created,
+                      const std::vector<std::string>& capabilities) {
+    json::Value list = json::Value::array();
+    for (const std::string& capability : capabilities) list.push(json::Value::string(capability));
     return json::serialize(json::Value::object({{"id", json::Value::string(modelId)},
                                                 {"object", json::Value::string("model")},
                                                 {"created", json::Value::number(double(created))},
-                                                {"owned_by", json::Value::string("ocelle")}}));
+                                                {"owned_by", json::Value::string("ocelle")},
+                                                {"capabilities", std::move(list)}}));
 }
 
-std::string modelListJson(const std::string& modelId, long long created) {
+std::string modelListJson(const std::string& modelId, long long created,
+                          const std::vector<std::string>& capabilities) {
     json::Value list = json::Value::array();
-    list.push(json::parse(modelJson(modelId, created)));
+    list.push(json::parse(modelJson(modelId, created, capabilities)));
     return json::serialize(
         json::Value::object({{"object", json::Value::string("list")}, {"data", std::move(list)}}));
 }

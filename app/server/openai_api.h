@@ -48,8 +48,11 @@ ChatRequest parseChatRequest(const QByteArray& body, const std::string& modelId)
 void placeMedia(chat::Conversation& conversation, std::vector<chat::Part> encoded);
 
 std::string errorJson(const ApiError& error);
-std::string modelListJson(const std::string& modelId, long long created);
-std::string modelJson(const std::string& modelId, long long created);
+// `capabilities`: ServedModel::capabilities() ("completion", "vision", "audio").
+std::string modelListJson(const std::string& modelId, long long created,
+                          const std::vector<std::string>& capabilities);
+std::string modelJson(const std::string& modelId, long long created,
+                      const std::vector<std::string>& capabilities);
 
 const char* finishReasonName(CompletionResult::Finish finish);
 // OpenAI's tool_calls entries; `firstIndex` numbers them in a stream.

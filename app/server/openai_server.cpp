@@ -293,7 +293,7 @@ bool OpenAiServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* 
     };
     if (path == "/v1/models" || path == "/v1/models/") {
         if (method != QHttpServerRequest::Method::Get) return wrongMethod("GET"), true;
-        writeJson(responder, 200, modelListJson(id, created_));
+        writeJson(responder, 200, modelListJson(id, created_, model_->capabilities()));
     } else if (path.startsWith("/v1/models/")) {
         if (method != QHttpServerRequest::Method::Get) return wrongMethod("GET"), true;
         if (path.mid(11).toStdString() != id) {
@@ -302,7 +302,7 @@ bool OpenAiServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* 
                                                "' does not exist here; this server runs '" + id + "'.",
                                            "invalid_request_error", "model_not_found"));
         } else {
-            writeJson(responder, 200, modelJson(id, created_));
+            writeJson(responder, 200, modelJson(id, created_, model_->capabilities()));
         }
     } else if (path == "/v1/chat/completions") {
         if (method != QHttpServerRequest::Method::Post) return wrongMethod("POST"), true;

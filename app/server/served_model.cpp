@@ -103,6 +103,16 @@ ServedModel::ServedModel(std::shared_ptr<engine::Model> model, std::string model
     sessionOptions.contextLength =
         contextLength > 0 ? std::min(contextLength, model_->trainedContextLength()) : 0;
     session_ = model_->createSession(sessionOptions);
+    // The encoders now, so that /v1/models can say what the model takes and an unusable mmproj
+    // is reported at start rather than at the first image.
+    loadEncoders();
+}
+
+std::vector<std::string> ServedModel::capabilities() const {
+    std::vector<std::string> out{"completion"};
+    if (vision_) out.push_back("vision");
+    if (audio_) out.push_back("audio");
+    return out;
 }
 
 ServedModel::~ServedModel() = default;

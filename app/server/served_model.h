@@ -95,6 +95,12 @@ public:
     const std::string& id() const { return id_; }
     int contextLength() const;
     bool hasProjector() const { return !mmprojPath_.empty(); }
+    // What the model takes, as llama.cpp's server lists it: "completion", plus "vision" and
+    // "audio" when the mmproj has the encoder (and it fits this model).
+    std::vector<std::string> capabilities() const;
+    // Why images / audio cannot be taken (empty when they can).
+    const std::string& visionProblem() const { return visionProblem_; }
+    const std::string& audioProblem() const { return audioProblem_; }
 
     // The worker thread's calls. encode() throws RequestError for media the model cannot take.
     chat::Part encode(const MediaInput& input);

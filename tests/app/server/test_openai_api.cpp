@@ -91,6 +91,9 @@ private slots:
         QVERIFY(request.stream);
         QVERIFY(request.includeUsage);
         QVERIFY(request.conversation.thinking);
+        QVERIFY(parseChatRequest(body(withMessages(R"(,"chat_template_kwargs":{"enable_thinking":true})")),
+                                 kModel)
+                    .conversation.thinking);
         // max_completion_tokens (the newer name) wins over max_tokens.
         QCOMPARE(parseChatRequest(body(withMessages(R"(,"max_tokens":7,"max_completion_tokens":9)")), kModel)
                      .options.maxTokens,
@@ -258,9 +261,12 @@ private slots:
     }
 
     void theModelListNamesTheModel() {
-        const json::Value list = json::parse(modelListJson(kModel, 1700000000));
+        const json::Value list = json::parse(modelListJson(kModel, 1700000000, {"completion", "vision"}));
         QCOMPARE(list.find("object")->asString(), std::string("list"));
-        QCOMPARE(list.find("data")->items().at(0).find("id")->asString(), kModel);
+        const json::Value& entry = list.find("data")->items().at(0);
+        QCOMPARE(entry.find("id")->asString(), kModel);
+        QCOMPARE(entry.find("capabilities")->items().size(), size_t(2));
+        QCOMPARE(entry.find("capabilities")->items().at(1).asString(), std::string("vision"));
     }
 };
 

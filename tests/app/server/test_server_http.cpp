@@ -157,7 +157,10 @@ private slots:
     void listsTheModel() {
         const Reply reply = curl("/models");
         QCOMPARE(reply.status, 200);
-        QCOMPARE(reply.json()["data"].toArray().at(0).toObject()["id"].toString(), kModel);
+        const QJsonObject entry = reply.json()["data"].toArray().at(0).toObject();
+        QCOMPARE(entry["id"].toString(), kModel);
+        // The fixture mmproj has both encoders.
+        QCOMPARE(entry["capabilities"].toArray(), (QJsonArray{"completion", "vision", "audio"}));
         QCOMPARE(curl("/models/" + kModel).status, 200);
         QCOMPARE(curl("/models/other").status, 404);
         QVERIFY(node("models"));
