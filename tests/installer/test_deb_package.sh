@@ -20,7 +20,9 @@ this test installs and purges its own, so remove that one first: apt-get purge o
 fi
 
 work=$(mktemp -d /tmp/ocelle-deb-test.XXXXXX)
-apt_options=(-y -q -o DPkg::Lock::Timeout=600)
+# (waiting at most 2 minutes for dpkg's lock, well inside the test's CTest timeout, so that the trap
+# below still runs: a test killed by CTest cannot clean up)
+apt_options=(-y -q -o DPkg::Lock::Timeout=120)
 # Files in the system folders a desktop package and its triggers write to (apt's and dpkg's own
 # bookkeeping aside); the package's own files, wherever they are, are checked with dpkg -L.
 snapshot() {
