@@ -9,6 +9,7 @@ Usage: check_runtime_depends.py PACKAGE FILE
 FILE is a /proc/PID/maps copy or ldd's output: on each line the first word that starts with / is a
 loaded file.
 """
+import os
 import re
 import subprocess
 import sys
@@ -64,13 +65,15 @@ def closure(roots, packages, provided_by):
 def owners(paths):
     """path -> owning package, for the paths dpkg knows (one dpkg -S call for all)."""
     # dpkg knows a file by the path its package shipped, /lib/... or /usr/lib/... (merged /usr).
+    # A link managed by update-alternatives (libblas.so.3) belongs to no package; its target does.
     spelled = {}
     for path in paths:
-        spelled[path] = path
-        if path.startswith("/usr/lib/"):
-            spelled[path[len("/usr"):]] = path
-        elif path.startswith("/lib"):
-            spelled["/usr" + path] = path
+        for name in {path, os.path.realpath(path)}:
+            spelled.setdefault(name, path)
+            if name.startswith("/usr/lib/"):
+                spelled.setdefault(name[len("/usr"):], path)
+            elif name.startswith("/lib"):
+                spelled.setdefault("/usr" + name, path)
     result = subprocess.run(["dpkg", "-S", *spelled], capture_output=True, text=True)
     found = {}
     for line in result.stdout.splitlines():
@@ -117,7 +120,7 @@ def main():
             continue
         missing.append(f"  {name}: {', '.join(paths[:3])}")
     for path in unowned:
-        print(f"note: {path} belongs to no package (a generated cache); not checked")
+        print(f"note: {path} belongs to no package; not checked")
     print(f"checked {len(mapped)} mapped files from {len(by_package)} packages against {package}'s "
           f"dependencies ({len(needed)} packages)")
     if missing:

@@ -72,7 +72,8 @@ DEBIAN_FRONTEND=noninteractive apt-get install "${apt_options[@]}" --no-install-
   >"$work/install.log" 2>&1 || fail "apt-get install $deb failed: $(cat "$work/install.log")"
 packages_installed | comm -13 "$work/packages-before.txt" - | grep -vx ocelle >"$work/pulled-in.txt" || true
 dpkg -L ocelle >"$work/package-files.txt"
-echo "[$(date +%T)] ok: installed ($(wc -l <"$work/package-files.txt") paths; pulled in: $(tr '\n' ' ' <"$work/pulled-in.txt")none else)"
+pulled_in=$(tr '\n' ' ' <"$work/pulled-in.txt")
+echo "[$(date +%T)] ok: installed ($(wc -l <"$work/package-files.txt") paths; other packages it pulled in: ${pulled_in:-none})"
 
 # 3. The installed programs, found on PATH, from a folder that has nothing of Ocelle in it.
 cd "$work"
@@ -86,6 +87,9 @@ appstreamcli validate --no-net /usr/share/metainfo/org.ocelle.Ocelle.metainfo.xm
   fail "the installed AppStream metadata is not valid: $(cat "$work/appstream.log")"
 # dpkg's shared-mime-info trigger compiled our type into the MIME database.
 [ -f /usr/share/mime/application/x-gguf.xml ] || fail "the MIME database has no application/x-gguf after installing"
+# and desktop-file-utils' trigger made Ocelle an application for it (what file managers offer).
+grep -q '^application/x-gguf=.*org\.ocelle\.Ocelle\.desktop' /usr/share/applications/mimeinfo.cache ||
+  fail "/usr/share/applications/mimeinfo.cache does not offer Ocelle for application/x-gguf"
 echo "[$(date +%T)] ok: on PATH, man page, desktop file, AppStream metadata and the GGUF MIME type are installed"
 screenshot_app /usr/bin/ocelle "$output/installed-deb-app.png" "$work/app-maps.txt" "$work/app"
 python3 "$here/check_runtime_depends.py" ocelle "$work/app-maps.txt"
@@ -106,6 +110,9 @@ while read -r path; do
 done <"$work/package-files.txt"
 [ ${#left[@]} -eq 0 ] || fail "files of the package are still there after purging: ${left[*]}"
 [ ! -e /usr/share/mime/application/x-gguf.xml ] || fail "the MIME database still has application/x-gguf after purging"
+if grep -q 'org\.ocelle\.Ocelle' /usr/share/applications/mimeinfo.cache 2>/dev/null; then
+  fail "/usr/share/applications/mimeinfo.cache still names Ocelle after purging"
+fi
 # Any other new file must belong to a package someone else installed meanwhile (helpers share this machine).
 snapshot | comm -13 "$work/files-before.txt" - >"$work/files-new.txt"
 strays=()
