@@ -1,6 +1,7 @@
 // bench_vulkan_kernels: the Vulkan kernels' speed on one device, as tables (not a test).
 //
 //   bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R --cols K] [--wg N --rows-per-wg N]
+//                        [--types q4_0,q8_0,...] [--no-subgroups]
 //
 // Prints the streaming-read bandwidth of the device (the decode roofline), matvec throughput per
 // weight type in GB/s of weights read (and as a fraction of that bandwidth), matmul GFLOP/s for a
@@ -11,6 +12,7 @@
 #include "vulkan/kernels.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +20,7 @@
 #include <cstring>
 #include <random>
 #include <string>
+#include <time.h>
 #include <vector>
 
 using namespace ocelle::vulkan;
@@ -33,6 +36,8 @@ struct Options {
     uint32_t prefill = 128;
     uint32_t wg = 0;
     uint32_t rowsPerWg = 0;
+    std::string types; // comma-separated weight type names; empty: all
+    bool noSubgroups = false;
 };
 
 double seconds() {
@@ -70,19 +75,30 @@ std::vector<uint8_t> randomWeights(TensorType type, uint64_t rows, uint64_t k, s
     return data;
 }
 
-// Runs `record` reps times (each a full command buffer) after one warm-up; returns the best time.
-template <typename F> double best(Recorder& rec, int reps, F&& record) {
+// CPU time of the whole process (a CPU-type device's worker threads included): on a loaded machine
+// a steadier measure of a CPU device's work than the wall clock.
+double processSeconds() {
+    timespec t{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return double(t.tv_sec) + 1e-9 * double(t.tv_nsec);
+}
+
+// Runs `record` reps times (each a full command buffer) after one warm-up; returns the best wall
+// time, and the least process CPU time in *cpu when given.
+template <typename F> double best(Recorder& rec, int reps, F&& record, double* cpu = nullptr) {
     rec.begin();
     record();
     rec.submitAndWait();
-    double fastest = 1e30;
+    double fastest = 1e30, leastCpu = 1e30;
     for (int i = 0; i < reps; ++i) {
-        const double t0 = seconds();
+        const double t0 = seconds(), c0 = processSeconds();
         rec.begin();
         record();
         rec.submitAndWait();
         fastest = std::min(fastest, seconds() - t0);
+        leastCpu = std::min(leastCpu, processSeconds() - c0);
     }
+    if (cpu) *cpu = leastCpu;
     return fastest;
 }
 
@@ -112,11 +128,13 @@ int run(const Options& o) {
     KernelTuning tuning;
     tuning.matvecWorkgroup = o.wg;
     tuning.matvecRows = o.rowsPerWg;
+    tuning.useSubgroups = !o.noSubgroups;
     Kernels kernels(pipelines, tuning);
     if (kernels.tuning().rowPerInvocation.value_or(false))
-        std::printf(
-            "matvec: one row per invocation (CPU-type device), workgroup %u; prefill 8 tokens per pass\n\n",
-            kernels.tuning().matvecWorkgroup);
+        std::printf("matvec: one row per invocation (CPU-type device), workgroup %u, activations %s; prefill "
+                    "8 tokens per pass\n\n",
+                    kernels.tuning().matvecWorkgroup,
+                    kernels.laneBroadcast() ? "by lane broadcast" : "loaded by every lane");
     else
         std::printf(
             "matvec tuning: workgroup %u, rows per workgroup %u, %s reduction; prefill 64x%u tiles\n\n",
@@ -154,10 +172,14 @@ int run(const Options& o) {
                 tinyCount);
 
     std::printf("matvec %u x %u (decode), matmul with %u tokens (prefill)\n", o.rows, o.cols, o.prefill);
-    std::printf("| type | weights (MiB) | matvec (ms) | matvec GB/s | of bandwidth | matmul (ms) | matmul "
-                "GFLOP/s |\n");
-    std::printf("|------|--------------:|------------:|------------:|-------------:|------------:|-----------"
-                "----:|\n");
+    std::printf("(CPU ms: process CPU time, all device threads; on a CPU-type device steadier than wall time "
+                "under load)\n");
+    std::printf(
+        "| type | weights (MiB) | matvec (ms) | matvec CPU ms | matvec GB/s | of bandwidth | matmul (ms) "
+        "| matmul CPU ms | matmul GFLOP/s |\n");
+    std::printf(
+        "|------|--------------:|------------:|--------------:|------------:|-------------:|------------:"
+        "|--------------:|---------------:|\n");
     const TensorType types[] = {TensorType::F32,  TensorType::F16,  TensorType::BF16, TensorType::Q8_0,
                                 TensorType::Q4_0, TensorType::Q4_K, TensorType::Q5_K, TensorType::Q6_K};
     std::vector<float> x(size_t(o.prefill) * o.cols);
@@ -166,21 +188,29 @@ int run(const Options& o) {
     Buffer bx(*device, x.size() * 4), by(*device, size_t(o.prefill) * o.rows * 4);
     upload(*device, bx, 0, x.data(), x.size() * 4);
     for (TensorType type : types) {
+        const std::string name = ocelle::gguf::typeTraits(uint32_t(type))->name;
+        std::string lower;
+        for (char ch : name) lower += char(std::tolower(static_cast<unsigned char>(ch)));
+        if (!o.types.empty() && ("," + o.types + ",").find("," + lower + ",") == std::string::npos) continue;
         const auto bytes = randomWeights(type, o.rows, o.cols, rng);
         auto w = WeightTensor::upload(*device, uint32_t(type), o.rows, o.cols, bytes.data());
         const int perBuffer = 8; // as in a token: many matvecs per command buffer
-        const double tMv = best(rec, o.reps,
-                                [&] {
-                                    for (int i = 0; i < perBuffer; ++i)
-                                        kernels.matvec(rec, *w, at(bx), at(by));
-                                }) /
+        double cMv = 0, cMm = 0;
+        const double tMv = best(
+                               rec, o.reps,
+                               [&] {
+                                   for (int i = 0; i < perBuffer; ++i)
+                                       kernels.matvec(rec, *w, at(bx), at(by));
+                               },
+                               &cMv) /
                            perBuffer;
-        const double tMm =
-            best(rec, std::max(1, o.reps / 2), [&] { kernels.matmul(rec, *w, at(bx), at(by), o.prefill); });
+        cMv /= perBuffer;
+        const double tMm = best(
+            rec, std::max(1, o.reps / 2), [&] { kernels.matmul(rec, *w, at(bx), at(by), o.prefill); }, &cMm);
         const double gb = double(w->totalBytes()) / tMv / 1e9;
-        std::printf("| %-4s | %13.2f | %11.3f | %11.2f | %11.0f%% | %11.2f | %14.2f |\n",
-                    ocelle::gguf::typeTraits(uint32_t(type))->name, double(w->totalBytes()) / (1 << 20),
-                    tMv * 1e3, gb, 100.0 * gb / bandwidth, tMm * 1e3,
+        std::printf("| %-4s | %13.2f | %11.3f | %13.3f | %11.2f | %11.0f%% | %11.2f | %13.2f | %14.2f |\n",
+                    name.c_str(), double(w->totalBytes()) / (1 << 20), tMv * 1e3, cMv * 1e3, gb,
+                    100.0 * gb / bandwidth, tMm * 1e3, cMm * 1e3,
                     2.0 * o.rows * o.cols * o.prefill / tMm / 1e9);
     }
     return 0;
@@ -213,10 +243,15 @@ int main(int argc, char** argv) {
             o.wg = uint32_t(std::atoi(next().c_str()));
         else if (a == "--rows-per-wg")
             o.rowsPerWg = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--types")
+            o.types = next();
+        else if (a == "--no-subgroups")
+            o.noSubgroups = true;
         else {
             std::fprintf(
                 stderr, "usage: bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R] [--cols K]\n"
-                        "                            [--prefill N] [--wg N] [--rows-per-wg N]\n");
+                        "                            [--prefill N] [--wg N] [--rows-per-wg N]\n"
+                        "                            [--types q4_0,q8_0,...] [--no-subgroups]\n");
             return a == "--help" ? 0 : 2;
         }
     }

@@ -162,12 +162,15 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
     f.storage8Bit = feat12.storageBuffer8BitAccess;
     f.float16Arithmetic = feat12.shaderFloat16;
     f.int8Arithmetic = feat12.shaderInt8;
+    f.int64Arithmetic = feats.features.shaderInt64;
     f.subgroupSize = props11.subgroupSize;
     f.subgroupInCompute = props11.subgroupSupportedStages & VK_SHADER_STAGE_COMPUTE_BIT;
     f.subgroupArithmetic =
         f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
     f.subgroupShuffle =
         f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
+    f.subgroupBallot =
+        f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT);
     f.integerDotProduct = hasIntDot;
     f.integerDotProductAccelerated = hasIntDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
     f.maxStorageBufferRange = limits.maxStorageBufferRange;
@@ -450,6 +453,7 @@ std::unique_ptr<Device> Device::open(const DeviceOptions& options) {
     VkPhysicalDeviceFeatures2 features{};
     features.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2;
     features.pNext = &feat12;
+    features.features.shaderInt64 = info.features.int64Arithmetic;
 
     const float priority = 1.0f;
     VkDeviceQueueCreateInfo queueInfo{};

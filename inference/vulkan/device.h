@@ -26,10 +26,12 @@ struct DeviceFeatures {
     bool storage8Bit = false;       // storageBuffer8BitAccess
     bool float16Arithmetic = false; // shaderFloat16
     bool int8Arithmetic = false;    // shaderInt8
+    bool int64Arithmetic = false;   // shaderInt64
     uint32_t subgroupSize = 0;
     bool subgroupInCompute = false;
     bool subgroupArithmetic = false; // subgroupAdd/Max usable in compute shaders
     bool subgroupShuffle = false;
+    bool subgroupBallot = false;               // subgroupBroadcast usable in compute shaders
     bool integerDotProduct = false;            // VK_KHR_shader_integer_dot_product
     bool integerDotProductAccelerated = false; // 4x8-bit packed signed dot is accelerated
     uint64_t maxStorageBufferRange = 0;

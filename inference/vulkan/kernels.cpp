@@ -106,8 +106,16 @@ Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelin
     if (tuning_.matvecRows == 0) tuning_.matvecRows = 2;
     rowPerInvocation_ = tuning_.rowPerInvocation.value_or(pipelines.device().info().type == DeviceType::Cpu);
     tuning_.rowPerInvocation = rowPerInvocation_;
+    // The lane-broadcast row kernels assume subgroups of exactly 8 lanes filled by the workgroup, and
+    // read weights as 64-bit words.
+    laneBroadcast_ = tuning_.useSubgroups && f.subgroupBallot && f.subgroupSize == 8 && f.int64Arithmetic &&
+                     tuning_.matvecWorkgroup % 8 == 0;
     // 64 x 64 tiles need ~17 KiB of shared memory; 16 KiB devices get 64 x 32.
     matmulBN_ = f.maxSharedMemory >= 20 * 1024 ? 64 : 32;
+}
+
+std::string Kernels::rowKernel(const std::string& prefix, uint32_t type) const {
+    return prefix + typeSuffix(type) + (laneBroadcast_ ? "" : "_nosg");
 }
 
 std::string Kernels::reducing(const std::string& name) const {
@@ -121,8 +129,8 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
     if (!xStride) xStride = K;
     if (!yStride) yStride = u32(w.rows(), "rows");
     const Bound bx = bind(dev, x, extent(cols, xStride, K));
-    const std::string shader = rowPerInvocation_ ? "matvec_rows_" + typeSuffix(w.type())
-                                                 : reducing("matvec_" + typeSuffix(w.type()));
+    const std::string shader =
+        rowPerInvocation_ ? rowKernel("matvec_rows_", w.type()) : reducing("matvec_" + typeSuffix(w.type()));
     const uint32_t rowsPerGroup = rowPerInvocation_ ? tuning_.matvecWorkgroup : tuning_.matvecRows;
     for (size_t c = 0; c < w.chunks().size(); ++c) {
         const auto& chunk = w.chunks()[c];
@@ -171,7 +179,7 @@ void Kernels::matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint3
         // CPU-type devices: one row per lane, each decoded unit used for 8 tokens (no shared-memory tiles,
         // whose barriers are costly when invocations are SIMD lanes).
         const uint32_t colsPerGroup = 8;
-        const std::string shader = "matvec_rows_" + typeSuffix(w.type());
+        const std::string shader = rowKernel("matvec_rows_", w.type());
         for (size_t c = 0; c < w.chunks().size(); ++c) {
             const auto& chunk = w.chunks()[c];
             struct {
@@ -240,7 +248,7 @@ void Kernels::moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, 
     const Bound bi = bind(dev, ids, slots);
     const Bound by = bind(dev, y, extent(slots, yStride, rowsPerExpert));
     // matvec_rows.comp (MOE) takes the same push constants: its `columns` field is expertFirst.
-    const std::string shader = rowPerInvocation_ ? "matvec_rows_moe_" + typeSuffix(w.type())
+    const std::string shader = rowPerInvocation_ ? rowKernel("matvec_rows_moe_", w.type())
                                                  : reducing("matvec_moe_" + typeSuffix(w.type()));
     const uint32_t rowsPerGroup = rowPerInvocation_ ? tuning_.matvecWorkgroup : tuning_.matvecRows;
     for (size_t c = 0; c < w.chunks().size(); ++c) {

@@ -176,9 +176,13 @@ public:
     void readAll(Recorder& rec, const Buffer& source, const Buffer& sink, uint32_t workgroups);
 
     const KernelTuning& tuning() const { return tuning_; }
+    // The row-per-invocation kernels share activations between lanes by subgroup broadcasts.
+    bool laneBroadcast() const { return laneBroadcast_; }
 
 private:
     std::string reducing(const std::string& name) const;
+    // matvec_rows variant: lane-broadcast activations where the device allows, plain loads otherwise.
+    std::string rowKernel(const std::string& prefix, uint32_t type) const;
     void gatedActivation(Recorder& rec, uint32_t activation, View gate, View up, View out, uint32_t n,
                          uint32_t rows, uint32_t gateStride, uint32_t upStride, uint32_t outStride);
     void elementwise(Recorder& rec, uint32_t op, View x, std::optional<View> y, View out, uint64_t count,
@@ -190,6 +194,7 @@ private:
     KernelTuning tuning_;
     uint32_t matmulBN_ = 64;
     bool rowPerInvocation_ = false;
+    bool laneBroadcast_ = false;
 };
 
 } // namespace ocelle::vulkan

@@ -7,9 +7,21 @@
 // lanes read consecutive weights of one row.
 // With COLS > 1 it is the prefill kernel for these devices: each decoded weight unit is used for
 // COLS tokens (grid y = token blocks), which is what makes batched prompts cheaper than decode.
+// With LANE_BROADCAST (subgroups of exactly 8 lanes with ballot operations), each lane loads every
+// 8th activation of a unit and subgroupBroadcast hands them to the others: on lavapipe every
+// storage-buffer load inside a loop becomes a loop over the 8 lanes even when all lanes read the
+// same address, so 8 lanes reading 8 different activations replace 8 loads of one value each
+// (4 instead of 32 load loops per unit and column; broadcasts are register shuffles).
 #include "common.glsl"
+#ifdef LANE_BROADCAST
+#extension GL_KHR_shader_subgroup_ballot : enable
+#endif
 
 layout(binding = 0) readonly buffer Weights { uint wdata[]; };
+#ifdef WIDE_LOADS
+#extension GL_EXT_shader_explicit_arithmetic_types_int64 : require
+layout(binding = 0) readonly buffer Weights64 { uint64_t wdata64[]; };
+#endif
 layout(binding = 1) readonly buffer Input { float xs[]; };
 layout(binding = 2) writeonly buffer Output { float ys[]; };
 #ifdef MOE
@@ -39,29 +51,50 @@ layout(push_constant) uniform Push {
 #endif
 } p;
 
+// Float rows may end inside a unit; quantized rows are whole blocks of 32.
+const bool RAGGED = BLOCK_ELEMS == 1u;
+
+// xv[i] = xs[base + i] for i < count (0 beyond), the same values in every lane.
+void loadUnitOfX(uint base, uint count, out float xv[32]) {
+#ifdef LANE_BROADCAST
+    const uint lane = gl_SubgroupInvocationID;
+    [[unroll]] for (uint m = 0u; m < 4u; ++m) {
+        const uint i = m * 8u + lane;
+        const float mine = (!RAGGED || i < count) ? xs[base + i] : 0.0;
+        [[unroll]] for (uint j = 0u; j < 8u; ++j) xv[m * 8u + j] = subgroupBroadcast(mine, j);
+    }
+#else
+    [[unroll]] for (uint i = 0u; i < 32u; ++i) xv[i] = (!RAGGED || i < count) ? xs[base + i] : 0.0;
+#endif
+}
+
 void main() {
     const uint group = gl_WorkGroupID.x + gl_WorkGroupID.z * p.groupsX;
-    const uint col0 = gl_WorkGroupID.y * COLS;
-    const uint row = group * WG + gl_LocalInvocationID.x;
-    if (row >= p.rows) return;
+    if (group * WG >= p.rows) return; // a whole workgroup past the end (uniform)
+    const uint wanted = group * WG + gl_LocalInvocationID.x;
+    // Lanes past the last row recompute it and store nothing: their loads stay in bounds and, with
+    // lane broadcasts, every lane of a subgroup has to take part.
+    const uint row = min(wanted, p.rows - 1u);
+    const bool store = wanted < p.rows;
+    const uint units = (p.K + 31u) / 32u;
 #ifdef MOE
     const uint slot = gl_WorkGroupID.y;
     const uint expert = ids[p.idsOffset + slot];
     const uint expertFirst = p.columns;
-    if (expert < expertFirst || expert >= expertFirst + p.expertCount) return;
+    if (expert < expertFirst || expert >= expertFirst + p.expertCount) return; // uniform
     const uint rowOff = ((expert - expertFirst) * p.rows + row) * p.rowBytes;
     const uint xBase = p.xOffset + (slot / p.xDiv) * p.xStride;
-    const uint units = (p.K + 31u) / 32u;
     float acc = 0.0;
     for (uint u = 0u; u < units; ++u) {
-        float w[32];
+        float w[32], xv[32];
         dequantUnit(rowOff, u, p.K, w);
-        [[unroll]] for (uint i = 0u; i < 32u; ++i) acc = fma(w[i], xs[xBase + u * 32u + i], acc);
+        loadUnitOfX(xBase + u * 32u, p.K - u * 32u, xv);
+        [[unroll]] for (uint i = 0u; i < 32u; ++i) acc = fma(w[i], xv[i], acc);
     }
-    ys[p.yOffset + slot * p.yStride + row] = acc;
+    if (store) ys[p.yOffset + slot * p.yStride + row] = acc;
 #else
+    const uint col0 = gl_WorkGroupID.y * COLS;
     const uint rowOff = row * p.rowBytes;
-    const uint units = (p.K + 31u) / 32u;
     float acc[COLS];
     [[unroll]] for (uint c = 0u; c < COLS; ++c) acc[c] = 0.0;
     for (uint u = 0u; u < units; ++u) {
@@ -69,14 +102,15 @@ void main() {
         dequantUnit(rowOff, u, p.K, w);
         [[unroll]] for (uint c = 0u; c < COLS; ++c) {
             if (col0 + c < p.columns) { // uniform across the workgroup
-                const uint xBase = p.xOffset + (col0 + c) * p.xStride + u * 32u;
+                float xv[32];
+                loadUnitOfX(p.xOffset + (col0 + c) * p.xStride + u * 32u, p.K - u * 32u, xv);
                 float s = 0.0;
-                [[unroll]] for (uint i = 0u; i < 32u; ++i)
-                    s = fma(w[i], u * 32u + i < p.K ? xs[xBase + i] : 0.0, s);
+                [[unroll]] for (uint i = 0u; i < 32u; ++i) s = fma(w[i], xv[i], s);
                 acc[c] += s;
             }
         }
     }
+    if (!store) return;
     [[unroll]] for (uint c = 0u; c < COLS; ++c) {
         if (col0 + c < p.columns) {
             float v = acc[c];

@@ -33,6 +33,7 @@ class TestVulkanKernels : public QObject {
     std::unique_ptr<Kernels> subgroup_;
     std::unique_ptr<Kernels> shared_;
     std::unique_ptr<Kernels> reduction_;
+    std::unique_ptr<Kernels> plainRows_; // row per invocation without lane broadcasts / 64-bit loads
     uint32_t seed_ = 0;
     std::mt19937 rng_;
 
@@ -42,10 +43,13 @@ class TestVulkanKernels : public QObject {
     std::vector<Kernels*> variants() {
         std::vector<Kernels*> v{subgroup_.get(), shared_.get()};
         if (reduction_->tuning().useSubgroups) v.push_back(reduction_.get());
+        if (subgroup_->laneBroadcast()) v.push_back(plainRows_.get());
         return v;
     }
     const char* variantName(const Kernels* k) {
-        if (k->tuning().rowPerInvocation.value_or(false)) return "row-per-invocation";
+        if (k->tuning().rowPerInvocation.value_or(false))
+            return k->laneBroadcast() ? "row-per-invocation, lane broadcast"
+                                      : "row-per-invocation, plain loads";
         return k->tuning().useSubgroups ? "subgroup" : "shared-memory";
     }
 
@@ -77,6 +81,10 @@ private slots:
         KernelTuning gpuLike;
         gpuLike.rowPerInvocation = false;
         reduction_ = std::make_unique<Kernels>(*pipelines_, gpuLike);
+        KernelTuning plainRows;
+        plainRows.rowPerInvocation = true;
+        plainRows.useSubgroups = false;
+        plainRows_ = std::make_unique<Kernels>(*pipelines_, plainRows);
     }
 
     void cleanupTestCase() {
