@@ -121,17 +121,12 @@ int runBench(const std::vector<std::string>& argv) {
     if (pp > 1'000'000 || tg > 1'000'000) throw UsageError("--pp and --tg must be at most 1000000");
     if (reps < 1 || reps > 1000) throw UsageError("--reps must be between 1 and 1000");
     if (threads < 0) throw UsageError("--threads must not be negative (0: all cores)");
-    std::string kv = args.value("--kv").value_or("f16");
+    const std::string kv = args.value("--kv").value_or("f16");
     if (kv != "f32" && kv != "f16") throw UsageError("--kv must be f32 or f16");
     const bool json = args.flag("--json");
     if (!std::filesystem::is_regular_file(path)) throw std::runtime_error("no model file at '" + path + "'");
     const engine::BackendChoice choice = announceBackend(loadOptions);
     const bool onVulkan = loadOptions.backend == engine::BackendKind::Vulkan;
-    if (onVulkan) {
-        if (args.value("--kv") && kv != "f32")
-            throw UsageError("--kv f16: the Vulkan backend keeps its KV cache in f32");
-        kv = "f32";
-    }
     const std::string backend = onVulkan ? "vulkan" : "cpu";
     const int64_t contextLength = std::max<long long>(pp, 1 + tg) + 1;
     const int batch = static_cast<int>(std::max<long long>(pp, 1)); // the whole prompt in one pass
@@ -159,7 +154,8 @@ int runBench(const std::vector<std::string>& argv) {
     if (contextLength > hp.contextLength && hp.contextLength > 0)
         throw UsageError("--pp/--tg exceed the model's context of " + std::to_string(hp.contextLength));
     if (onVulkan) {
-        vkSession = vkModel->createSession({.contextLength = contextLength, .maxBatch = batch});
+        vkSession =
+            vkModel->createSession({.contextLength = contextLength, .maxBatch = batch, .kvF16 = kv == "f16"});
         reset = [&] { vkSession->reset(); };
         prefillLast = [&](std::span<const int32_t> ids) { return vkSession->prefill(ids); };
     } else {
@@ -261,7 +257,7 @@ OCELLE_CLI_COMMAND(
     "Each test runs once unmeasured, then --reps times; the table shows mean ± sample sd.\n"
     "  --pp N, --tg N  test sizes (0 skips that test)\n"
     "  --threads N     worker threads (default 0: all cores)\n"
-    "  --kv f16|f32    KV cache type (default f16, llama.cpp's default; Vulkan: f32 only)\n"
+    "  --kv f16|f32    KV cache type (default f16, llama.cpp's default)\n"
     "  --backend auto|cpu|vulkan  default auto: Vulkan on a usable GPU, else the CPU (stderr says which)\n"
     "  --device X      Vulkan device index or name substring (lavapipe only when named)\n"
     "  --json          one JSON object (same shape as bench.mjs --json 1) instead of the table",

@@ -48,10 +48,10 @@ int runLogits(const std::vector<std::string>& argv) {
     std::vector<float> logits;
     int vocab = 0;
     if (loadOptions.backend == engine::BackendKind::Vulkan) {
-        if (kv != "f32") throw UsageError("--kv f16: the Vulkan backend keeps its KV cache in f32");
         const auto model = vulkan::VulkanModel::load(path, {.forced = loadOptions.device});
         auto session = model->createSession({.contextLength = static_cast<int64_t>(ids.size()),
-                                             .maxBatch = std::max<int>(1, static_cast<int>(ids.size()))});
+                                             .maxBatch = std::max<int>(1, static_cast<int>(ids.size())),
+                                             .kvF16 = kv == "f16"});
         logits = session->prefill(ids, vulkan::VulkanLogits::All);
         vocab = model->hparams().nVocab;
     } else {

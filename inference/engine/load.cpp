@@ -194,9 +194,8 @@ public:
     size_t memoryBytes() const override { return size_t(model_->deviceWeightBytes()); }
 
     std::unique_ptr<BackendSession> createSession(const SessionOptions& options) override {
-        if (options.kvCacheType != KvCacheType::F32)
-            throw Error(ErrorKind::InvalidArgument, "the Vulkan backend keeps its KV cache in f32 only");
         vulkan::VulkanSessionOptions vkOptions;
+        vkOptions.kvF16 = options.kvCacheType == KvCacheType::F16;
         vkOptions.contextLength = options.contextLength;
         vkOptions.slidingSlack = std::max(0, options.rollbackSlack);
         vkOptions.maxBatch = kPrefillBatch;

@@ -449,17 +449,20 @@ void Kernels::softcap(Recorder& rec, View x, uint32_t n, float cap) {
 }
 
 void Kernels::kvStore(Recorder& rec, View src, View cache, uint32_t rowFloats, uint32_t tokens, uint32_t pos0,
-                      uint32_t capacity, uint32_t srcStride) {
+                      uint32_t capacity, uint32_t srcStride, bool f16) {
     if (tokens > capacity) throw VulkanError("more new tokens than KV cache slots");
+    if (f16 && rowFloats % 2) throw VulkanError("an f16 KV cache needs rows of an even length");
     const Device& dev = pipelines_.device();
     if (!srcStride) srcStride = rowFloats;
+    const uint32_t rowElements = f16 ? rowFloats / 2 : rowFloats;
     const Bound bs = bind(dev, src, extent(tokens, srcStride, rowFloats));
-    const Bound bc = bind(dev, cache, uint64_t(capacity) * rowFloats);
+    const Bound bc = bind(dev, cache, uint64_t(capacity) * rowElements);
     struct {
         uint32_t rowFloats, srcOffset, srcStride, cacheOffset, capacity, pos0;
     } push{rowFloats, bs.offset, srcStride, bc.offset, capacity, pos0};
-    rec.dispatch(make("kv_store", {kElementwiseWorkgroup}, {reads(bs.range), writes(bc.range)}, push,
-                      ceilDiv(rowFloats, kElementwiseWorkgroup), tokens));
+    rec.dispatch(make(f16 ? "kv_store_f16" : "kv_store", {kElementwiseWorkgroup},
+                      {reads(bs.range), writes(bc.range)}, push, ceilDiv(rowElements, kElementwiseWorkgroup),
+                      tokens));
 }
 
 uint32_t Kernels::attentionSplits(const AttentionArgs& a) const {
@@ -482,6 +485,7 @@ void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
         throw VulkanError("attention: heads must be a multiple of kvHeads");
     if (a.headDim == 0 || a.headDim > 512) throw VulkanError("attention: head dim must be 1..512");
     if (a.capacity < a.tokens) throw VulkanError("attention: the cache is smaller than the query batch");
+    if (a.kvF16 && a.headDim % 2) throw VulkanError("attention: an f16 KV cache needs an even head dim");
     const uint32_t qStride = a.qTokenStride ? a.qTokenStride : a.heads * a.headDim;
     const uint32_t oStride = a.outTokenStride ? a.outTokenStride : a.heads * a.headDim;
     const uint32_t kvRow = a.kvHeads * a.headDim;
@@ -500,8 +504,10 @@ void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
     const uint32_t maxD = a.headDim <= 256 ? 256 : 512;
 
     const Bound bq = bind(dev, a.q, extent(a.tokens, qStride, a.heads * a.headDim));
-    const Bound bk = bind(dev, a.kCache, uint64_t(a.capacity) * kvRow);
-    const Bound bv = bind(dev, a.vCache, uint64_t(a.capacity) * kvRow);
+    const uint64_t cacheElements = uint64_t(a.capacity) * (a.kvF16 ? kvRow / 2 : kvRow);
+    const Bound bk = bind(dev, a.kCache, cacheElements);
+    const Bound bv = bind(dev, a.vCache, cacheElements);
+    const std::string shader = reducing(a.kvF16 ? "attention_f16" : "attention");
     const Bound bo = bind(dev, a.out, extent(a.tokens, oStride, a.heads * a.headDim));
     Bound partial, stats;
     if (splits > 1) {
@@ -534,7 +540,7 @@ void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
            span ? a.spanBegin : 0u,
            span ? a.spanEnd : 0u};
     if (splits == 1) {
-        rec.dispatch(make(reducing("attention"), {WG, maxD},
+        rec.dispatch(make(shader, {WG, maxD},
                           {reads(bq.range), reads(bk.range), reads(bv.range), writes(bo.range), {}}, push,
                           a.heads, 1, a.tokens));
         return;
@@ -542,7 +548,7 @@ void Kernels::attention(Recorder& rec, const AttentionArgs& a) {
     push.oOffset = partial.offset;
     push.statsOffset = stats.offset;
     rec.dispatch(
-        make(reducing("attention"), {WG, maxD},
+        make(shader, {WG, maxD},
              {reads(bq.range), reads(bk.range), reads(bv.range), writes(partial.range), writes(stats.range)},
              push, a.heads, splits, a.tokens));
     struct {

@@ -58,7 +58,8 @@ struct AttentionArgs {
     View q;      // [tokens][heads][headDim] (token stride qTokenStride, 0: heads*headDim)
     View kCache; // [capacity][kvHeads][headDim]
     View vCache;
-    View out;                    // [tokens][heads][headDim] (token stride outTokenStride, 0: heads*headDim)
+    bool kvF16 = false; // the caches hold fp16 pairs packed in words (kvStore with f16); headDim even
+    View out;           // [tokens][heads][headDim] (token stride outTokenStride, 0: heads*headDim)
     std::optional<View> scratch; // decode splits: attentionScratchElements() elements
     uint32_t headDim = 0, heads = 0, kvHeads = 0;
     uint32_t capacity = 0; // cache slots; position p is slot p % capacity
@@ -127,9 +128,11 @@ public:
     void softmax(Recorder& rec, View x, uint32_t n, uint32_t rows = 1, uint32_t stride = 0,
                  float scale = 1.0f);
     void softcap(Recorder& rec, View x, uint32_t n, float cap);
-    // Stores rows of `tokens` new tokens (rowFloats each) at slots (pos0 + t) % capacity.
+    // Stores rows of `tokens` new tokens (rowFloats each) at slots (pos0 + t) % capacity. With f16 the
+    // cache holds fp16 (round to nearest even) packed two per 4-byte element: capacity * rowFloats / 2
+    // elements; rowFloats even.
     void kvStore(Recorder& rec, View src, View cache, uint32_t rowFloats, uint32_t tokens, uint32_t pos0,
-                 uint32_t capacity, uint32_t srcStride = 0);
+                 uint32_t capacity, uint32_t srcStride = 0, bool f16 = false);
     void attention(Recorder& rec, const AttentionArgs& a);
     uint32_t attentionSplits(const AttentionArgs& a) const;
     static uint64_t attentionScratchElements(uint32_t heads, uint32_t headDim, uint32_t splits,

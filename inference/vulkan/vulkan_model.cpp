@@ -163,6 +163,7 @@ struct VulkanSession::Impl {
     Kernels& k;
     Recorder rec;
     int batch = 0; // tokens per pass the working buffers hold
+    bool kvF16 = false;
     int64_t widestQ = 0, widestKv = 0, widestFfn = 0;
     int logitRows = 0; // rows the logits buffer holds
     struct Cache {
@@ -209,6 +210,7 @@ VulkanSession::VulkanSession(VulkanModel& model, const VulkanSessionOptions& opt
     const uint64_t maxBinding = s.dev.maxBindingBytes();
     const int B = int(std::min<int64_t>(options_.maxBatch, options_.contextLength));
     s.batch = B;
+    s.kvF16 = options_.kvF16;
     try {
         for (int owner : plan.cacheOwners) {
             const auto& a = plan.layers[size_t(owner)].attention;
@@ -218,14 +220,19 @@ VulkanSession::VulkanSession(VulkanModel& model, const VulkanSessionOptions& opt
             c.slots = u32(a.sliding ? std::min<int64_t>(options_.contextLength,
                                                         int64_t(a.window) + options_.slidingSlack + B - 1)
                                     : options_.contextLength);
-            const uint64_t floats = uint64_t(c.slots) * uint64_t(a.nHeadKv) * uint64_t(a.headDim);
-            if (floats * 4 > maxBinding)
+            if (options_.kvF16 && a.headDim % 2)
+                throw VulkanError("an f16 KV cache needs an even head dim (layer " + std::to_string(owner) +
+                                  " has " + std::to_string(a.headDim) + ")");
+            // 4-byte elements: fp32 values, or fp16 pairs.
+            const uint64_t elements =
+                uint64_t(c.slots) * uint64_t(a.nHeadKv) * uint64_t(a.headDim) / (options_.kvF16 ? 2 : 1);
+            if (elements * 4 > maxBinding)
                 throw VulkanError("the KV cache of layer " + std::to_string(owner) + " at a context of " +
-                                  std::to_string(options_.contextLength) + " needs " + mib(floats * 4) +
+                                  std::to_string(options_.contextLength) + " needs " + mib(elements * 4) +
                                   ", more than one storage binding of " + s.dev.info().name + " (" +
                                   mib(maxBinding) + "); use a shorter context");
-            c.k = s.buffer(floats);
-            c.v = s.buffer(floats);
+            c.k = s.buffer(elements);
+            c.v = s.buffer(elements);
             s.caches.push_back(std::move(c));
         }
         int64_t widestQ = 0, widestKv = 0, widestFfn = 0, maxHeads = 0, maxHeadDim = 0;
@@ -463,8 +470,8 @@ void VulkanSession::Impl::attentionBlock(const LayerPlan& layer, const VulkanMod
                         .eps = eps,
                         .weight = at(*w.kNorm)});
         k.rope(rec, at(*kNew), hd, u32(a.nHeadKv), n, p0, a.ropeBase, factors);
-        k.kvStore(rec, at(*kNew), at(*cache.k), kvRow, n, p0, cache.slots);
-        k.kvStore(rec, at(*vNew), at(*cache.v), kvRow, n, p0, cache.slots);
+        k.kvStore(rec, at(*kNew), at(*cache.k), kvRow, n, p0, cache.slots, 0, kvF16);
+        k.kvStore(rec, at(*vNew), at(*cache.v), kvRow, n, p0, cache.slots, 0, kvF16);
     }
     k.rmsNorm(
         rec,
@@ -474,6 +481,7 @@ void VulkanSession::Impl::attentionBlock(const LayerPlan& layer, const VulkanMod
     args.q = at(*q);
     args.kCache = at(*cache.k);
     args.vCache = at(*cache.v);
+    args.kvF16 = kvF16;
     args.out = at(*attn);
     args.scratch = at(*scratch);
     args.headDim = hd;

@@ -44,6 +44,8 @@ struct VulkanSessionOptions {
     int maxBatch = 64;
     // Extra slots in each sliding ring, as cpu::SessionOptions::slidingSlack (for truncate()).
     int slidingSlack = 0;
+    // K and V cached as fp16 (half the memory and cache reads; scores, softmax and sums stay fp32).
+    bool kvF16 = false;
 };
 
 // Encoder output replacing the embeddings of `count` positions from index `first` of the ids

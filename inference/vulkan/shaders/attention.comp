@@ -7,13 +7,27 @@
 // parallel with an online softmax; each writes its partial (o, max, sum) for attention_combine,
 // or, with a single split, the normalised output directly. Scores are q . k * scale (Gemma 4:
 // scale 1). The running max starts at a finite -1e30 so fully masked pieces never produce NaN.
+// With KV_F16 the caches hold fp16 pairs packed in 32-bit words (kv_store.comp): kOffset/vOffset
+// are in words, kvRowFloats and headDim in halves (both even); scores, softmax and the weighted
+// sum stay fp32.
 #include "common.glsl"
 
 layout(constant_id = 1) const uint MAXD = 512; // largest head dim; a multiple of WG
 
 layout(binding = 0) readonly buffer Query { float qs[]; };
+#ifdef KV_F16
+layout(binding = 1) readonly buffer KeyCache { uint ks[]; };
+layout(binding = 2) readonly buffer ValueCache { uint vs[]; };
+// Element e (in halves) of a packed cache.
+float valueAt(uint e) {
+    const vec2 pair = unpackHalf2x16(vs[e >> 1]);
+    return (e & 1u) == 0u ? pair.x : pair.y;
+}
+#else
 layout(binding = 1) readonly buffer KeyCache { float ks[]; };
 layout(binding = 2) readonly buffer ValueCache { float vs[]; };
+float valueAt(uint e) { return vs[e]; }
+#endif
 layout(binding = 3) writeonly buffer Output { float os[]; };
 layout(binding = 4) writeonly buffer Stats { float stats[]; };
 
@@ -72,9 +86,18 @@ void main() {
         const bool valid = kp < end;
         float score = NEG;
         if (valid) {
-            const uint kb = p.kOffset + (kp % p.capacity) * p.kvRowFloats + kvHead * D;
             float dot = 0.0;
+#ifdef KV_F16
+            const uint kb = p.kOffset + ((kp % p.capacity) * p.kvRowFloats + kvHead * D) / 2u;
+            for (uint d = 0u; d < D; d += 2u) {
+                const vec2 k2 = unpackHalf2x16(ks[kb + d / 2u]);
+                dot = fma(query[d], k2.x, dot);
+                dot = fma(query[d + 1u], k2.y, dot);
+            }
+#else
+            const uint kb = p.kOffset + (kp % p.capacity) * p.kvRowFloats + kvHead * D;
             for (uint d = 0u; d < D; ++d) dot = fma(query[d], ks[kb + d], dot);
+#endif
             score = dot * p.scale;
         }
         const float mNew = max(m, workgroupMax(score));
@@ -87,10 +110,14 @@ void main() {
         [[unroll]] for (uint j = 0u; j < DPER; ++j) o[j] *= correction;
         for (uint i = 0u; i < n; ++i) {
             const float w = probs[i];
+#ifdef KV_F16
+            const uint vb = 2u * p.vOffset + ((tile + i) % p.capacity) * p.kvRowFloats + kvHead * D;
+#else
             const uint vb = p.vOffset + ((tile + i) % p.capacity) * p.kvRowFloats + kvHead * D;
+#endif
             [[unroll]] for (uint j = 0u; j < DPER; ++j) {
                 const uint d = t + j * WG;
-                if (d < D) o[j] = fma(w, vs[vb + d], o[j]);
+                if (d < D) o[j] = fma(w, valueAt(vb + d), o[j]);
             }
         }
         m = mNew;

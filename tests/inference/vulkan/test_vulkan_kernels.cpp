@@ -14,6 +14,7 @@
 #include <QtTest>
 
 #include <algorithm>
+#include <cstring>
 #include <numeric>
 
 using namespace ocelle::vulkan;
@@ -430,6 +431,27 @@ private slots:
         const auto values = randomFloats(size_t(positions) * kvRow, rng_, -2.0f, 2.0f);
         const auto q = randomFloats(size_t(tokens) * heads * D, rng_, -1.0f, 1.0f);
 
+        // Both cache types: fp32, and fp16 (values rounded to nearest even when stored; the reference
+        // uses the rounded values, so the tolerance is the fp32 one).
+        for (const bool f16 : {false, true}) {
+            const auto stored = [&](const std::vector<float>& v) {
+                if (!f16) return v;
+                std::vector<float> r(v.size());
+                for (size_t i = 0; i < v.size(); ++i)
+                    r[i] = ocelle::gguf::fp16ToFloat(ocelle::gguf::floatToFp16(v[i]));
+                return r;
+            };
+            attentionCase(D, heads, kvHeads, window, capacity, pos0, tokens, splits, scale, q, keys, values,
+                          stored(keys), stored(values), f16);
+        }
+    }
+
+private:
+    void attentionCase(int D, int heads, int kvHeads, int window, int capacity, int pos0, int tokens,
+                       int splits, double scale, const std::vector<float>& q, const std::vector<float>& keys,
+                       const std::vector<float>& values, const std::vector<float>& refKeys,
+                       const std::vector<float>& refValues, bool f16) {
+        const int kvRow = kvHeads * D;
         // The cache as decode would leave it: positions before pos0 written in order into the ring
         // (later ones overwrite earlier), the new tokens stored by the kv_store kernel.
         std::vector<float> kRing(size_t(capacity) * kvRow, 0.0f), vRing(kRing.size(), 0.0f);
@@ -439,6 +461,18 @@ private slots:
             std::copy_n(values.begin() + size_t(p) * kvRow, kvRow,
                         vRing.begin() + size_t(p % capacity) * kvRow);
         }
+        // fp16 caches hold pairs packed in 32-bit words, the first element in the low half.
+        const auto cacheWords = [&](const std::vector<float>& ring) {
+            std::vector<uint32_t> w(f16 ? ring.size() / 2 : ring.size());
+            for (size_t i = 0; i < w.size(); ++i) {
+                if (f16)
+                    w[i] = uint32_t(ocelle::gguf::floatToFp16(ring[2 * i])) |
+                           uint32_t(ocelle::gguf::floatToFp16(ring[2 * i + 1])) << 16;
+                else
+                    std::memcpy(&w[i], &ring[i], 4);
+            }
+            return w;
+        };
         std::vector<float> newK(keys.begin() + size_t(pos0) * kvRow, keys.end());
         std::vector<float> newV(values.begin() + size_t(pos0) * kvRow, values.end());
 
@@ -454,7 +488,7 @@ private slots:
                     double dot = 0;
                     for (int d = 0; d < D; ++d)
                         dot += double(q[(size_t(t) * heads + h) * D + d]) *
-                               keys[size_t(p) * kvRow + kvh * D + d];
+                               refKeys[size_t(p) * kvRow + kvh * D + d];
                     s.push_back(dot * scale);
                 }
                 const double m = *std::max_element(s.begin(), s.end());
@@ -463,7 +497,7 @@ private slots:
                 for (int d = 0; d < D; ++d) {
                     double o = 0, a = 0;
                     for (int p = lo; p <= pos; ++p) {
-                        const double v = values[size_t(p) * kvRow + kvh * D + d];
+                        const double v = refValues[size_t(p) * kvRow + kvh * D + d];
                         o += s[p - lo] / sum * v;
                         a += s[p - lo] / sum * std::abs(v);
                     }
@@ -474,8 +508,8 @@ private slots:
         }
 
         for (Kernels* kern : variants()) {
-            auto bk = uploadVector(*device_, kRing);
-            auto bv = uploadVector(*device_, vRing);
+            auto bk = uploadVector(*device_, cacheWords(kRing));
+            auto bv = uploadVector(*device_, cacheWords(vRing));
             auto bnk = uploadVector(*device_, newK);
             auto bnv = uploadVector(*device_, newV);
             auto bq = uploadVector(*device_, q);
@@ -484,6 +518,7 @@ private slots:
             a.q = at(*bq);
             a.kCache = at(*bk);
             a.vCache = at(*bv);
+            a.kvF16 = f16;
             a.out = at(out);
             a.headDim = uint32_t(D);
             a.heads = uint32_t(heads);
@@ -505,20 +540,21 @@ private slots:
             Recorder rec(*pipelines_);
             rec.begin();
             kern->kvStore(rec, at(*bnk), at(*bk), uint32_t(kvRow), uint32_t(tokens), uint32_t(pos0),
-                          uint32_t(capacity));
+                          uint32_t(capacity), 0, f16);
             kern->kvStore(rec, at(*bnv), at(*bv), uint32_t(kvRow), uint32_t(tokens), uint32_t(pos0),
-                          uint32_t(capacity));
+                          uint32_t(capacity), 0, f16);
             kern->attention(rec, a);
             rec.submitAndWait();
             if (splits == 0 && tokens == 1 && pos0 >= 256) QVERIFY(used > 1); // automatic split engaged
             const auto got = readVector(*device_, out, q.size());
             const long bad = firstMismatch(got, want, tol, 1e-4, 1e-6);
-            QVERIFY2(bad < 0, (std::string(variantName(kern)) + " splits " + std::to_string(used) + " " +
-                               mismatchText(bad, got, want, seed_))
+            QVERIFY2(bad < 0, (std::string(variantName(kern)) + (f16 ? " f16 cache" : " f32 cache") +
+                               " splits " + std::to_string(used) + " " + mismatchText(bad, got, want, seed_))
                                   .c_str());
         }
     }
 
+private slots:
     void kvStoreRing() {
         const int rowFloats = 24, capacity = 5, pos0 = 13, tokens = 4;
         const auto src = randomFloats(size_t(tokens) * rowFloats, rng_);
@@ -532,6 +568,21 @@ private slots:
             std::copy_n(src.begin() + size_t(t) * rowFloats, rowFloats,
                         cache.begin() + size_t((pos0 + t) % capacity) * rowFloats);
         QCOMPARE(readVector(*device_, *bc, cache.size()), cache);
+
+        // fp16: pairs rounded to nearest even, packed low half first, into a ring of half the words.
+        std::vector<uint32_t> packed(size_t(capacity) * rowFloats / 2, 0xDEADBEEFu);
+        auto bp = uploadVector(*device_, packed);
+        run([&](Recorder& rec) {
+            subgroup_->kvStore(rec, at(*bs), at(*bp), rowFloats, tokens, pos0, capacity, 0, true);
+        });
+        for (int t = 0; t < tokens; ++t)
+            for (int i = 0; i < rowFloats / 2; ++i) {
+                const float* pair = src.data() + size_t(t) * rowFloats + 2 * i;
+                packed[size_t((pos0 + t) % capacity) * rowFloats / 2 + i] =
+                    uint32_t(ocelle::gguf::floatToFp16(pair[0])) |
+                    uint32_t(ocelle::gguf::floatToFp16(pair[1])) << 16;
+            }
+        QCOMPARE(readVector<uint32_t>(*device_, *bp, packed.size()), packed);
     }
 
     void gather_data() {

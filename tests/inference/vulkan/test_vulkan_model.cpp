@@ -97,6 +97,40 @@ private slots:
         QCOMPARE(model->device().validationErrors(), uint64_t(0));
     }
 
+    void f16KvCache_data() { addFixtureRows(); }
+
+    // fp16 K/V (fp32 scores, softmax and sums) against the CPU path with an fp16 cache, over several
+    // passes (the cache written by one pass is read by the next) and single-token decodes.
+    void f16KvCache() {
+        QFETCH(int, fixture);
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        const Fixture& f = fixtures()[fixture];
+        const auto model = load(f);
+        const auto cpuModel = cpu::CpuModel::load(f.gguf.toStdString());
+        const auto prompt = f.ref["prompts"].toArray().first().toObject();
+        const auto ids = promptWithGreedy(prompt);
+        const int64_t n = int64_t(ids.size());
+        QVERIFY(n > 3);
+        auto session = model->createSession({.contextLength = n, .maxBatch = 4, .kvF16 = true});
+        cpu::SessionOptions cpuOptions;
+        cpuOptions.contextLength = n;
+        cpuOptions.kvType = model::KvType::F16;
+        auto cpuSession = cpuModel->createSession(cpuOptions);
+        const std::span<const int32_t> all(ids);
+        const auto head = all.first(size_t(n - 2));
+        const float prefillDiff = maxAbsDiff(session->prefill(head, vulkan::VulkanLogits::All),
+                                             cpuSession->prefill(head, cpu::LogitsFor::All));
+        QVERIFY2(prefillDiff <= 1e-2f,
+                 qPrintable(QString("f16 KV prefill: Vulkan vs CPU %1").arg(double(prefillDiff))));
+        for (int64_t i = n - 2; i < n; ++i) {
+            const auto one = all.subspan(size_t(i), 1);
+            const float diff = maxAbsDiff(session->prefill(one), cpuSession->prefill(one));
+            QVERIFY2(diff <= 1e-2f,
+                     qPrintable(QString("f16 KV decode at %1: Vulkan vs CPU %2").arg(i).arg(double(diff))));
+        }
+        QCOMPARE(model->device().validationErrors(), uint64_t(0));
+    }
+
     void decodeMatchesPrefill_data() { addFixtureRows(); }
 
     // The longest prompt token by token (decode kernels, split attention) against one batched
