@@ -102,6 +102,9 @@ Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelin
     if (!f.subgroupArithmetic) tuning_.useSubgroups = false;
     if (const char* env = std::getenv("OCELLE_VULKAN_NO_SUBGROUPS"); env && !std::strcmp(env, "1"))
         tuning_.useSubgroups = false;
+    if (!f.storage16Bit || !f.storage8Bit) tuning_.narrowLoads = false;
+    if (const char* env = std::getenv("OCELLE_VULKAN_NO_NARROW_LOADS"); env && !std::strcmp(env, "1"))
+        tuning_.narrowLoads = false;
     if (tuning_.matvecWorkgroup == 0) tuning_.matvecWorkgroup = 32;
     if (tuning_.matvecRows == 0) tuning_.matvecRows = 2;
     rowPerInvocation_ = tuning_.rowPerInvocation.value_or(pipelines.device().info().type == DeviceType::Cpu);
@@ -129,8 +132,12 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
     if (!xStride) xStride = K;
     if (!yStride) yStride = u32(w.rows(), "rows");
     const Bound bx = bind(dev, x, extent(cols, xStride, K));
-    const std::string shader =
-        rowPerInvocation_ ? rowKernel("matvec_rows_", w.type()) : reducing("matvec_" + typeSuffix(w.type()));
+    const auto type = static_cast<TensorType>(w.type());
+    const bool narrow = tuning_.narrowLoads && (type == TensorType::F16 || type == TensorType::BF16 ||
+                                                type == TensorType::Q8_0 || type == TensorType::Q4_0);
+    const std::string shader = rowPerInvocation_
+                                   ? rowKernel("matvec_rows_", w.type())
+                                   : reducing("matvec_" + typeSuffix(w.type()) + (narrow ? "_narrow" : ""));
     const uint32_t rowsPerGroup = rowPerInvocation_ ? tuning_.matvecWorkgroup : tuning_.matvecRows;
     for (size_t c = 0; c < w.chunks().size(); ++c) {
         const auto& chunk = w.chunks()[c];

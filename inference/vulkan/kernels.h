@@ -38,6 +38,9 @@ struct KernelTuning {
     // One row per invocation, no cross-lane reduction (matvec_rows.comp): the faster layout on CPU-type
     // devices, whose invocations are SIMD lanes. Default: on for CPU devices, off for GPUs.
     std::optional<bool> rowPerInvocation;
+    // 16/8-bit storage loads of F16/BF16/Q4_0/Q8_0 weights in the GPU matvec (used when the device has
+    // both storage features; OCELLE_VULKAN_NO_NARROW_LOADS=1 turns them off).
+    bool narrowLoads = true;
     uint32_t attentionMinPerSplit = 128; // decode attention: key positions per split at least
     uint32_t attentionMaxSplits = 32;
 };

@@ -5,11 +5,20 @@
 // column (a token, or with MOE a token's expert slot). With MOE the weight chunk holds whole
 // experts and each column picks its expert from `ids` (on the device: no read-back for routing);
 // columns whose expert lives in another chunk return at once.
+// NARROW_LOADS: 16/8-bit storage reads of the weights (weights.glsl), for devices that have them.
 #include "common.glsl"
 
 layout(constant_id = 1) const uint ROWS = 1;
 
 layout(binding = 0) readonly buffer Weights { uint wdata[]; };
+#ifdef NARROW_LOADS
+#extension GL_EXT_shader_16bit_storage : require
+#extension GL_EXT_shader_8bit_storage : require
+layout(binding = 0) readonly buffer Weights16 { float16_t wdata16[]; };
+layout(binding = 0) readonly buffer Weights16u { uint16_t wdata16u[]; };
+layout(binding = 0) readonly buffer Weights8 { int8_t wdata8[]; };
+layout(binding = 0) readonly buffer Weights8u { uint8_t wdata8u[]; };
+#endif
 layout(binding = 1) readonly buffer Input { float xs[]; };
 layout(binding = 2) writeonly buffer Output { float ys[]; };
 #ifdef MOE

@@ -3,6 +3,10 @@
 // read through 32-bit words (no 8/16-bit storage needed). Each type decodes a "unit" of 32
 // consecutive weights of a row; float types mask weights at k >= K (rows of any length).
 //
+// With NARROW_LOADS (devices with 16- and 8-bit storage; F16, BF16, Q4_0, Q8_0) the includer also
+// declares float16_t wdata16[], uint16_t wdata16u[], int8_t wdata8[] and uint8_t wdata8u[] on the
+// weights' binding, and fp16 scales, 16-bit weights and 8-bit quants are loaded at their own width.
+//
 // Exactly one of WTYPE_F32, WTYPE_F16, WTYPE_BF16, WTYPE_Q8_0, WTYPE_Q4_0, WTYPE_Q4_K, WTYPE_Q5_K,
 // WTYPE_Q6_K is defined by the build.
 
@@ -70,7 +74,31 @@ void kScaleMin(uint s, uint j, out uint sc, out uint m) {
 
 // v[i] = weight (unit * 32 + i) of the row starting at byte rowOff; K is the row length.
 void dequantUnit(uint rowOff, uint unit, uint K, out float v[32]) {
-#if defined(WTYPE_F32) || defined(WTYPE_F16) || defined(WTYPE_BF16)
+#if defined(NARROW_LOADS) && (defined(WTYPE_F16) || defined(WTYPE_BF16))
+    // 16-bit storage: one 16-bit load per weight (rowOff is even).
+    [[unroll]] for (uint i = 0u; i < 32u; ++i) {
+        const uint k = unit * 32u + i;
+#if defined(WTYPE_F16)
+        v[i] = k < K ? float(wdata16[(rowOff >> 1) + k]) : 0.0;
+#else
+        v[i] = k < K ? uintBitsToFloat(uint(wdata16u[(rowOff >> 1) + k]) << 16) : 0.0;
+#endif
+    }
+#elif defined(NARROW_LOADS) && defined(WTYPE_Q4_0)
+    // 16-bit scale and 8-bit quants read where they are (8/16-bit storage): no word assembly.
+    const uint b = rowOff + unit * 18u;
+    const float d = float(wdata16[b >> 1]);
+    const float offset = -8.0 * d;
+    [[unroll]] for (uint i = 0u; i < 16u; ++i) {
+        const uint q = uint(wdata8u[b + 2u + i]);
+        v[i] = fma(float(q & 15u), d, offset);
+        v[i + 16u] = fma(float(q >> 4), d, offset);
+    }
+#elif defined(NARROW_LOADS) && defined(WTYPE_Q8_0)
+    const uint b = rowOff + unit * 34u;
+    const float d = float(wdata16[b >> 1]);
+    [[unroll]] for (uint i = 0u; i < 32u; ++i) v[i] = d * float(int(wdata8[b + 2u + i]));
+#elif defined(WTYPE_F32) || defined(WTYPE_F16) || defined(WTYPE_BF16)
     [[unroll]] for (uint i = 0u; i < 32u; ++i) {
         const uint k = unit * 32u + i;
         float w = 0.0;

@@ -51,6 +51,8 @@ class TestVulkanKernels : public QObject {
         if (k->tuning().rowPerInvocation.value_or(false))
             return k->laneBroadcast() ? "row-per-invocation, lane broadcast"
                                       : "row-per-invocation, plain loads";
+        if (k->tuning().narrowLoads)
+            return k->tuning().useSubgroups ? "subgroup, 16/8-bit loads" : "shared-memory, 16/8-bit loads";
         return k->tuning().useSubgroups ? "subgroup" : "shared-memory";
     }
 
@@ -78,6 +80,7 @@ private slots:
         fallback.matvecRows = 3; // a different tuning too
         fallback.matvecWorkgroup = 64;
         fallback.rowPerInvocation = false;
+        fallback.narrowLoads = false;
         shared_ = std::make_unique<Kernels>(*pipelines_, fallback);
         KernelTuning gpuLike;
         gpuLike.rowPerInvocation = false;
