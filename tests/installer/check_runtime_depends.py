@@ -17,12 +17,13 @@ import sys
 
 def installed_packages():
     """name -> {depends: [[alternative names]], provides: [names], essential: bool, recommends: [[...]]}"""
-    fields = "${Package}\t${Status}\t${Essential}\t${Depends}\t${Pre-Depends}\t${Provides}\t${Recommends}\n"
+    fields = "${Package}\t${db:Status-Status}\t${Essential}\t${Depends}\t${Pre-Depends}\t${Provides}\t${Recommends}\n"
     out = subprocess.run(["dpkg-query", "-W", "-f", fields], check=True, capture_output=True, text=True).stdout
     packages = {}
     for line in out.splitlines():
         name, status, essential, depends, predepends, provides, recommends = line.split("\t")
-        if not status.endswith(" installed"):
+        # Files on disk; "triggers-pending" and the like are passing states while another dpkg runs.
+        if status in ("not-installed", "config-files", "half-installed"):
             continue
         packages[name] = {
             "depends": parse_relations(depends) + parse_relations(predepends),

@@ -31,7 +31,14 @@ snapshot() {
     $share/applications $share/icons $share/metainfo $share/mime $share/man $share/doc $share/pixmaps \
     -xdev \( -type f -o -type l \) -not -path '/var/lib/dpkg/*' -not -path '/var/lib/apt/*' 2>/dev/null | sort
 }
-packages_installed() { dpkg-query -W -f='${db:Status-Status} ${Package}\n' | awk '$1 == "installed" {print $2}' | sort; }
+# The packages apt says it installs besides ocelle (from its "NEW packages" list in the install log:
+# comparing package lists before and after would also catch what another helper installed meanwhile).
+pulled_in_by_install() {
+  [ -f "$work/install.log" ] || return 0
+  awk '/^The following NEW packages will be installed:/ {list = 1; next}
+       list && /^ / {for (i = 1; i <= NF; i++) print $i; next}
+       {list = 0}' "$work/install.log" | sed 's/:.*//' | grep -vx ocelle || true
+}
 
 # Whatever happens below, the machine ends as it was: the package and anything apt pulled in for it
 # are purged, and the scratch folder goes.
@@ -42,10 +49,13 @@ cleanup() {
     DEBIAN_FRONTEND=noninteractive apt-get purge "${apt_options[@]}" ocelle >"$work/cleanup-purge.log" 2>&1 ||
       { echo "cleanup: apt-get purge ocelle failed:"; cat "$work/cleanup-purge.log"; status=1; }
   fi
-  if [ -s "$work/pulled-in.txt" ]; then
-    echo "cleanup: purging what the install pulled in: $(tr '\n' ' ' <"$work/pulled-in.txt")"
-    DEBIAN_FRONTEND=noninteractive xargs apt-get purge "${apt_options[@]}" <"$work/pulled-in.txt" >/dev/null 2>&1 ||
-      { echo "cleanup: could not purge $(cat "$work/pulled-in.txt")"; status=1; }
+  local pulled_in
+  pulled_in=$(pulled_in_by_install)
+  if [ -n "$pulled_in" ]; then
+    echo "cleanup: purging what the install pulled in: $pulled_in"
+    # shellcheck disable=SC2086 # one word per package
+    DEBIAN_FRONTEND=noninteractive apt-get purge "${apt_options[@]}" $pulled_in >/dev/null 2>&1 ||
+      { echo "cleanup: could not purge $pulled_in"; status=1; }
   fi
   rm -rf "$work"
   exit $status
@@ -66,13 +76,12 @@ echo "[$(date +%T)] ok: built $(basename "$deb"); Depends: $depends"
 
 # 2. Install it as a user would (Recommends left out: this test checks what Depends alone brings).
 echo "[$(date +%T)] snapshot of the system folders"
+dpkg_log_start=$(($(stat -c %s /var/log/dpkg.log 2>/dev/null || echo 0) + 1))
 snapshot >"$work/files-before.txt"
-packages_installed >"$work/packages-before.txt"
 DEBIAN_FRONTEND=noninteractive apt-get install "${apt_options[@]}" --no-install-recommends "$deb" \
   >"$work/install.log" 2>&1 || fail "apt-get install $deb failed: $(cat "$work/install.log")"
-packages_installed | comm -13 "$work/packages-before.txt" - | grep -vx ocelle >"$work/pulled-in.txt" || true
 dpkg -L ocelle >"$work/package-files.txt"
-pulled_in=$(tr '\n' ' ' <"$work/pulled-in.txt")
+pulled_in=$(pulled_in_by_install | tr '\n' ' ')
 echo "[$(date +%T)] ok: installed ($(wc -l <"$work/package-files.txt") paths; other packages it pulled in: ${pulled_in:-none})"
 
 # 3. The installed programs, found on PATH, from a folder that has nothing of Ocelle in it.
@@ -81,7 +90,8 @@ cd "$work"
 [ "$(command -v ocelle-cli)" = /usr/bin/ocelle-cli ] || fail "ocelle-cli is not on PATH as /usr/bin/ocelle-cli"
 check_cli /usr/bin "$version" "$model"
 man -w ocelle-cli | grep -qx /usr/share/man/man1/ocelle-cli.1.gz || fail "man does not find ocelle-cli(1)"
-MANWIDTH=80 man ocelle-cli 2>/dev/null | grep -q "ocelle-cli info PATH" || fail "the man page lacks the info command's usage"
+man_page=$(MANWIDTH=80 man ocelle-cli 2>/dev/null) || fail "man ocelle-cli failed"
+grep -q "ocelle-cli info PATH" <<<"$man_page" || fail "the man page lacks the info command's usage"
 desktop-file-validate /usr/share/applications/org.ocelle.Ocelle.desktop || fail "the installed .desktop file is not valid"
 appstreamcli validate --no-net /usr/share/metainfo/org.ocelle.Ocelle.metainfo.xml >"$work/appstream.log" ||
   fail "the installed AppStream metadata is not valid: $(cat "$work/appstream.log")"
@@ -99,9 +109,11 @@ python3 "$here/check_runtime_depends.py" ocelle "$work/cli-libraries.txt"
 # 4. Purge, and nothing of it may be left.
 DEBIAN_FRONTEND=noninteractive apt-get purge "${apt_options[@]}" ocelle >"$work/purge.log" 2>&1 ||
   fail "apt-get purge ocelle failed: $(cat "$work/purge.log")"
-if [ -s "$work/pulled-in.txt" ]; then
-  DEBIAN_FRONTEND=noninteractive xargs apt-get purge "${apt_options[@]}" <"$work/pulled-in.txt" >/dev/null 2>&1
-  : >"$work/pulled-in.txt"
+if [ -n "$pulled_in" ]; then
+  # shellcheck disable=SC2086 # one word per package
+  DEBIAN_FRONTEND=noninteractive apt-get purge "${apt_options[@]}" $pulled_in >/dev/null 2>&1 ||
+    fail "could not purge what the install pulled in: $pulled_in"
+  rm "$work/install.log" # purged: nothing left for the cleanup to do
 fi
 left=()
 while read -r path; do
@@ -119,5 +131,14 @@ strays=()
 while read -r path; do
   if ! dpkg -S "$path" >/dev/null 2>&1 && ! dpkg -S "${path#/usr}" >/dev/null 2>&1; then strays+=("$path"); fi
 done <"$work/files-new.txt"
-[ ${#strays[@]} -eq 0 ] || fail "new files that belong to no package are left in the system folders: ${strays[*]}"
+# Packages someone else installed or removed meanwhile (dpkg's log since the first snapshot): their
+# maintainer scripts may leave files of their own, which are reported but are not ours.
+others=$(tail -c +"$dpkg_log_start" /var/log/dpkg.log 2>/dev/null |
+  awk '$3 == "install" || $3 == "remove" || $3 == "purge" {sub(/:.*/, "", $4); print $4}' |
+  grep -vxF -e ocelle ${pulled_in:+$(printf -- ' -e %s' $pulled_in)} | sort -u | tr '\n' ' ' || true)
+if [ ${#strays[@]} -gt 0 ] && [ -n "$others" ]; then
+  echo "note: new files that belong to no package (${strays[*]}) appeared while dpkg also handled: $others; not counted"
+elif [ ${#strays[@]} -gt 0 ]; then
+  fail "new files that belong to no package are left in the system folders: ${strays[*]}"
+fi
 echo "[$(date +%T)] ok: purged; none of the package's $(wc -l <"$work/package-files.txt") paths and no other stray file is left"
