@@ -8,9 +8,14 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+namespace ocelle::engine {
+class Model;
+}
 
 namespace ocelle::app {
 
@@ -117,6 +122,9 @@ public:
     virtual int countTokens(const std::string& text) const = 0;
     virtual void cancel() noexcept = 0;
     virtual void resetCancel() noexcept = 0;
+    // The loaded model, for the local server to answer with on a session of its own; null without
+    // one (and for engines that have none, such as the tests' scripted ones). Any thread.
+    virtual std::shared_ptr<engine::Model> sharedModel() const { return nullptr; }
 };
 
 } // namespace ocelle::app

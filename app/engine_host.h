@@ -64,6 +64,8 @@ public:
     int countTokens(const QString& text) const;
     // Stops the generation in progress (and one already queued). Any thread.
     void cancel();
+    // The loaded model for the local server (ChatEngine::sharedModel); null without one.
+    std::shared_ptr<engine::Model> loadedModel() const { return engine_->sharedModel(); }
 
 signals:
     // Loading progress (0..1), at most about every percent.

@@ -239,6 +239,11 @@ const GemmaChatEngine::EncodedMedia& GemmaChatEngine::encode(const TurnMedia& it
     return *encoded_.emplace(key, std::make_unique<EncodedMedia>(std::move(result))).first->second;
 }
 
+std::shared_ptr<engine::Model> GemmaChatEngine::sharedModel() const {
+    std::lock_guard lock(sessionMutex_);
+    return countingModel_;
+}
+
 bool GemmaChatEngine::loaded() const {
     std::lock_guard lock(sessionMutex_);
     return session_ != nullptr;

@@ -38,6 +38,7 @@ public:
     int countTokens(const std::string& text) const override;
     void cancel() noexcept override;
     void resetCancel() noexcept override;
+    std::shared_ptr<engine::Model> sharedModel() const override;
 
 private:
     // A turn's media through the mmproj's encoders: the chat part (placeholders) and, per span
@@ -63,7 +64,8 @@ private:
     // engine thread; this mutex guards only the pointer, never generation itself.
     mutable std::mutex sessionMutex_;
     std::unique_ptr<engine::Session> session_;
-    std::shared_ptr<const engine::Model> countingModel_; // for countTokens(), under sessionMutex_
+    // For countTokens() and sharedModel() on other threads, under sessionMutex_.
+    std::shared_ptr<engine::Model> countingModel_;
     std::atomic<bool> cancelled_{false};
 };
 

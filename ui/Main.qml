@@ -250,7 +250,18 @@ ApplicationWindow {
                 Layout.rightMargin: 24
                 visible: ChatController.contextSize > 0
                 spacing: 8
-                Item { Layout.fillWidth: true }
+                // The local server's status line, while it serves.
+                Label {
+                    objectName: "serverStatusLine"
+                    Layout.fillWidth: true
+                    visible: LocalServer.running
+                    text: LocalServer.statusText
+                    elide: Text.ElideRight
+                    color: Theme.mutedText
+                    font.pixelSize: 12
+                    Accessible.name: text
+                }
+                Item { Layout.fillWidth: true; visible: !LocalServer.running }
                 ProgressBar {
                     Layout.preferredWidth: 120
                     from: 0

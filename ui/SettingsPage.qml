@@ -338,6 +338,60 @@ Rectangle {
                 Label { text: qsTr("Settings file"); color: Theme.text }
                 Label { Layout.fillWidth: true; text: AppSettings.settingsLocation; color: Theme.mutedText; wrapMode: Text.WrapAnywhere }
             }
+            SectionTitle { text: qsTr("Local server") }
+            Hint {
+                text: qsTr("Lets other programs use the loaded model through OpenAI's chat-completions API "
+                           + "(GET /v1/models, POST /v1/chat/completions). Off by default; it runs while a model "
+                           + "is loaded.")
+            }
+            Switch {
+                objectName: "serverSwitch"
+                text: qsTr("Serve the loaded model")
+                checked: LocalServer.enabled
+                onToggled: LocalServer.enabled = checked
+                Accessible.name: qsTr("Local server")
+            }
+            RowLayout {
+                Label { text: qsTr("Address"); Layout.preferredWidth: 170; color: Theme.text }
+                TextField {
+                    objectName: "serverHost"
+                    Layout.preferredWidth: 200
+                    text: LocalServer.host
+                    onEditingFinished: LocalServer.host = text
+                    Accessible.name: qsTr("Server address")
+                }
+                Label { text: qsTr("Port"); color: Theme.text }
+                SpinBox {
+                    objectName: "serverPort"
+                    from: 1; to: 65535
+                    editable: true
+                    value: LocalServer.port
+                    textFromValue: (value, locale) => value.toString()
+                    valueFromText: (text, locale) => parseInt(text)
+                    onValueModified: LocalServer.port = value
+                    Accessible.name: qsTr("Server port")
+                }
+            }
+            RowLayout {
+                Label { text: qsTr("API key"); Layout.preferredWidth: 170; color: Theme.text }
+                TextField {
+                    objectName: "serverKey"
+                    Layout.fillWidth: true
+                    echoMode: TextInput.PasswordEchoOnEdit
+                    placeholderText: qsTr("None: any program on this computer may use it")
+                    text: LocalServer.apiKey
+                    onEditingFinished: LocalServer.apiKey = text
+                    Accessible.name: qsTr("API key clients must send as a Bearer token")
+                }
+            }
+            Hint {
+                objectName: "serverWarning"
+                visible: text.length > 0
+                text: LocalServer.warning
+                color: Theme.error
+            }
+            Hint { objectName: "serverStatus"; text: LocalServer.statusText }
+
             Item { implicitHeight: 24 }
         }
     }
