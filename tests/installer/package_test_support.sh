@@ -19,12 +19,14 @@ $out"
   echo "ok: $bin/ocelle-cli --version, $bin/ocelle --version and ocelle-cli info $(basename "$model")"
 }
 
-# screenshot_app BIN SCREENSHOT MAPS_OUT SCRATCH: starts the app under Xvfb (Basic style, its own
-# data, settings and instance name in SCRATCH), waits for its window, saves a screenshot of the
-# screen and the list of files the running process has mapped (shared libraries, QML plugins...),
-# then ends it. The screenshot must show a rendered window, not an empty screen.
+# screenshot_app BIN SCREENSHOT MAPS_OUT SCRATCH MODEL: starts the app under Xvfb (Basic style, its
+# own data, settings and instance name in SCRATCH) with MODEL given on its command line, waits for
+# its window and for the model to be loaded (the engine has then also looked for Vulkan devices),
+# saves a screenshot of the screen and the list of files the running process has mapped (shared
+# libraries, QML and Qt plugins, the Vulkan loader and drivers...), then ends it. The screenshot
+# must show a rendered window, not an empty screen.
 screenshot_app() {
-  local app=$1 shot=$2 maps=$3 scratch=$4
+  local app=$1 shot=$2 maps=$3 scratch=$4 model=$5
   mkdir -p "$scratch/home" "$scratch/data" "$scratch/runtime"
   chmod 700 "$scratch/runtime"
   XDG_RUNTIME_DIR="$scratch/runtime" HOME="$scratch/home" XDG_CONFIG_HOME="$scratch/home/.config" XDG_DATA_HOME="$scratch/home/.local/share" \
@@ -32,7 +34,7 @@ screenshot_app() {
     OCELLE_INSTANCE="ocelle-package-test-$$" QT_QUICK_CONTROLS_STYLE=Basic \
     timeout 120 xvfb-run --auto-servernum --server-args="-screen 0 1280x800x24" \
     bash -c '
-      "$1" >"$4/app.log" 2>&1 &
+      "$1" "$5" >"$4/app.log" 2>&1 &
       app=$!
       shown=0
       for _ in $(seq 1 120); do
@@ -42,12 +44,17 @@ screenshot_app() {
         sleep 0.5
       done
       [ $shown = 1 ] || { echo "no Ocelle window after 60 s" >&2; kill "$app"; exit 1; }
+      for _ in $(seq 1 120); do
+        grep -q "is loaded" "$4/app.log" && break
+        sleep 0.5
+      done
+      grep -q "is loaded" "$4/app.log" || { echo "the model given on the command line did not load" >&2; kill "$app"; exit 1; }
       sleep 3 # the first frames: the window is mapped before QML has drawn into it
       cp "/proc/$app/maps" "$3"
       import -window root "$2"
       kill "$app"
       wait "$app" || true
-    ' _ "$app" "$shot" "$maps" "$scratch" ||
+    ' _ "$app" "$shot" "$maps" "$scratch" "$model" ||
     fail "the app ($app) did not show its window under Xvfb; its output:
 $(cat "$scratch/app.log" 2>/dev/null)"
   local colors

@@ -101,7 +101,7 @@ appstreamcli validate --no-net /usr/share/metainfo/org.ocelle.Ocelle.metainfo.xm
 grep -q '^application/x-gguf=.*org\.ocelle\.Ocelle\.desktop' /usr/share/applications/mimeinfo.cache ||
   fail "/usr/share/applications/mimeinfo.cache does not offer Ocelle for application/x-gguf"
 echo "[$(date +%T)] ok: on PATH, man page, desktop file, AppStream metadata and the GGUF MIME type are installed"
-screenshot_app /usr/bin/ocelle "$output/installed-deb-app.png" "$work/app-maps.txt" "$work/app"
+screenshot_app /usr/bin/ocelle "$output/installed-deb-app.png" "$work/app-maps.txt" "$work/app" "$model"
 python3 "$here/check_runtime_depends.py" ocelle "$work/app-maps.txt"
 ldd /usr/bin/ocelle-cli >"$work/cli-libraries.txt"
 python3 "$here/check_runtime_depends.py" ocelle "$work/cli-libraries.txt"

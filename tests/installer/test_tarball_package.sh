@@ -39,4 +39,4 @@ echo "ok: $(basename "$tarball") unpacked and moved to $root"
 
 cd /
 check_cli "$root/bin" "$version" "$model"
-screenshot_app "$root/bin/ocelle" "$output/tarball-app.png" "$work/app-maps.txt" "$work/app"
+screenshot_app "$root/bin/ocelle" "$output/tarball-app.png" "$work/app-maps.txt" "$work/app" "$model"
