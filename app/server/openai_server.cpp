@@ -290,12 +290,13 @@ bool OpenAiServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* 
     auto wrongMethod = [&](const char* allowed) {
         writeError(responder,
                    apiError(405, std::string("Use ") + allowed + " for " + path.toStdString() + "."));
+        return true;
     };
     if (path == "/v1/models" || path == "/v1/models/") {
-        if (method != QHttpServerRequest::Method::Get) return wrongMethod("GET"), true;
+        if (method != QHttpServerRequest::Method::Get) return wrongMethod("GET");
         writeJson(responder, 200, modelListJson(id, created_, model_->capabilities()));
     } else if (path.startsWith("/v1/models/")) {
-        if (method != QHttpServerRequest::Method::Get) return wrongMethod("GET"), true;
+        if (method != QHttpServerRequest::Method::Get) return wrongMethod("GET");
         if (path.mid(11).toStdString() != id) {
             writeError(responder, apiError(404,
                                            "The model '" + path.mid(11).toStdString() +
@@ -305,7 +306,7 @@ bool OpenAiServer::handleRequest(const QHttpServerRequest& request, QTcpSocket* 
             writeJson(responder, 200, modelJson(id, created_, model_->capabilities()));
         }
     } else if (path == "/v1/chat/completions") {
-        if (method != QHttpServerRequest::Method::Post) return wrongMethod("POST"), true;
+        if (method != QHttpServerRequest::Method::Post) return wrongMethod("POST");
         answerChatCompletion(request, socket);
     } else {
         writeError(responder,
