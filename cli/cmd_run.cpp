@@ -10,6 +10,7 @@
 #include "gguf/gguf.h"
 #include "model/hparams.h"
 #include "tokenizer/vocab.h"
+#include "vision/vision_encoder.h" // ImageAttentionPolicy, also without media support
 
 #include <atomic>
 #include <csignal>
