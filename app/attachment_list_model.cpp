@@ -3,6 +3,7 @@
 #include "media/audio.h"
 #include "media/image.h"
 #include "media/image_preprocess.h"
+#include "media/pdf_document.h"
 #include "media/video.h"
 
 #include <QBuffer>
@@ -10,6 +11,7 @@
 #include <QDir>
 #include <QFile>
 #include <QFileInfo>
+#include <QJsonArray>
 #include <QLocale>
 #include <QMetaObject>
 #include <QMimeDatabase>
@@ -26,6 +28,7 @@ namespace {
 constexpr int kThumbnailHeight = 96;
 constexpr int kFrameThumbnailHeight = 72;
 constexpr int kMaxVideoFrames = 64;
+constexpr int kMaxPdfThumbnails = 24; // pages beyond these are sent but not pictured
 // Markers and the blank lines the chat format puts around media (see chat_format.cpp).
 constexpr int kImageOverhead = 4;      // "\n\n" <|image> ... <image|> "\n\n"
 constexpr int kVideoFrameOverhead = 6; // "mm:ss " <|image> ... <image|>
@@ -56,20 +59,10 @@ QString saveThumbnail(const QImage& image, int height, const QString& folder, co
 }
 
 AttachmentListModel::Kind kindOfFile(const QString& path, bool* known) {
-    const QMimeType type = QMimeDatabase().mimeTypeForFile(path);
-    const QString name = type.name();
-    *known = true;
-    if (name == QLatin1String("application/pdf")) return AttachmentListModel::Kind::Pdf;
-    if (name.startsWith(QLatin1String("image/")) && name != QLatin1String("image/svg+xml"))
-        return AttachmentListModel::Kind::Image;
-    if (name.startsWith(QLatin1String("video/"))) return AttachmentListModel::Kind::Video;
-    if (name.startsWith(QLatin1String("audio/")) || name == QLatin1String("application/ogg"))
-        return AttachmentListModel::Kind::Audio;
-    *known = false;
-    return AttachmentListModel::Kind::Image;
+    return AttachmentListModel::kindOfMime(QMimeDatabase().mimeTypeForFile(path).name(), known);
 }
 
-// Saves bytes under their content hash so the same paste twice is one file.
+// Saves bytes under their content hash so the same paste twice is one file (without a store).
 QString storeBytes(const QByteArray& bytes, const QString& extension) {
     const QString folder = AttachmentListModel::attachmentFolder();
     const QString hash =
@@ -117,24 +110,50 @@ QByteArray wavBytes(const std::vector<float>& samples) {
     return out;
 }
 
-QString kindName(AttachmentListModel::Kind kind) {
+// A page `height` pixels high at its own aspect ratio.
+QImage renderPdfThumbnail(const ocelle::media::PdfDocument& document, int page, int height) {
+    const double aspect = document.pageWidthPoints(page) / document.pageHeightPoints(page);
+    const int width = std::max(1, int(std::lround(height * aspect)));
+    return toQImage(document.renderPage(page, ocelle::media::ImageSize{width, height}));
+}
+
+} // namespace
+
+AttachmentListModel::Kind AttachmentListModel::kindOfMime(const QString& name, bool* known) {
+    bool dummy = false;
+    bool& isKnown = known ? *known : dummy;
+    isKnown = true;
+    if (name == QLatin1String("application/pdf")) return Kind::Pdf;
+    if (name.startsWith(QLatin1String("image/")) && name != QLatin1String("image/svg+xml"))
+        return Kind::Image;
+    if (name.startsWith(QLatin1String("video/"))) return Kind::Video;
+    if (name.startsWith(QLatin1String("audio/")) || name == QLatin1String("application/ogg"))
+        return Kind::Audio;
+    isKnown = false;
+    return Kind::Image;
+}
+
+QString AttachmentListModel::kindName(Kind kind) {
     switch (kind) {
-    case AttachmentListModel::Kind::Image:
+    case Kind::Image:
         return QStringLiteral("image");
-    case AttachmentListModel::Kind::Video:
+    case Kind::Video:
         return QStringLiteral("video");
-    case AttachmentListModel::Kind::Audio:
+    case Kind::Audio:
         return QStringLiteral("audio");
-    case AttachmentListModel::Kind::Pdf:
+    case Kind::Pdf:
         return QStringLiteral("pdf");
     }
     return {};
 }
 
-} // namespace
-
 struct AttachmentListModel::Inspection {
     QString error;
+    std::vector<int> pdfPages;
+    int pageCount = 0;
+    int pdfTokens = 0;
+    QString note;
+    AttachmentRef stored;
     QString thumbnail;
     int width = 0;
     int height = 0;
@@ -162,7 +181,14 @@ int AttachmentListModel::audioTokenEstimate(qint64 samples16k) {
     return ocelle::media::audioTokenCountSplit(samples16k) + kAudioOverhead;
 }
 
-AttachmentListModel::AttachmentListModel(QObject* parent) : QAbstractListModel(parent) {}
+AttachmentListModel::AttachmentListModel(QObject* parent)
+    : QAbstractListModel(parent), imageBudget_(ocelle::media::kDefaultImageBudget),
+      documentBudget_(ocelle::media::kDocumentImageBudget) {}
+
+void AttachmentListModel::setBudgets(int imageBudget, int documentBudget) {
+    imageBudget_ = imageBudget;
+    documentBudget_ = documentBudget;
+}
 
 AttachmentListModel::~AttachmentListModel() {
     *alive_ = false;
@@ -182,10 +208,17 @@ int AttachmentListModel::rowCount(const QModelIndex& parent) const {
 }
 
 QHash<int, QByteArray> AttachmentListModel::roleNames() const {
-    return {{KindRole, "kind"},          {KindNameRole, "kindName"},   {NameRole, "name"},
-            {PathRole, "path"},          {ThumbnailRole, "thumbnail"}, {TokensRole, "tokens"},
-            {DetailRole, "detail"},      {FramesRole, "frames"},       {FrameCountRole, "frameCount"},
-            {PreparingRole, "preparing"}};
+    return {{KindRole, "kind"},
+            {KindNameRole, "kindName"},
+            {NameRole, "name"},
+            {PathRole, "path"},
+            {ThumbnailRole, "thumbnail"},
+            {TokensRole, "tokens"},
+            {DetailRole, "detail"},
+            {FramesRole, "frames"},
+            {FrameCountRole, "frameCount"},
+            {PreparingRole, "preparing"},
+            {NoteRole, "note"}};
 }
 
 QVariant AttachmentListModel::data(const QModelIndex& index, int role) const {
@@ -218,6 +251,8 @@ QVariant AttachmentListModel::data(const QModelIndex& index, int role) const {
         return item.frameCount;
     case PreparingRole:
         return item.preparing;
+    case NoteRole:
+        return item.note;
     default:
         return {};
     }
@@ -237,7 +272,10 @@ QString AttachmentListModel::detailOf(const Item& item) const {
     case Kind::Audio:
         return tr("%1 s \u00b7 %2").arg(locale.toString(item.seconds, 'f', 1), tokens);
     case Kind::Pdf:
-        return tokens;
+        if (item.pdfPages.size() < size_t(item.pageCount))
+            return tr("%1 of %2 pages \u00b7 %3").arg(item.pdfPages.size()).arg(item.pageCount).arg(tokens);
+        return (item.pageCount == 1 ? tr("1 page \u00b7 %1") : tr("%1 pages \u00b7 %2").arg(item.pageCount))
+            .arg(tokens);
     }
     return tokens;
 }
@@ -301,16 +339,14 @@ bool AttachmentListModel::insertFile(const QString& path, Kind kind, const QStri
         emit refused(tr("%1 was not attached. %2").arg(name, reason));
         return false;
     }
-    if (kind == Kind::Pdf) {
-        emit refused(tr("%1 was not attached: PDF pages are not supported in this build yet.").arg(name));
-        return false;
-    }
     Item item;
     item.id = nextId_++;
     item.kind = kind;
     item.path = path;
     item.name = name;
     item.frameCount = kind == Kind::Video ? ocelle::media::kDefaultVideoFrames : 0;
+    item.budget = kind == Kind::Pdf ? documentBudget_ : imageBudget_;
+    item.mimeType = QMimeDatabase().mimeTypeForFile(path).name();
     const bool wasPreparing = preparing();
     beginInsertRows({}, count(), count());
     items_.push_back(item);
@@ -326,9 +362,15 @@ void AttachmentListModel::inspect(const Item& item) {
     const quint64 id = item.id;
     const Kind kind = item.kind;
     const QString path = item.path;
+    const QString mimeType = item.mimeType;
+    const QString name = item.name;
     const int frames = item.frameCount;
+    const int budget = item.budget;
+    const int room = tokenRoom_ > 0 ? tokenRoom_ : std::numeric_limits<int>::max() / 2;
+    ConversationStore* store = store_;
     const std::weak_ptr<bool> alive = alive_;
-    inspectionPool().start([this, alive, folder, id, kind, path, frames] {
+    inspectionPool().start([this, alive, folder, id, kind, path, mimeType, name, frames, budget, room,
+                            store] {
         auto result = std::make_shared<Inspection>();
         const std::string file = path.toStdString();
         const QString stem = QStringLiteral("%1-%2").arg(id).arg(frames);
@@ -356,6 +398,30 @@ void AttachmentListModel::inspect(const Item& item) {
                     result->frames.push_back({thumb, QString::fromStdString(frame.timestamp)});
                 });
                 if (!result->frames.empty()) result->thumbnail = result->frames.front().thumbnail;
+            } else if (kind == Kind::Pdf) {
+                // Damaged and password-protected files throw here with a message that says so.
+                const ocelle::media::PdfDocument document(file);
+                const ocelle::media::PdfPageSelection pick =
+                    ocelle::media::selectPdfPages(document, budget, room);
+                result->pdfPages = pick.pages;
+                result->pageCount = pick.pageCount;
+                result->pdfTokens = pick.promptTokens;
+                result->note = QString::fromStdString(pick.message);
+                for (size_t i = 0; i < pick.pages.size() && i < size_t(kMaxPdfThumbnails); ++i) {
+                    const int page = pick.pages[i];
+                    const QString thumb =
+                        saveThumbnail(renderPdfThumbnail(document, page, kFrameThumbnailHeight),
+                                      kFrameThumbnailHeight, folder, stem + QStringLiteral("-p%1").arg(page));
+                    result->frames.push_back({thumb, tr("p. %1").arg(page + 1)});
+                }
+                if (!result->frames.empty()) result->thumbnail = result->frames.front().thumbnail;
+            }
+            if (store) {
+                QString why;
+                const auto stored = store->storeAttachment(path, mimeType, &why);
+                if (!stored) throw std::runtime_error(why.toStdString());
+                result->stored = *stored;
+                result->stored.fileName = name;
             }
         } catch (const std::exception& e) {
             result->error = QString::fromUtf8(e.what());
@@ -385,9 +451,16 @@ void AttachmentListModel::onInspected(quint64 id, const std::shared_ptr<Inspecti
         item.samples = result->samples;
         item.thumbnail = result->thumbnail;
         item.frames = result->frames;
+        item.pdfPages = result->pdfPages;
+        item.pageCount = result->pageCount;
+        item.note = result->note;
+        if (!result->stored.hash.isEmpty()) {
+            item.stored = result->stored;
+            item.path = store_->attachmentPath(item.stored.hash); // what is sent is what is kept
+        }
         switch (item.kind) {
         case Kind::Image:
-            item.tokens = imageTokenEstimate(item.width, item.height, ocelle::media::kDefaultImageBudget);
+            item.tokens = imageTokenEstimate(item.width, item.height, item.budget);
             break;
         case Kind::Video:
             item.frameCount = static_cast<int>(item.frames.size());
@@ -397,6 +470,7 @@ void AttachmentListModel::onInspected(quint64 id, const std::shared_ptr<Inspecti
             item.tokens = audioTokenEstimate(item.samples);
             break;
         case Kind::Pdf:
+            item.tokens = result->pdfTokens;
             break;
         }
         const QModelIndex at = index(row);
@@ -407,6 +481,13 @@ void AttachmentListModel::onInspected(quint64 id, const std::shared_ptr<Inspecti
         emit preparingChanged();
         emit prepared();
     }
+}
+
+QString AttachmentListModel::keepBytes(const QByteArray& bytes, const QString& fileName,
+                                       const QString& mimeType) const {
+    if (!store_) return storeBytes(bytes, QFileInfo(fileName).suffix());
+    const auto stored = store_->storeAttachmentData(bytes, fileName, mimeType);
+    return stored ? store_->attachmentPath(stored->hash) : QString();
 }
 
 bool AttachmentListModel::addImage(const QImage& image, const QString& name) {
@@ -424,9 +505,10 @@ bool AttachmentListModel::addImage(const QImage& image, const QString& name) {
         buffer.open(QIODevice::WriteOnly);
         image.convertToFormat(QImage::Format_RGB888).save(&buffer, "PNG");
     }
-    const QString path = storeBytes(png, QStringLiteral("png"));
+    const QString path = keepBytes(png, name + QStringLiteral(".png"), QStringLiteral("image/png"));
     if (path.isEmpty()) {
-        emit refused(tr("The image could not be saved in %1.").arg(attachmentFolder()));
+        emit refused(tr("The image could not be saved in %1.")
+                         .arg(store_ ? store_->attachmentsDirectory() : attachmentFolder()));
         return false;
     }
     return insertFile(path, Kind::Image, name);
@@ -437,15 +519,16 @@ bool AttachmentListModel::addRecording(const std::vector<float>& samples) {
         emit refused(tr("The recording was not attached. %1").arg(audioRefusal_));
         return false;
     }
-    const QString path = storeBytes(wavBytes(samples), QStringLiteral("wav"));
+    const QString name =
+        tr("Recording (%1 s)")
+            .arg(QLocale().toString(double(samples.size()) / ocelle::media::kAudioSampleRate, 'f', 1));
+    const QString path =
+        keepBytes(wavBytes(samples), name + QStringLiteral(".wav"), QStringLiteral("audio/wav"));
     if (path.isEmpty()) {
         emit refused(tr("The recording could not be saved in %1.").arg(attachmentFolder()));
         return false;
     }
-    return insertFile(
-        path, Kind::Audio,
-        tr("Recording (%1 s)")
-            .arg(QLocale().toString(double(samples.size()) / ocelle::media::kAudioSampleRate, 'f', 1)));
+    return insertFile(path, Kind::Audio, name);
 }
 
 void AttachmentListModel::remove(int row) {
@@ -491,32 +574,98 @@ bool AttachmentListModel::setVideoFrames(int row, int frames) {
     return true;
 }
 
+QJsonObject AttachmentListModel::optionsOf(const Item& item) const {
+    switch (item.kind) {
+    case Kind::Image:
+        return {{QStringLiteral("budget"), item.budget}};
+    case Kind::Video:
+        return {{QStringLiteral("frames"), item.frameCount}};
+    case Kind::Pdf: {
+        QJsonArray pages;
+        for (int page : item.pdfPages) pages.append(page);
+        return {{QStringLiteral("budget"), item.budget}, {QStringLiteral("pages"), pages}};
+    }
+    case Kind::Audio:
+        break;
+    }
+    return {};
+}
+
+std::vector<ocelle::app::TurnMedia> AttachmentListModel::mediaFor(Kind kind, const QString& path,
+                                                                  const QJsonObject& options) {
+    using ocelle::app::TurnMedia;
+    TurnMedia m;
+    m.path = path.toStdString();
+    switch (kind) {
+    case Kind::Image:
+        m.kind = TurnMedia::Kind::Image;
+        m.imageBudget = options.value(QStringLiteral("budget")).toInt(ocelle::media::kDefaultImageBudget);
+        return {m};
+    case Kind::Video:
+        m.kind = TurnMedia::Kind::Video;
+        m.imageBudget = ocelle::media::kVideoFrameBudget;
+        m.videoFrames = options.value(QStringLiteral("frames")).toInt(ocelle::media::kDefaultVideoFrames);
+        return {m};
+    case Kind::Audio:
+        m.kind = TurnMedia::Kind::Audio;
+        return {m};
+    case Kind::Pdf: {
+        m.kind = TurnMedia::Kind::PdfPage;
+        m.imageBudget = options.value(QStringLiteral("budget")).toInt(ocelle::media::kDocumentImageBudget);
+        std::vector<TurnMedia> pages;
+        for (const QJsonValue& page : options.value(QStringLiteral("pages")).toArray()) {
+            m.pdfPage = page.toInt();
+            pages.push_back(m);
+        }
+        return pages;
+    }
+    }
+    return {};
+}
+
+QString AttachmentListModel::makeThumbnail(Kind kind, const QString& path, const QString& folder,
+                                           const QString& stem) {
+    const std::string file = path.toStdString();
+    switch (kind) {
+    case Kind::Image:
+        return saveThumbnail(toQImage(ocelle::media::loadImage(file)), kThumbnailHeight, folder, stem);
+    case Kind::Video: {
+        ocelle::media::FrameSampling first;
+        first.frames = 1;
+        QString thumbnail;
+        ocelle::media::VideoReader(file).sampleFrames(first, [&](ocelle::media::VideoFrame&& frame) {
+            thumbnail = saveThumbnail(toQImage(frame.image), kThumbnailHeight, folder, stem);
+        });
+        return thumbnail;
+    }
+    case Kind::Pdf: {
+        const ocelle::media::PdfDocument document(file);
+        return saveThumbnail(renderPdfThumbnail(document, 0, kThumbnailHeight), kThumbnailHeight, folder,
+                             stem);
+    }
+    case Kind::Audio:
+        break;
+    }
+    return {};
+}
+
 std::vector<ocelle::app::TurnMedia> AttachmentListModel::media() const {
     std::vector<ocelle::app::TurnMedia> out;
     for (const Item& item : items_) {
-        ocelle::app::TurnMedia m;
-        m.path = item.path.toStdString();
-        switch (item.kind) {
-        case Kind::Image:
-            m.kind = ocelle::app::TurnMedia::Kind::Image;
-            m.imageBudget = ocelle::media::kDefaultImageBudget;
-            break;
-        case Kind::Video:
-            m.kind = ocelle::app::TurnMedia::Kind::Video;
-            m.imageBudget = ocelle::media::kVideoFrameBudget;
-            m.videoFrames = item.frameCount;
-            break;
-        case Kind::Audio:
-            m.kind = ocelle::app::TurnMedia::Kind::Audio;
-            break;
-        case Kind::Pdf:
-            m.kind = ocelle::app::TurnMedia::Kind::PdfPage;
-            m.imageBudget = ocelle::media::kDocumentImageBudget;
-            break;
-        }
-        out.push_back(std::move(m));
+        const auto entries = mediaFor(item.kind, item.path, optionsOf(item));
+        out.insert(out.end(), entries.begin(), entries.end());
     }
     return out;
+}
+
+QList<AttachmentRef> AttachmentListModel::storedFiles() const {
+    QList<AttachmentRef> files;
+    for (const Item& item : items_) {
+        AttachmentRef ref = item.stored;
+        ref.options = optionsOf(item);
+        files.append(ref);
+    }
+    return files;
 }
 
 QVariantList AttachmentListModel::summary() const {

@@ -5,6 +5,7 @@
 
 #include <QClipboard>
 #include <QGuiApplication>
+#include <QJsonArray>
 #include <QJsonObject>
 #include <QLocale>
 #include <QMimeData>
@@ -38,6 +39,10 @@ ChatController::ChatController(ModelController* models, ConversationStore* store
         connect(host, &ocelle::app::EngineHost::generationFailed, this, &ChatController::onFailed);
     }
     connect(&attachments_, &AttachmentListModel::refused, this, &ChatController::setNotice);
+    attachments_.setStore(store_);
+    workers_.setMaxThreadCount(1);
+    connect(this, &ChatController::contextChanged, this, &ChatController::updateTokenRoom);
+    connect(&attachments_, &AttachmentListModel::tokensChanged, this, &ChatController::updateTokenRoom);
     connect(&recorder_, &RecordingController::recorded, this,
             [this](const std::vector<float>& samples, bool) { attachments_.addRecording(samples); });
     connect(&camera_, &CameraController::snapshotTaken, this,
@@ -69,7 +74,26 @@ ChatController* ChatController::instance(QQmlEngine* engine) {
     return engine->singletonInstance<ChatController*>(qmlTypeId("Ocelle.App", 1, 0, "ChatController"));
 }
 
+void ChatController::setSettings(SettingsController* settings) {
+    settings_ = settings;
+    auto useBudgets = [this] {
+        if (settings_)
+            attachments_.setBudgets(settings_->imageTokenBudget(), settings_->documentTokenBudget());
+    };
+    useBudgets();
+    if (settings_) connect(settings_, &SettingsController::changed, this, useBudgets);
+}
+
+// What a PDF attached now may take: the context left after the conversation, the room kept for
+// an answer and the other attachments.
+void ChatController::updateTokenRoom() {
+    const int size = contextSize();
+    attachments_.setTokenRoom(
+        size <= 0 ? 0 : std::max(1, size - contextUsed_ - size / 4 - attachments_.totalTokens()));
+}
+
 ChatController::~ChatController() {
+    workers_.waitForDone(); // their results are posted to this object
     // An answer cut off by quitting is kept as it was, marked like one cut off by a crash.
     if (StoredMessage* m = streamingMessage()) {
         batcher_.flush();
@@ -144,12 +168,14 @@ bool ChatController::planTurns(const QStringList& turnTexts, int* firstTurn) {
     if (size <= 0) return true;
     std::vector<int> turnTokens;
     for (const QString& text : turnTexts) turnTokens.push_back(countTokens(text) + kTokensPerTurn);
-    const int systemTokens = request_.systemPrompt.empty()
-                                 ? 0
-                                 : countTokens(QString::fromStdString(request_.systemPrompt)) + kTokensPerTurn;
+    const int systemTokens =
+        request_.systemPrompt.empty()
+            ? 0
+            : countTokens(QString::fromStdString(request_.systemPrompt)) + kTokensPerTurn;
     const int maxTokens = request_.sampling.maxTokens;
     const int answerReserve = std::min(maxTokens > 0 ? maxTokens : size, size / 4);
-    const auto policy = settings_ ? settings_->contextPolicy() : SettingsController::ContextPolicy::StopWhenFull;
+    const auto policy =
+        settings_ ? settings_->contextPolicy() : SettingsController::ContextPolicy::StopWhenFull;
     const ContextPlan plan = planContext(turnTokens, systemTokens, size, answerReserve, policy);
     if (!plan.fits) {
         const QLocale locale;
@@ -231,9 +257,17 @@ bool ChatController::send(const QString& text) {
     question.role = StoredMessage::Role::User;
     question.parentId = leafId_;
     question.text = text;
+    // The files were copied into the store while they were prepared; the composer's pictures of
+    // them serve the message too.
+    const QList<AttachmentRef> files = attachments_.storedFiles();
+    const QVariantList cards = attachments_.summary();
+    for (qsizetype i = 0; i < files.size(); ++i) {
+        if (files[i].hash.isEmpty()) continue;
+        question.attachments.append(files[i]);
+        const QString thumbnail = cards.value(i).toMap().value(QStringLiteral("thumbnail")).toString();
+        if (!thumbnail.isEmpty()) thumbnails_.insert(files[i].hash, thumbnail);
+    }
     const qint64 id = addMessage(question);
-    // Media are kept in memory with the message id (not stored in the database yet).
-    sentMedia_[id] = {attachments_.media(), attachments_.summary()};
     attachments_.clear();
     showBranch(id);
     startGeneration(id, firstTurn);
@@ -241,8 +275,69 @@ bool ChatController::send(const QString& text) {
 }
 
 std::vector<ocelle::app::TurnMedia> ChatController::mediaOf(qint64 messageId) const {
-    const auto found = sentMedia_.find(messageId);
-    return found == sentMedia_.end() ? std::vector<ocelle::app::TurnMedia>{} : found->second.media;
+    std::vector<ocelle::app::TurnMedia> media;
+    const StoredMessage* m = tree_.find(messageId);
+    if (!m) return media;
+    for (const AttachmentRef& file : m->attachments) {
+        const auto entries = AttachmentListModel::mediaFor(AttachmentListModel::kindOfMime(file.mimeType),
+                                                           store_->attachmentPath(file.hash), file.options);
+        media.insert(media.end(), entries.begin(), entries.end());
+    }
+    return media;
+}
+
+QVariantList ChatController::cardsOf(const StoredMessage& message) {
+    QVariantList cards;
+    for (const AttachmentRef& file : message.attachments) {
+        const auto kind = AttachmentListModel::kindOfMime(file.mimeType);
+        QString detail;
+        if (kind == AttachmentListModel::Kind::Pdf) {
+            const auto pages = file.options.value(QStringLiteral("pages")).toArray().size();
+            detail = pages == 1 ? tr("1 page sent") : tr("%1 pages sent").arg(pages);
+        }
+        const auto thumbnail = thumbnails_.constFind(file.hash);
+        if (thumbnail == thumbnails_.constEnd() && kind != AttachmentListModel::Kind::Audio)
+            makeThumbnail(file);
+        cards.append(QVariantMap{
+            {QStringLiteral("kind"), AttachmentListModel::kindName(kind)},
+            {QStringLiteral("name"), file.fileName},
+            {QStringLiteral("thumbnail"), thumbnail == thumbnails_.constEnd() ? QString() : *thumbnail},
+            {QStringLiteral("detail"), detail}});
+    }
+    return cards;
+}
+
+void ChatController::makeThumbnail(const AttachmentRef& file) {
+    if (thumbnailsPending_.contains(file.hash)) return;
+    thumbnailsPending_.insert(file.hash);
+    const auto kind = AttachmentListModel::kindOfMime(file.mimeType);
+    const QString path = store_->attachmentPath(file.hash);
+    const QString folder = thumbnailFolder_.path();
+    const QString hash = file.hash;
+    workers_.start([this, kind, path, folder, hash] {
+        QString thumbnail;
+        try {
+            thumbnail = AttachmentListModel::makeThumbnail(kind, path, folder, hash);
+        } catch (const std::exception& e) {
+            qWarning("No picture of the attachment %s: %s", qPrintable(path), e.what());
+        }
+        QMetaObject::invokeMethod(
+            this,
+            [this, hash, thumbnail] {
+                thumbnailsPending_.remove(hash);
+                thumbnails_.insert(hash, thumbnail); // empty: none can be made, do not try again
+                for (int row = 0; row < messages_.count(); ++row) {
+                    const StoredMessage* m = tree_.find(messages_.idAt(row));
+                    if (!m) continue;
+                    for (const AttachmentRef& file : m->attachments) {
+                        if (file.hash != hash) continue;
+                        messages_.setMedia(row, mediaOf(m->id), cardsOf(*m));
+                        break;
+                    }
+                }
+            },
+            Qt::QueuedConnection);
+    });
 }
 
 qint64 ChatController::addMessage(StoredMessage message) {
@@ -313,8 +408,7 @@ void ChatController::showBranch(qint64 leaf) {
             const bool user = m.role == StoredMessage::Role::User;
             messages_.append(user ? MessageListModel::Author::User : MessageListModel::Author::Model, m.text);
             messages_.setMessageId(row, m.id);
-            if (const auto found = sentMedia_.find(m.id); found != sentMedia_.end())
-                messages_.setMedia(row, found->second.media, found->second.shown);
+            if (!m.attachments.isEmpty()) messages_.setMedia(row, mediaOf(m.id), cardsOf(m));
             if (!m.reasoning.isEmpty()) messages_.appendStreamed(row, m.reasoning, {});
             if (m.reasoningSeconds >= 0) messages_.setReasoningSeconds(row, m.reasoningSeconds);
             if (m.hasStats) messages_.setStats(row, {m.tokensPerSecond, m.tokens, m.timeToFirstTokenSeconds});
@@ -359,6 +453,7 @@ bool ChatController::editMessage(int row, const QString& text) {
     edited.role = StoredMessage::Role::User;
     edited.parentId = original->parentId;
     edited.text = text;
+    edited.attachments = original->attachments; // the edit is sent with the same files
     const qint64 id = addMessage(edited);
     showBranch(id);
     startGeneration(id, firstTurn);
@@ -556,14 +651,21 @@ bool ChatController::undoDelete() {
 }
 
 bool ChatController::exportConversation(int id, const QUrl& file) {
+    if (!conversations_.exists(id)) return false;
     const QString path = file.toLocalFile();
-    const QString error = path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)
-                              ? conversation_export::writeJson(*store_, id, path)
-                              : conversation_export::writeMarkdown(*store_, id, path);
-    if (!error.isEmpty()) {
-        setNotice(tr("The conversation was not exported: %1").arg(error));
-        return false;
-    }
+    ConversationStore* store = store_; // outlives workers_ (waited for in the destructor)
+    workers_.start([this, store, id, path] {
+        const QString error = path.endsWith(QLatin1String(".json"), Qt::CaseInsensitive)
+                                  ? conversation_export::writeJson(*store, id, path)
+                                  : conversation_export::writeMarkdown(*store, id, path);
+        QMetaObject::invokeMethod(
+            this,
+            [this, path, error] {
+                if (!error.isEmpty()) setNotice(tr("The conversation was not exported: %1").arg(error));
+                emit exportFinished(path, error);
+            },
+            Qt::QueuedConnection);
+    });
     return true;
 }
 

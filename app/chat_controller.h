@@ -17,9 +17,13 @@
 #include "settings_controller.h"
 #include "stream_batcher.h"
 
+#include <QHash>
 #include <QObject>
 #include <QPointer>
+#include <QSet>
 #include <QString>
+#include <QTemporaryDir>
+#include <QThreadPool>
 #include <QUrl>
 #include <QtQml/qqmlregistration.h>
 
@@ -63,7 +67,7 @@ public:
     ~ChatController() override;
     // Where the system prompt, thinking, sampling and the context policy of every answer come
     // from (defaults without one). It must outlive this controller.
-    void setSettings(SettingsController* settings) { settings_ = settings; }
+    void setSettings(SettingsController* settings);
 
     // Which turns of a conversation go to the model. Turns alternate user/model and end with the
     // user's new question; `turnTokens` are their sizes in the prompt. The plan keeps room for an
@@ -134,8 +138,9 @@ public:
     QString storageNotice() const { return storageNotice_; }
     Q_INVOKABLE void dismissStorageNotice();
     // Writes the conversation's current branch as Markdown (attachments copied into a folder next
-    // to it) or, for a .json file, the whole conversation with every branch. False with a notice
-    // on failure.
+    // to it) or, for a .json file, the whole conversation with every branch, on a worker thread
+    // (attachments make exports large). exportFinished says how it went; a failure also sets the
+    // notice. False when the conversation does not exist.
     Q_INVOKABLE bool exportConversation(int id, const QUrl& file);
     // Reads a conversation exported as JSON, stores it as a new conversation and opens it.
     Q_INVOKABLE bool importConversation(const QUrl& file);
@@ -153,12 +158,19 @@ signals:
     void inputSupportChanged();
     // An answer is complete (or was stopped): screen readers announce it once, tests wait on it.
     void answerFinished(const QString& text);
+    // An export started by exportConversation ended; `error` is empty when the file was written.
+    void exportFinished(const QString& path, const QString& error);
 
 private:
     void setNotice(const QString& notice);
     void setStorageNotice(const QString& notice);
     void updateInputSupport();
     std::vector<ocelle::app::TurnMedia> mediaOf(qint64 messageId) const;
+    // A message's attachments as cards for the view; pictures not made yet are made on a worker
+    // (a reopened conversation) and the message is shown again when they are ready.
+    QVariantList cardsOf(const StoredMessage& message);
+    void makeThumbnail(const AttachmentRef& file);
+    void updateTokenRoom();
     QString noModelReason() const;
     // True when a model is loaded and idle; otherwise the notice starts with `refused` and says why.
     bool canAnswer(const char* refused);
@@ -195,11 +207,10 @@ private:
     qint64 streamingId_ = 0; // the answer being generated
     MessageListModel messages_;
     AttachmentListModel attachments_;
-    struct SentMedia {
-        std::vector<ocelle::app::TurnMedia> media;
-        QVariantList shown;
-    };
-    std::map<qint64, SentMedia> sentMedia_; // by user message id
+    QHash<QString, QString> thumbnails_; // attachment hash -> file: URL of its small picture
+    QSet<QString> thumbnailsPending_;
+    QTemporaryDir thumbnailFolder_;
+    QThreadPool workers_; // thumbnails of reopened attachments, exports; waited for at the end
     RecordingController recorder_;
     CameraController camera_;
     StreamBatcher batcher_;

@@ -16,28 +16,6 @@ namespace {
 const QString kFormat = QStringLiteral("ocelle-conversation");
 constexpr int kFormatVersion = 1;
 
-QString stateName(StoredMessage::State state) {
-    switch (state) {
-    case StoredMessage::State::Complete:
-        return QStringLiteral("complete");
-    case StoredMessage::State::Streaming:
-    case StoredMessage::State::Interrupted:
-        return QStringLiteral("interrupted");
-    case StoredMessage::State::Stopped:
-        return QStringLiteral("stopped");
-    case StoredMessage::State::Failed:
-        return QStringLiteral("failed");
-    }
-    return QStringLiteral("complete");
-}
-
-StoredMessage::State stateFrom(const QString& name) {
-    if (name == QLatin1String("interrupted")) return StoredMessage::State::Interrupted;
-    if (name == QLatin1String("stopped")) return StoredMessage::State::Stopped;
-    if (name == QLatin1String("failed")) return StoredMessage::State::Failed;
-    return StoredMessage::State::Complete;
-}
-
 QString timeText(const QDateTime& time) {
     return time.toUTC().toString(Qt::ISODateWithMs);
 }
@@ -64,14 +42,17 @@ QJsonObject toJson(const ConversationStore& store, qint64 conversationId, QStrin
     for (const StoredMessage& m : messages) {
         const int id = static_cast<int>(localId.size()) + 1;
         localId.insert(m.id, id);
-        QJsonObject message{{QStringLiteral("id"), id},
-                            {QStringLiteral("parent"), localId.value(m.parentId, 0)},
-                            {QStringLiteral("role"), m.role == StoredMessage::Role::User
-                                                         ? QStringLiteral("user")
-                                                         : QStringLiteral("model")},
-                            {QStringLiteral("state"), stateName(m.state)},
-                            {QStringLiteral("text"), m.text},
-                            {QStringLiteral("created"), timeText(m.created)}};
+        QJsonObject message{
+            {QStringLiteral("id"), id},
+            {QStringLiteral("parent"), localId.value(m.parentId, 0)},
+            {QStringLiteral("role"),
+             m.role == StoredMessage::Role::User ? QStringLiteral("user") : QStringLiteral("model")},
+            {QStringLiteral("state"),
+             // an answer still streaming is exported as cut off there
+             StoredMessage::stateName(
+                 m.state == StoredMessage::State::Streaming ? StoredMessage::State::Interrupted : m.state)},
+            {QStringLiteral("text"), m.text},
+            {QStringLiteral("created"), timeText(m.created)}};
         if (!m.reasoning.isEmpty()) message.insert(QStringLiteral("reasoning"), m.reasoning);
         if (m.reasoningSeconds >= 0) message.insert(QStringLiteral("reasoningSeconds"), m.reasoningSeconds);
         if (!m.note.isEmpty()) message.insert(QStringLiteral("note"), m.note);
@@ -91,11 +72,12 @@ QJsonObject toJson(const ConversationStore& store, qint64 conversationId, QStrin
                                  .arg(file.fileName, content.fileName());
                 return {};
             }
-            files.append(
-                QJsonObject{{QStringLiteral("fileName"), file.fileName},
-                            {QStringLiteral("mimeType"), file.mimeType},
-                            {QStringLiteral("sha256"), file.hash},
-                            {QStringLiteral("data"), QString::fromLatin1(content.readAll().toBase64())}});
+            QJsonObject entry{{QStringLiteral("fileName"), file.fileName},
+                              {QStringLiteral("mimeType"), file.mimeType},
+                              {QStringLiteral("sha256"), file.hash},
+                              {QStringLiteral("data"), QString::fromLatin1(content.readAll().toBase64())}};
+            if (!file.options.isEmpty()) entry.insert(QStringLiteral("options"), file.options);
+            files.append(entry);
         }
         if (!files.isEmpty()) message.insert(QStringLiteral("attachments"), files);
         list.append(message);
@@ -149,7 +131,9 @@ qint64 fromJson(ConversationStore& store, const QJsonObject& document, QString* 
                 return fail(
                     ConversationStore::tr("The attachment %1 is damaged (its checksum does not match).")
                         .arg(ref->fileName));
-            stored.append(*ref);
+            AttachmentRef kept = *ref;
+            kept.options = file.value(QStringLiteral("options")).toObject();
+            stored.append(kept);
         }
         files.append(stored);
     }
@@ -166,7 +150,9 @@ qint64 fromJson(ConversationStore& store, const QJsonObject& document, QString* 
         message.role = m.value(QStringLiteral("role")).toString() == QLatin1String("user")
                            ? StoredMessage::Role::User
                            : StoredMessage::Role::Model;
-        message.state = stateFrom(m.value(QStringLiteral("state")).toString());
+        message.state = StoredMessage::stateFromName(m.value(QStringLiteral("state")).toString());
+        if (message.state == StoredMessage::State::Streaming)
+            message.state = StoredMessage::State::Interrupted;
         message.text = m.value(QStringLiteral("text")).toString();
         message.reasoning = m.value(QStringLiteral("reasoning")).toString();
         message.reasoningSeconds = m.value(QStringLiteral("reasoningSeconds")).toDouble(-1);

@@ -60,11 +60,15 @@ const QList<QStringList>& migrations() {
                         " hash TEXT NOT NULL REFERENCES attachments(hash),"
                         " file_name TEXT NOT NULL,"
                         " PRIMARY KEY (message_id, position))")},
+        // 3: how each attachment was sent (video frames, PDF pages, budget), as JSON.
+        {QStringLiteral("ALTER TABLE message_attachments ADD COLUMN options TEXT NOT NULL DEFAULT '{}'")},
     };
     return steps;
 }
 
-QString stateName(StoredMessage::State state) {
+} // namespace
+
+QString StoredMessage::stateName(State state) {
     switch (state) {
     case StoredMessage::State::Complete:
         return QStringLiteral("complete");
@@ -80,13 +84,15 @@ QString stateName(StoredMessage::State state) {
     return QStringLiteral("complete");
 }
 
-StoredMessage::State stateFromName(const QString& name) {
+StoredMessage::State StoredMessage::stateFromName(const QString& name) {
     for (auto state : {StoredMessage::State::Streaming, StoredMessage::State::Interrupted,
                        StoredMessage::State::Stopped, StoredMessage::State::Failed}) {
         if (name == stateName(state)) return state;
     }
     return StoredMessage::State::Complete;
 }
+
+namespace {
 
 qint64 msecs(const QDateTime& time) {
     return (time.isValid() ? time : QDateTime::currentDateTime()).toMSecsSinceEpoch();
@@ -417,7 +423,7 @@ QList<StoredMessage> ConversationStore::messages(qint64 conversationId) const {
             m.parentId = query.value(1).toLongLong();
             m.role = query.value(2).toString() == QLatin1String("user") ? StoredMessage::Role::User
                                                                         : StoredMessage::Role::Model;
-            m.state = stateFromName(query.value(3).toString());
+            m.state = StoredMessage::stateFromName(query.value(3).toString());
             m.text = query.value(4).toString();
             m.reasoning = query.value(5).toString();
             m.reasoningSeconds = query.value(6).isNull() ? -1 : query.value(6).toDouble();
@@ -431,17 +437,19 @@ QList<StoredMessage> ConversationStore::messages(qint64 conversationId) const {
             list.append(m);
         }
         QSqlQuery files(w.db());
-        files.prepare(QStringLiteral(
-            "SELECT ma.message_id, ma.hash, ma.file_name, a.mime_type, a.size FROM message_attachments ma"
-            " JOIN attachments a ON a.hash = ma.hash JOIN messages m ON m.id = ma.message_id"
-            " WHERE m.conversation_id = ? ORDER BY ma.message_id, ma.position"));
+        files.prepare(
+            QStringLiteral("SELECT ma.message_id, ma.hash, ma.file_name, a.mime_type, a.size, ma.options "
+                           "FROM message_attachments ma"
+                           " JOIN attachments a ON a.hash = ma.hash JOIN messages m ON m.id = ma.message_id"
+                           " WHERE m.conversation_id = ? ORDER BY ma.message_id, ma.position"));
         files.addBindValue(conversationId);
         files.exec();
         while (files.next()) {
             const auto row = rowOfId.value(files.value(0).toLongLong(), -1);
             if (row < 0) continue;
             list[row].attachments.append({files.value(1).toString(), files.value(2).toString(),
-                                          files.value(3).toString(), files.value(4).toLongLong()});
+                                          files.value(3).toString(), files.value(4).toLongLong(),
+                                          QJsonDocument::fromJson(files.value(5).toByteArray()).object()});
         }
         return list;
     });
@@ -450,22 +458,29 @@ QList<StoredMessage> ConversationStore::messages(qint64 conversationId) const {
 QList<qint64> ConversationStore::search(const QString& text) const {
     const QString needle = text.trimmed();
     if (needle.isEmpty()) return {};
-    return ask<QList<qint64>>(worker_, open_, [needle](StoreWorker& w) {
-        QString escaped = needle;
-        escaped.replace(QLatin1Char('\\'), QLatin1String("\\\\"))
-            .replace(QLatin1Char('%'), QLatin1String("\\%"))
-            .replace(QLatin1Char('_'), QLatin1String("\\_"));
-        const QString pattern = QLatin1Char('%') + escaped + QLatin1Char('%');
+    // SQLite's LIKE folds only ASCII letters ("Über" would miss "über"), so the text is compared
+    // here with Unicode case folding, conversation by conversation, in the sidebar's order.
+    const QString folded = needle.toCaseFolded();
+    return ask<QList<qint64>>(worker_, open_, [folded](StoreWorker& w) {
         QSqlQuery query(w.db());
-        query.prepare(QStringLiteral(
-            "SELECT c.id FROM conversations c WHERE c.deleted = 0 AND (c.title LIKE ? ESCAPE '\\' OR EXISTS"
-            " (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.text LIKE ? ESCAPE '\\'))"
-            " ORDER BY c.pinned DESC, c.updated_at DESC, c.id DESC"));
-        query.addBindValue(pattern);
-        query.addBindValue(pattern);
-        query.exec();
+        query.setForwardOnly(true);
+        query.exec(QStringLiteral("SELECT c.id, c.title, m.text FROM conversations c"
+                                  " LEFT JOIN messages m ON m.conversation_id = c.id WHERE c.deleted = 0"
+                                  " ORDER BY c.pinned DESC, c.updated_at DESC, c.id DESC"));
         QList<qint64> ids;
-        while (query.next()) ids.append(query.value(0).toLongLong());
+        qint64 checkedTitleOf = 0;
+        while (query.next()) {
+            const qint64 id = query.value(0).toLongLong();
+            if (!ids.isEmpty() && ids.constLast() == id) continue; // already found
+            if (id != checkedTitleOf) {
+                checkedTitleOf = id;
+                if (query.value(1).toString().toCaseFolded().contains(folded)) {
+                    ids.append(id);
+                    continue;
+                }
+            }
+            if (query.value(2).toString().toCaseFolded().contains(folded)) ids.append(id);
+        }
         return ids;
     });
 }
@@ -532,7 +547,7 @@ qint64 ConversationStore::addMessage(StoredMessage message) {
                {message.id, message.conversationId,
                 message.parentId > 0 ? QVariant(message.parentId) : QVariant(QMetaType(QMetaType::LongLong)),
                 message.role == StoredMessage::Role::User ? QStringLiteral("user") : QStringLiteral("model"),
-                stateName(message.state), text(message.text), text(message.reasoning),
+                StoredMessage::stateName(message.state), text(message.text), text(message.reasoning),
                 nullable(message.reasoningSeconds, message.reasoningSeconds >= 0), text(message.note), at,
                 nullable(message.tokensPerSecond, message.hasStats),
                 message.hasStats ? QVariant(message.tokens) : QVariant(QMetaType(QMetaType::Int)),
@@ -543,9 +558,11 @@ qint64 ConversationStore::addMessage(StoredMessage message) {
             w.exec(
                 QStringLiteral("INSERT OR IGNORE INTO attachments (hash, size, mime_type) VALUES (?, ?, ?)"),
                 {file.hash, file.size, text(file.mimeType)});
-            w.exec(QStringLiteral("INSERT INTO message_attachments (message_id, position, hash, file_name)"
-                                  " VALUES (?, ?, ?, ?)"),
-                   {message.id, position++, file.hash, text(file.fileName)});
+            w.exec(QStringLiteral(
+                       "INSERT INTO message_attachments (message_id, position, hash, file_name, options)"
+                       " VALUES (?, ?, ?, ?, ?)"),
+                   {message.id, position++, file.hash, text(file.fileName),
+                    QString::fromUtf8(QJsonDocument(file.options).toJson(QJsonDocument::Compact))});
         }
         w.exec(QStringLiteral("UPDATE conversations SET current_leaf = ?, updated_at = ? WHERE id = ?"),
                {message.id, at, message.conversationId});
@@ -585,7 +602,7 @@ void ConversationStore::finishMessage(const StoredMessage& message) {
         w.exec(QStringLiteral(
                    "UPDATE messages SET state = ?, text = ?, reasoning = ?, reasoning_seconds = ?,"
                    " note = ?, tokens_per_second = ?, tokens = ?, time_to_first_token = ? WHERE id = ?"),
-               {stateName(message.state), text(message.text), text(message.reasoning),
+               {StoredMessage::stateName(message.state), text(message.text), text(message.reasoning),
                 nullable(message.reasoningSeconds, message.reasoningSeconds >= 0), text(message.note),
                 nullable(message.tokensPerSecond, message.hasStats),
                 message.hasStats ? QVariant(message.tokens) : QVariant(QMetaType(QMetaType::Int)),
@@ -625,5 +642,5 @@ std::optional<AttachmentRef> ConversationStore::storeAttachmentData(const QByteA
             return std::nullopt;
         }
     }
-    return AttachmentRef{hash, fileName, mimeType, data.size()};
+    return AttachmentRef{hash, fileName, mimeType, data.size(), {}};
 }

@@ -29,6 +29,9 @@ struct AttachmentRef {
     QString fileName; // the name it had when attached (shown, and used by exports)
     QString mimeType;
     qint64 size = 0;
+    // How it was sent, so that a regenerate or an edit after a restart sends the same: a video's
+    // {"frames": n}; a PDF's {"pages": [0-based], "budget": b}; an image's {"budget": b}.
+    QJsonObject options;
     friend bool operator==(const AttachmentRef&, const AttachmentRef&) = default;
 };
 
@@ -37,6 +40,9 @@ struct StoredMessage {
     // Complete: finished normally (or a question). Streaming: being generated now. Interrupted:
     // was streaming when the app ended. Stopped/Failed: ended early, the note says why.
     enum class State { Complete, Streaming, Interrupted, Stopped, Failed };
+    // "complete", "streaming", ...: as kept in the database and in JSON exports.
+    static QString stateName(State state);
+    static State stateFromName(const QString& name); // Complete for an unknown name
 
     qint64 id = 0;
     qint64 conversationId = 0;

@@ -5,11 +5,10 @@
 #include "chat/output_parser.h"
 #include "device_choice.h"
 #include "engine/engine.h"
+#include "engine/media_prompt.h"
 #include "gguf/gguf.h"
-#include "media/audio.h"
-#include "media/image.h"
-#include "media/image_preprocess.h"
-#include "media/video.h"
+#include "media/media_encoding.h"
+#include "media/pdf_document.h"
 #include "model/hparams.h"
 #include "tokenizer/vocab.h"
 #include "vision/vision_encoder.h"
@@ -148,11 +147,6 @@ void GemmaChatEngine::unload() {
     encoded_.clear();
 }
 
-struct GemmaChatEngine::EncodedMedia {
-    chat::Part part;
-    std::vector<std::vector<float>> rows;
-};
-
 void GemmaChatEngine::loadEncoders() {
     if (encodersLoaded_) return;
     encodersLoaded_ = true;
@@ -161,8 +155,9 @@ void GemmaChatEngine::loadEncoders() {
         return;
     }
     const auto text = model::HyperParams::fromFile(*gguf::File::open(modelPath_));
+    // The encoders run on the text model's backend, as in ocelle-cli run.
     try {
-        vision_ = vision::VisionEncoder::load(projectorPath_);
+        vision_ = engine::loadVisionEncoder(projectorPath_, *model_);
         vision_->checkCompatible(text, modelPath_);
         imagesBidirectional_ =
             vision::imageTokensBidirectional(vision::ImageAttentionPolicy::HuggingFace, text);
@@ -171,7 +166,7 @@ void GemmaChatEngine::loadEncoders() {
         visionProblem_ = e.what();
     }
     try {
-        audio_ = audio::AudioEncoder::load(projectorPath_);
+        audio_ = engine::loadAudioEncoder(projectorPath_, *model_);
         audio_->checkCompatible(text, modelPath_);
     } catch (const std::exception& e) {
         audio_.reset();
@@ -179,64 +174,34 @@ void GemmaChatEngine::loadEncoders() {
     }
 }
 
-const GemmaChatEngine::EncodedMedia& GemmaChatEngine::encode(const TurnMedia& item) {
+const std::vector<chat::Part>& GemmaChatEngine::encode(const TurnMedia& item) {
     const std::string key = std::to_string(int(item.kind)) + ':' + std::to_string(item.imageBudget) + ':' +
-                            std::to_string(item.videoFrames) + ':' + item.path;
-    if (auto found = encoded_.find(key); found != encoded_.end()) return *found->second;
+                            std::to_string(item.videoFrames) + ':' + std::to_string(item.pdfPage) + ':' +
+                            item.path;
+    if (auto found = encoded_.find(key); found != encoded_.end()) return found->second;
     loadEncoders();
-    auto encodeImage = [this](const media::RgbImage& image, int budget, const std::string& name) {
-        media::PreprocessOptions options;
-        options.budget = budget;
-        const media::PreprocessedImage pre = media::preprocessImage(image, options);
-        try {
-            return vision_->encodePatches(pre.patches, pre.patchesX, pre.patchesY);
-        } catch (const vision::VisionError& e) {
-            throw EngineError(name + ": " + e.what());
-        }
-    };
-    const std::string name = item.path;
-    EncodedMedia result;
-    const int width = model_->embeddingLength();
-    auto rowsOf = [width](const std::vector<float>& embeddings) { return int(embeddings.size()) / width; };
+    const std::string& name = item.path;
+    std::vector<chat::Part> parts;
     if (item.kind == TurnMedia::Kind::Audio) {
         if (!audio_) throw EngineError(name + " cannot be heard: " + audioProblem_);
-        const media::DecodedAudio decoded = media::decodeAudioFile(item.path);
-        std::vector<float> rows;
-        for (const std::vector<float>& piece : media::splitIntoPieces(decoded.samples)) {
-            const media::LogMel mel = media::logMelFeatures(piece, media::LogMelVariant::LlamaCpp);
-            if (mel.frames <= 0) continue; // a tail shorter than one 20 ms frame carries nothing
-            const std::vector<float> tokens = audio_->encode(mel.values, mel.frames);
-            rows.insert(rows.end(), tokens.begin(), tokens.end());
-        }
-        if (rows.empty()) throw EngineError(name + ": the audio is too short to hear");
-        result.part = chat::Part::audio(rowsOf(rows));
-        result.rows.push_back(std::move(rows));
+        parts.push_back(media::encodeAudioPart(*audio_, item.path));
     } else if (!vision_) {
         throw EngineError(name + " cannot be seen: " + visionProblem_);
     } else if (item.kind == TurnMedia::Kind::Image) {
-        std::vector<float> rows = encodeImage(media::loadImage(item.path), item.imageBudget, name);
-        result.part = chat::Part::image(rowsOf(rows));
-        result.rows.push_back(std::move(rows));
+        parts.push_back(media::encodeImagePart(*vision_, item.path, item.imageBudget));
     } else if (item.kind == TurnMedia::Kind::Video) {
-        // Each frame is encoded as soon as it is decoded: only one frame is held at a time.
         media::FrameSampling sampling;
         sampling.frames = item.videoFrames;
-        std::vector<chat::VideoFrame> frames;
-        media::VideoReader(item.path).sampleFrames(sampling, [&](media::VideoFrame&& frame) {
-            std::vector<float> rows = encodeImage(frame.image, item.imageBudget, name);
-            chat::VideoFrame placed;
-            placed.seconds = frame.seconds;
-            placed.softTokens = rowsOf(rows);
-            frames.push_back(placed);
-            result.rows.push_back(std::move(rows));
-        });
-        if (frames.empty()) throw EngineError(name + ": no video frames could be read");
-        result.part = chat::Part::video(std::move(frames));
+        parts.push_back(media::encodeVideoPart(*vision_, item.path, sampling, {}, item.imageBudget));
     } else {
-        throw EngineError(name + ": PDF pages are not supported by this build yet");
+        const media::PdfDocument document(item.path);
+        media::PdfPageSelection page;
+        page.pageCount = document.pageCount();
+        page.pages = {item.pdfPage};
+        parts = media::encodePdfPages(*vision_, document, page, item.imageBudget);
     }
     if (encoded_.size() >= 64) encoded_.clear(); // keep memory bounded in long conversations
-    return *encoded_.emplace(key, std::make_unique<EncodedMedia>(std::move(result))).first->second;
+    return encoded_.emplace(key, std::move(parts)).first->second;
 }
 
 std::shared_ptr<engine::Model> GemmaChatEngine::sharedModel() const {
@@ -272,34 +237,25 @@ GenerationOutcome GemmaChatEngine::generate(const GenerationRequest& request,
     if (!request.systemPrompt.empty()) {
         conversation.messages.push_back({"system", {chat::Part::makeText(request.systemPrompt)}, {}, {}});
     }
-    // Media first, then the text (the order Gemma 4 was tuned with); the encodings by message and
-    // part, to put their rows at the rendered placeholders.
-    std::map<std::pair<size_t, size_t>, const EncodedMedia*> mediaAt;
+    // Media first, then the text (the order Gemma 4 was tuned with).
+    engine::Prompt prompt;
     try {
         for (const ChatTurn& turn : request.turns) {
             std::vector<chat::Part> parts;
             for (const TurnMedia& item : turn.media) {
-                const EncodedMedia& encoded = encode(item);
-                mediaAt[{conversation.messages.size(), parts.size()}] = &encoded;
-                parts.push_back(encoded.part);
+                const std::vector<chat::Part>& encoded = encode(item);
+                parts.insert(parts.end(), encoded.begin(), encoded.end());
             }
             if (!turn.text.empty() || parts.empty()) parts.push_back(chat::Part::makeText(turn.text));
             conversation.messages.push_back(
                 {turn.role == ChatTurn::Role::User ? "user" : "model", std::move(parts), {}, {}});
         }
+        prompt = engine::promptFromConversation(*format_, conversation, model_->embeddingLength(),
+                                                imagesBidirectional_);
     } catch (const EngineError&) {
         throw;
     } catch (const std::exception& e) {
         throw EngineError(e.what()); // media errors name the file and the problem
-    }
-    const chat::Prompt rendered = format_->render(conversation);
-    engine::Prompt prompt;
-    prompt.ids.assign(rendered.tokens.begin(), rendered.tokens.end());
-    for (const chat::SoftTokenSpan& span : rendered.spans) {
-        const EncodedMedia* encoded = mediaAt.at({span.message, span.part});
-        const bool image = span.kind != chat::MediaKind::Audio;
-        prompt.softTokens.push_back(
-            {int(span.begin), int(span.count), encoded->rows.at(span.frame), image && imagesBidirectional_});
     }
 
     GenerationOutcome outcome;

@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 namespace ocelle::engine {
 class Model;
@@ -15,7 +17,8 @@ class Session;
 } // namespace ocelle::engine
 namespace ocelle::chat {
 class ChatFormat;
-}
+struct Part;
+} // namespace ocelle::chat
 namespace ocelle::vision {
 class VisionEncoder;
 }
@@ -41,10 +44,9 @@ public:
     std::shared_ptr<engine::Model> sharedModel() const override;
 
 private:
-    // A turn's media through the mmproj's encoders: the chat part (placeholders) and, per span
-    // of that part (one, or one per video frame), the soft-token rows.
-    struct EncodedMedia;
-    const EncodedMedia& encode(const TurnMedia& item);
+    // A turn's media through the mmproj's encoders (media/media_encoding.h): chat parts carrying
+    // their soft-token rows (a PDF page is its "Page N of M:" label and its image).
+    const std::vector<chat::Part>& encode(const TurnMedia& item);
     void loadEncoders();
 
     std::string modelPath_;
@@ -56,7 +58,7 @@ private:
     std::string audioProblem_;
     bool imagesBidirectional_ = false;
     // Earlier turns are encoded once: every request re-renders the whole conversation.
-    std::map<std::string, std::unique_ptr<EncodedMedia>> encoded_;
+    std::map<std::string, std::vector<chat::Part>> encoded_;
 
     std::shared_ptr<engine::Model> model_;
     std::unique_ptr<chat::ChatFormat> format_;

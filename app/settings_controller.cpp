@@ -2,12 +2,8 @@
 
 #include "theme.h"
 
-#include "vulkan/device.h"
-
 #include <QDir>
 #include <QGuiApplication>
-#include <QPointer>
-#include <QThread>
 #include <QQmlEngine>
 #include <QRandomGenerator>
 #include <QStandardPaths>
@@ -20,39 +16,6 @@ const QString kPresetsGroup = QStringLiteral("systemPromptPresets");
 
 SettingsController::SettingsController(QObject* parent) : QObject(parent) {
     load();
-    deviceOptions_ << QVariantMap{{QStringLiteral("value"), QStringLiteral("auto")},
-                                  {QStringLiteral("label"), tr("Automatic (a GPU when there is one)")}}
-                   << QVariantMap{{QStringLiteral("value"), QStringLiteral("cpu")},
-                                  {QStringLiteral("label"), tr("CPU")}};
-}
-
-void SettingsController::refreshDevices() {
-    if (probingDevices_) return;
-    probingDevices_ = true;
-    QPointer<SettingsController> self(this);
-    QThread* probe = QThread::create([self] {
-        QVariantList options;
-        try {
-            ocelle::vulkan::Instance instance(false);
-            for (const auto& d : instance.devices()) {
-                if (!d.usable()) continue;
-                options << QVariantMap{
-                    {QStringLiteral("value"), QStringLiteral("vulkan:%1").arg(d.index)},
-                    {QStringLiteral("label"), tr("Vulkan: %1 (%2)").arg(QString::fromStdString(d.name),
-                                                                        QString::fromUtf8(ocelle::vulkan::deviceTypeName(d.type)))}};
-            }
-        } catch (const std::exception&) {
-            // No Vulkan loader or driver: Automatic and CPU are all there is.
-        }
-        QMetaObject::invokeMethod(qApp, [self, options] {
-            if (!self) return;
-            self->deviceOptions_.erase(self->deviceOptions_.begin() + 2, self->deviceOptions_.end());
-            self->deviceOptions_ << options;
-            emit self->deviceOptionsChanged();
-        });
-    });
-    connect(probe, &QThread::finished, probe, &QObject::deleteLater);
-    probe->start();
 }
 
 SettingsController* SettingsController::instance(QQmlEngine* engine) {
@@ -81,8 +44,9 @@ void SettingsController::load() {
     documentTokens_ = s.value(QStringLiteral("media/documentTokens"), kDefaultDocumentTokens).toInt();
     device_ = s.value(QStringLiteral("device/choice"), QStringLiteral("auto")).toString();
     themeMode_ = std::clamp(s.value(QStringLiteral("appearance/theme"), 0).toInt(), 0, 2);
-    fontSize_ = std::clamp(s.value(QStringLiteral("appearance/fontSize"), int(Theme::kDefaultFontSize)).toInt(),
-                           int(Theme::kMinFontSize), int(Theme::kMaxFontSize));
+    fontSize_ =
+        std::clamp(s.value(QStringLiteral("appearance/fontSize"), int(Theme::kDefaultFontSize)).toInt(),
+                   int(Theme::kMinFontSize), int(Theme::kMaxFontSize));
 }
 
 void SettingsController::setSystemPrompt(const QString& prompt) {

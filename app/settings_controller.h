@@ -40,7 +40,6 @@ class SettingsController : public QObject {
     Q_PROPERTY(QString device READ device WRITE setDevice NOTIFY changed)
     Q_PROPERTY(int themeMode READ themeMode WRITE setThemeMode NOTIFY changed)
     Q_PROPERTY(int fontSize READ fontSize WRITE setFontSize NOTIFY changed)
-    Q_PROPERTY(QVariantList deviceOptions READ deviceOptions NOTIFY deviceOptionsChanged)
     Q_PROPERTY(QString dataLocation READ dataLocation CONSTANT)
     Q_PROPERTY(QString settingsLocation READ settingsLocation CONSTANT)
 
@@ -105,10 +104,6 @@ public:
     // loads with it (Main.qml binds it).
     QString device() const { return device_; }
     void setDevice(const QString& device);
-    // [{value, label}] for the device menu: Automatic, CPU, then each usable Vulkan device once
-    // refreshDevices() has probed them (on a worker thread: probing Vulkan takes a while).
-    QVariantList deviceOptions() const { return deviceOptions_; }
-    Q_INVOKABLE void refreshDevices();
 
     int themeMode() const { return themeMode_; } // Theme::Mode as int
     void setThemeMode(int mode);
@@ -120,7 +115,6 @@ public:
 
 signals:
     void changed();
-    void deviceOptionsChanged();
 
 private:
     void load();
@@ -138,6 +132,4 @@ private:
     QString device_ = QStringLiteral("auto");
     int themeMode_ = 0;
     int fontSize_ = 14;
-    QVariantList deviceOptions_;
-    bool probingDevices_ = false;
 };

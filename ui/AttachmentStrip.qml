@@ -1,6 +1,7 @@
 // The composer's attachments before sending: a card per file with its thumbnail (a video: the
-// strip of sampled frames with their times, and how many frames to take), what it is and how many
-// prompt tokens it will take, and a button to remove it.
+// strip of sampled frames with their times, and how many frames to take; a PDF: its pages), what
+// it is and how many prompt tokens it will take (and, for a PDF, which pages do not fit), and a
+// button to remove it.
 import QtQuick
 import QtQuick.Controls
 import QtQuick.Layouts
@@ -28,14 +29,19 @@ ListView {
         required property var frames
         required property int frameCount
         required property bool preparing
-        // A video's card is as wide as its frame strip (scrolling when the window is narrower).
-        width: kindName === "video" ? Math.min(strip.width - 8, Math.max(380, frames.length * 84 + 16)) : 240
+        required property string note
+        readonly property bool hasStrip: kindName === "video" || kindName === "pdf"
+        // A video's or PDF's card is as wide as its strip (scrolling when the window is narrower).
+        width: hasStrip ? Math.min(strip.width - 8, Math.max(kindName === "pdf" ? 300 : 380, frames.length * 84 + 16)) : 240
         height: strip.height
         radius: 10
         color: Theme.surface
         border.color: Theme.border
         Accessible.role: Accessible.ListItem
-        Accessible.name: name + ", " + detail
+        Accessible.name: name + ", " + detail + (note.length > 0 ? ". " + note : "")
+        ToolTip.visible: note.length > 0 && cardHover.hovered
+        ToolTip.text: note
+        HoverHandler { id: cardHover }
 
         ColumnLayout {
             anchors.fill: parent
@@ -55,9 +61,9 @@ ListView {
                     asynchronous: true
                 }
                 ListView {
-                    objectName: "videoFrameStrip"
+                    objectName: card.kindName === "pdf" ? "pdfPageStrip" : "videoFrameStrip"
                     anchors.fill: parent
-                    visible: card.kindName === "video"
+                    visible: card.hasStrip
                     orientation: ListView.Horizontal
                     spacing: 4
                     clip: true
@@ -115,6 +121,16 @@ ListView {
                         elide: Text.ElideRight
                         font.pixelSize: 11
                         color: Theme.mutedText
+                    }
+                    Label {
+                        objectName: "attachmentNote"
+                        Layout.fillWidth: true
+                        visible: card.note.length > 0
+                        text: card.note
+                        elide: Text.ElideRight
+                        font.pixelSize: 11
+                        color: Theme.accent
+                        font.italic: true
                     }
                 }
                 SpinBox {

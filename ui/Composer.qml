@@ -94,11 +94,11 @@ Rectangle {
                             attachDialog.open()
                     }
                     Accessible.name: qsTr("Attach a file")
-                    Accessible.description: qsTr("Add an image, video or audio file; you can also drop or paste them")
+                    Accessible.description: qsTr("Add an image, PDF, video or audio file; you can also drop or paste them")
                     ToolTip.visible: hovered
                     ToolTip.delay: 500
                     ToolTip.text: {
-                        let lines = [qsTr("Attach images, videos or audio files (or drop them on the window, or paste)")]
+                        let lines = [qsTr("Attach images, PDFs, videos or audio files (or drop them on the window, or paste)")]
                         if (ChatController.imageInputReason.length > 0)
                             lines.push(ChatController.imageInputReason)
                         if (!ChatController.camera.available)
@@ -230,7 +230,7 @@ Rectangle {
         objectName: "attachDialog"
         title: qsTr("Attach files")
         fileMode: FileDialog.OpenFiles
-        nameFilters: [qsTr("Images, videos and audio (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.mp4 *.mkv *.webm *.mov *.avi *.wav *.mp3 *.flac *.ogg *.opus *.m4a)"),
+        nameFilters: [qsTr("Images, PDFs, videos and audio (*.png *.jpg *.jpeg *.webp *.bmp *.gif *.tif *.tiff *.pdf *.mp4 *.mkv *.webm *.mov *.avi *.wav *.mp3 *.flac *.ogg *.opus *.m4a)"),
                       qsTr("All files (*)")]
         currentFolder: StandardPaths.writableLocation(StandardPaths.PicturesLocation)
         onAccepted: ChatController.attachUrls(selectedFiles)

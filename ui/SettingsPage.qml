@@ -14,7 +14,6 @@ Rectangle {
     Accessible.role: Accessible.Pane
     Accessible.name: qsTr("Settings")
 
-    onVisibleChanged: if (visible) AppSettings.refreshDevices()
 
     component SectionTitle: Label {
         Layout.topMargin: 18
@@ -289,9 +288,10 @@ Rectangle {
                     id: deviceBox
                     objectName: "deviceBox"
                     Layout.fillWidth: true
-                    model: AppSettings.deviceOptions
-                    textRole: "label"
-                    valueRole: "value"
+                    // The one device list (ModelListModel probes it off the GUI thread).
+                    model: ModelController.devices.filter(d => d.usable)
+                    textRole: "name"
+                    valueRole: "choice"
                     currentIndex: indexOfValue(AppSettings.device)
                     onActivated: AppSettings.device = currentValue
                     Accessible.name: qsTr("Device")

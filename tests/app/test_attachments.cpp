@@ -3,17 +3,25 @@
 // file), thumbnails and the video frame strip with its timestamps, token estimates against hand
 // computed numbers, inputs refused with the reason when the loaded model cannot take them (no
 // mmproj, an mmproj without an audio tower), and an attached image reaching the engine on send.
+// PDFs written here with QPdfWriter (tests/media/pdf_test_support.h, and qpdf for a locked one):
+// page thumbnails, the document budget, pages left out when they do not fit (said in words), damaged
+// and password-protected files refused with the reason. Attachments are kept in a real SQLite store
+// and come back with their message after the store and the controller are made again (a restart):
+// shown with their pictures, and sent again by regenerate and by an edit.
 #include "attachment_list_model.h"
 #include "chat_controller.h"
 #include "scripted_chat_engine.h"
 
 #include "gguf/gguf_writer.h"
+#include "media/pdf_document.h"
+#include "media/pdf_test_support.h"
 
 #include <QAbstractItemModelTester>
 #include <QClipboard>
 #include <QGuiApplication>
 #include <QImage>
 #include <QProcess>
+#include <QSettings>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -65,7 +73,7 @@ class TestAttachments : public QObject {
     Q_OBJECT
 
     QTemporaryDir media_;
-    QString photo_, clip_, tone_, truncated_, text_, visionOnlyProjector_;
+    QString photo_, clip_, tone_, truncated_, text_, visionOnlyProjector_, pdf_, damagedPdf_, lockedPdf_;
 
 private slots:
     void initTestCase() {
@@ -89,6 +97,15 @@ private slots:
         text.write("just words\n");
         text.close();
 
+        pdf_ = media_.filePath("letter.pdf");
+        ocelle::media::testing::writeTestPdf(pdf_, {{Qt::red}, {Qt::green}, {Qt::blue}});
+        damagedPdf_ = media_.filePath("damaged.pdf");
+        QFile::copy(pdf_, damagedPdf_);
+        QFile damaged(damagedPdf_);
+        QVERIFY(damaged.resize(200)); // the header survives, the rest is gone
+        lockedPdf_ = media_.filePath("locked.pdf");
+        run("qpdf", {"--encrypt", "secret", "owner", "256", "--", pdf_, lockedPdf_});
+
         // A projector with an image tower and no audio tower (what ModelController pairs on).
         visionOnlyProjector_ = media_.filePath("vision-only.gguf");
         ocelle::gguf::Writer writer;
@@ -96,6 +113,10 @@ private slots:
         writer.set("clip.has_vision_encoder", ocelle::gguf::MetaValue::boolean(true));
         writer.set("clip.has_audio_encoder", ocelle::gguf::MetaValue::boolean(false));
         writer.write(visionOnlyProjector_.toStdString());
+    }
+
+    void cleanupTestCase() {
+        QSettings().clear(); // the document budget set here is not for the tests that follow
     }
 
     void tokenEstimates() {
@@ -214,6 +235,166 @@ private slots:
             model.index(1).data(AttachmentListModel::PathRole).toString().endsWith(QStringLiteral(".wav")));
     }
 
+    void pdfPagesAsThumbnails() {
+        const ocelle::media::PdfDocument document(pdf_.toStdString());
+        const int pageTokens = document.pageSoftTokens(0, 1120) + ocelle::media::kPdfPageOverheadTokens;
+        AttachmentListModel model;
+        QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+        QSignalSpy refused(&model, &AttachmentListModel::refused);
+        QCOMPARE(model.addUrls({QUrl::fromLocalFile(pdf_)}), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!model.preparing(), 60000);
+        QVERIFY2(refused.isEmpty(), refused.isEmpty() ? "" : qPrintable(refused.first().first().toString()));
+        const QModelIndex pdf = model.index(0);
+        QCOMPARE(pdf.data(AttachmentListModel::KindNameRole).toString(), QStringLiteral("pdf"));
+        QCOMPARE(pdf.data(AttachmentListModel::TokensRole).toInt(), 3 * pageTokens);
+        QCOMPARE(pdf.data(AttachmentListModel::NoteRole).toString(), QString());
+        QVERIFY2(pdf.data(AttachmentListModel::DetailRole).toString().startsWith(QStringLiteral("3 pages")),
+                 qPrintable(pdf.data(AttachmentListModel::DetailRole).toString()));
+        const QVariantList pages = pdf.data(AttachmentListModel::FramesRole).toList();
+        QCOMPARE(pages.size(), 3);
+        QStringList labels;
+        for (const QVariant& p : pages) labels << p.toMap().value("timestamp").toString();
+        QCOMPARE(labels, QStringList({"p. 1", "p. 2", "p. 3"}));
+        // Each thumbnail is its own page: A4 at 72 px high, the top-left quarter in the page's colour.
+        const QList<QColor> colours{Qt::red, Qt::green, Qt::blue};
+        for (int i = 0; i < 3; ++i) {
+            const QImage page(QUrl(pages[i].toMap().value("thumbnail").toString()).toLocalFile());
+            QCOMPARE(page.height(), 72);
+            QVERIFY2(std::abs(page.width() - 51) <= 1, qPrintable(QString::number(page.width())));
+            const QColor corner = page.pixelColor(page.width() / 8, page.height() / 8);
+            QVERIFY2(std::abs(corner.red() - colours[i].red()) < 40 &&
+                         std::abs(corner.green() - colours[i].green()) < 40 &&
+                         std::abs(corner.blue() - colours[i].blue()) < 40,
+                     qPrintable(corner.name()));
+        }
+        const auto media = model.media();
+        QCOMPARE(media.size(), size_t(3)); // one entry per page
+        for (int i = 0; i < 3; ++i) {
+            QCOMPARE(media[size_t(i)].kind, ocelle::app::TurnMedia::Kind::PdfPage);
+            QCOMPARE(media[size_t(i)].pdfPage, i);
+            QCOMPARE(media[size_t(i)].imageBudget, 1120);
+        }
+
+        // The document budget setting: pages at 280 cost fewer tokens.
+        model.clear();
+        model.setBudgets(280, 280);
+        QCOMPARE(model.addUrls({QUrl::fromLocalFile(pdf_)}), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!model.preparing(), 60000);
+        const int smallPage = document.pageSoftTokens(0, 280) + ocelle::media::kPdfPageOverheadTokens;
+        QVERIFY(smallPage < pageTokens);
+        QCOMPARE(model.totalTokens(), 3 * smallPage);
+        QCOMPARE(model.media().front().imageBudget, 280);
+
+        // Room for two pages only: the third is left out, and the card says so.
+        model.clear();
+        model.setBudgets(280, 1120);
+        model.setTokenRoom(2 * pageTokens + 10);
+        QCOMPARE(model.addUrls({QUrl::fromLocalFile(pdf_)}), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!model.preparing(), 60000);
+        QCOMPARE(model.totalTokens(), 2 * pageTokens);
+        QCOMPARE(model.media().size(), size_t(2));
+        const QString note = model.index(0).data(AttachmentListModel::NoteRole).toString();
+        QVERIFY2(note.contains(QStringLiteral("2")) && note.contains(QStringLiteral("3")), qPrintable(note));
+        QVERIFY(model.index(0)
+                    .data(AttachmentListModel::DetailRole)
+                    .toString()
+                    .startsWith(QStringLiteral("2 of 3")));
+
+        // Not even one page fits: refused, saying how much a page needs.
+        model.clear();
+        model.setTokenRoom(20);
+        QCOMPARE(model.addUrls({QUrl::fromLocalFile(pdf_)}), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(refused.size(), 1, 30000);
+        QVERIFY2(refused.last().first().toString().contains(QStringLiteral("letter.pdf")),
+                 qPrintable(refused.last().first().toString()));
+        QCOMPARE(model.count(), 0);
+    }
+
+    void brokenPdfsRefused() {
+        AttachmentListModel model;
+        QSignalSpy refused(&model, &AttachmentListModel::refused);
+        QCOMPARE(model.addUrls({QUrl::fromLocalFile(damagedPdf_)}), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(refused.size(), 1, 30000);
+        QString message = refused.last().first().toString();
+        QVERIFY2(message.contains(QStringLiteral("damaged.pdf")) &&
+                     message.contains(QStringLiteral("damaged")),
+                 qPrintable(message));
+        QCOMPARE(model.addUrls({QUrl::fromLocalFile(lockedPdf_)}), 1);
+        QTRY_COMPARE_WITH_TIMEOUT(refused.size(), 2, 30000);
+        message = refused.last().first().toString();
+        QVERIFY2(message.contains(QStringLiteral("locked.pdf")) &&
+                     message.contains(QStringLiteral("password")),
+                 qPrintable(message));
+        QCOMPARE(model.count(), 0);
+    }
+
+    // Sent with a message, attachments are files in the store next to the database; after a
+    // restart (store and controller made again on the same folder) the message shows them again
+    // with their pictures, and regenerate and an edit send the same files and pages.
+    void attachmentsSurviveARestart() {
+        ModelFolder folder(kFixtures + QStringLiteral("/vision/tiny-gemma4-e-mmproj.gguf"),
+                           QStringLiteral("tiny-gemma4-e-mmproj.gguf"));
+        Chat c(folder.model);
+        SettingsController settings;
+        settings.setDocumentTokenBudget(280); // three pages fit the scripted engine's context
+        c.chat->setSettings(&settings);
+        QCOMPARE(c.chat->attachUrls({QUrl::fromLocalFile(photo_), QUrl::fromLocalFile(pdf_)}), 2);
+        QTRY_VERIFY_WITH_TIMEOUT(!c.chat->attachments()->preparing(), 60000);
+        QSignalSpy finished(c.chat.get(), &ChatController::answerFinished);
+        QVERIFY(c.chat->send(QStringLiteral("Compare these.")));
+        QVERIFY(finished.wait(10000));
+        const int conversation = c.chat->currentConversationId();
+        std::vector<ocelle::app::TurnMedia> sent;
+        {
+            std::lock_guard lock(c.shared->mutex);
+            sent = c.shared->requests.back().turns.front().media;
+        }
+        QCOMPARE(sent.size(), size_t(4)); // the image, then three pages
+        QFile original(photo_), kept(QString::fromStdString(sent[0].path));
+        QVERIFY(original.open(QIODevice::ReadOnly) && kept.open(QIODevice::ReadOnly));
+        QVERIFY(kept.fileName().startsWith(c.store->attachmentsDirectory()));
+        QCOMPARE(kept.readAll(), original.readAll());
+        QCOMPARE(sent[3].kind, ocelle::app::TurnMedia::Kind::PdfPage);
+        QCOMPARE(sent[3].pdfPage, 2);
+
+        // The restart: a new store and controller on the same database file.
+        c.chat.reset();
+        c.store.reset();
+        c.store = std::make_unique<ConversationStore>(c.dataDir.path());
+        c.chat = std::make_unique<ChatController>(c.models.get(), c.store.get());
+        c.chat->setSettings(&settings);
+        QVERIFY(c.chat->selectConversation(conversation));
+        QCOMPARE(c.chat->messages()->count(), 2);
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                const QVariantList cards =
+                    c.chat->messages()->index(0).data(MessageListModel::AttachmentsRole).toList();
+                return cards.size() == 2 && !cards[0].toMap().value("thumbnail").toString().isEmpty() &&
+                       !cards[1].toMap().value("thumbnail").toString().isEmpty();
+            }(),
+            30000);
+        const QVariantList cards =
+            c.chat->messages()->index(0).data(MessageListModel::AttachmentsRole).toList();
+        QCOMPARE(cards[0].toMap().value("name").toString(), QStringLiteral("photo.png"));
+        QCOMPARE(cards[1].toMap().value("name").toString(), QStringLiteral("letter.pdf"));
+        QCOMPARE(cards[1].toMap().value("kind").toString(), QStringLiteral("pdf"));
+        QCOMPARE(QImage(QUrl(cards[0].toMap().value("thumbnail").toString()).toLocalFile()).size(),
+                 QSize(128, 96));
+
+        QSignalSpy again(c.chat.get(), &ChatController::answerFinished);
+        QVERIFY(c.chat->regenerate());
+        QVERIFY(again.wait(10000));
+        {
+            std::lock_guard lock(c.shared->mutex);
+            QVERIFY(c.shared->requests.back().turns.front().media == sent);
+        }
+        QVERIFY(c.chat->editMessage(0, QStringLiteral("Compare them again.")));
+        QVERIFY(again.wait(10000));
+        std::lock_guard lock(c.shared->mutex);
+        QCOMPARE(c.shared->requests.back().turns.front().text, std::string("Compare them again."));
+        QVERIFY(c.shared->requests.back().turns.front().media == sent);
+    }
+
     void refusedWithoutProjector() {
         ModelFolder folder;
         Chat c(folder.model);
@@ -266,7 +447,11 @@ private slots:
         QCOMPARE(turn.text, std::string("What is this?"));
         QCOMPARE(turn.media.size(), size_t(1));
         QCOMPARE(turn.media[0].kind, ocelle::app::TurnMedia::Kind::Image);
-        QCOMPARE(QString::fromStdString(turn.media[0].path), QFileInfo(photo_).absoluteFilePath());
+        // The store's copy, named by the content's hash, is what the engine reads.
+        QFile sent(QString::fromStdString(turn.media[0].path)), original(photo_);
+        QVERIFY(sent.fileName().startsWith(c.store->attachmentsDirectory()));
+        QVERIFY(sent.open(QIODevice::ReadOnly) && original.open(QIODevice::ReadOnly));
+        QCOMPARE(sent.readAll(), original.readAll());
         const QVariantList shown =
             c.chat->messages()->index(0).data(MessageListModel::AttachmentsRole).toList();
         QCOMPARE(shown.size(), 1);

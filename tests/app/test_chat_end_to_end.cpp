@@ -1,11 +1,16 @@
 // The whole path with the REAL engine and the tiny fixture model: load on the engine thread,
 // send, see the answer stream into the message list, stop it, and find the messages kept, also
 // after the controller and its store are made again on the same database (a restart).
+// With the fixture mmproj: an image, a recording and a PDF page reach the model, and a conversation
+// with an attachment, reopened after a restart, sends the same prompt again.
 // The tiny model has random weights, so its answers are random tokens: only the mechanics are
 // checked, never the words.
 #include "chat_controller.h"
 #include "gemma_chat_engine.h"
 #include "model_controller.h"
+
+#include "media/pdf_document.h"
+#include "media/pdf_test_support.h"
 
 #include <QAbstractItemModelTester>
 #include <QSettings>
@@ -21,6 +26,10 @@ private slots:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
         QSettings().clear(); // settings left by an earlier run
+    }
+
+    void cleanupTestCase() {
+        QSettings().clear(); // the document budget set here is not for the tests that follow
     }
 
     void loadSendStreamStop() {
@@ -102,20 +111,27 @@ private slots:
                  2); // the stopped one kept
     }
 
-    // An attached image and a recording reach the real engine through the fixture mmproj: the
-    // prompt grows by the encoders' soft tokens (640x480 at budget 280: 266; 2.5 s of speech at
-    // the fixture's audio.ref.json: 63) plus their markers, compared with the same question alone.
+    // An attached image, a recording and a one-page PDF reach the real engine through the fixture
+    // mmproj: the prompt grows by the encoders' soft tokens (640x480 at budget 280: 266; 2.5 s of
+    // speech at the fixture's audio.ref.json: 63; the page at the document budget, set to 280 to
+    // keep the test quick) plus their markers, compared with the same question alone. Then a
+    // restart: the conversation with the image, reopened, is regenerated with the same prompt.
     void attachedMediaReachTheModel() {
         QTemporaryDir folder;
+        const QString pdf = folder.filePath("page.pdf");
+        ocelle::media::testing::writeTestPdf(pdf, {{Qt::darkCyan}});
+        const int pageTokens = ocelle::media::PdfDocument(pdf.toStdString()).pageSoftTokens(0, 280);
         const QString model = folder.filePath("tiny-gemma4-e.gguf");
         QVERIFY(QFile::link(OCELLE_FIXTURES_DIR "/models/tiny-gemma4-e.gguf", model));
         QVERIFY(QFile::link(OCELLE_FIXTURES_DIR "/vision/tiny-gemma4-e-mmproj.gguf",
                             folder.filePath("tiny-gemma4-e-mmproj.gguf")));
         ModelController models(std::make_unique<ocelle::app::GemmaChatEngine>());
         QTemporaryDir dataDir;
-        ConversationStore store(dataDir.path());
-        ChatController chat(&models, &store);
+        auto store = std::make_unique<ConversationStore>(dataDir.path());
+        auto controller = std::make_unique<ChatController>(&models, store.get());
+        ChatController& chat = *controller;
         SettingsController settings;
+        settings.setDocumentTokenBudget(280);
         chat.setSettings(&settings);
         QSignalSpy loaded(&models, &ModelController::loadFinished);
         QVERIFY(models.openModelPath(model));
@@ -147,18 +163,39 @@ private slots:
         const int textOnly = promptTokensFor({});
         const int withImage =
             promptTokensFor({QUrl::fromLocalFile(OCELLE_FIXTURES_DIR "/vision/test_photo.png")});
+        const int imageConversation = chat.currentConversationId();
         const int withAudio =
             promptTokensFor({QUrl::fromLocalFile(OCELLE_FIXTURES_DIR "/audio/test_speech.wav")});
-        qInfo("prompt tokens: text %d, with image %d, with audio %d", textOnly, withImage, withAudio);
+        const int withPdf = promptTokensFor({QUrl::fromLocalFile(pdf)});
+        qInfo("prompt tokens: text %d, with image %d, with audio %d, with a PDF page of %d soft tokens %d",
+              textOnly, withImage, withAudio, pageTokens, withPdf);
         QVERIFY(textOnly > 0);
         // <|image> 266 soft tokens <image|>, and the blank lines around them.
         QVERIFY2(withImage - textOnly >= 266 + 2 && withImage - textOnly <= 266 + 6,
                  qPrintable(QString::number(withImage - textOnly)));
         // <|audio> 63 soft tokens <audio|>.
         QCOMPARE(withAudio - textOnly, 63 + 2);
+        // "Page 1 of 1:", then the page as an image with its markers.
+        QVERIFY2(withPdf - textOnly >= pageTokens + 2 + 4 &&
+                     withPdf - textOnly <= pageTokens + ocelle::media::kPdfPageOverheadTokens,
+                 qPrintable(QString::number(withPdf - textOnly)));
         QVERIFY(!chat.messages()->textAt(1).isNull());
+
+        // The restart: the image is read from the store's copy and sent again.
+        controller.reset();
+        store.reset();
+        store = std::make_unique<ConversationStore>(dataDir.path());
+        ChatController again(&models, store.get());
+        again.setSettings(&settings);
+        QVERIFY(again.selectConversation(imageConversation));
+        QCOMPARE(again.messages()->index(0).data(MessageListModel::AttachmentsRole).toList().size(), 1);
+        const qsizetype before = reports.size();
+        QVERIFY(again.regenerate());
+        QVERIFY(QTest::qWaitFor([&] { return reports.size() > before || !failures.isEmpty(); }, 120000));
+        QVERIFY2(failures.isEmpty(), failures.isEmpty() ? "" : qPrintable(failures.first().at(1).toString()));
+        QCOMPARE(reports.last().at(1).value<ocelle::app::GenerationReport>().outcome.promptTokens, withImage);
     }
 };
 
-QTEST_GUILESS_MAIN(TestChatEndToEnd)
+QTEST_MAIN(TestChatEndToEnd) // QPdfWriter needs fonts, so a QGuiApplication
 #include "test_chat_end_to_end.moc"

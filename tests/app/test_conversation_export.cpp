@@ -41,6 +41,7 @@ Sample makeSample(ConversationStore& store, const QString& workDir) {
     question.conversationId = sample.conversation;
     question.text = QStringLiteral("What colour is this?");
     question.attachments = {*store.storeAttachment(sample.imagePath, QStringLiteral("image/png"))};
+    question.attachments[0].options = {{QStringLiteral("budget"), 560}}; // how it was sent
     const qint64 q = store.addMessage(question);
     StoredMessage answer;
     answer.conversationId = sample.conversation;
@@ -115,6 +116,7 @@ private slots:
         QCOMPARE(messages[2].state, StoredMessage::State::Stopped);
         QCOMPARE(messages[0].attachments.size(), 1);
         QCOMPARE(messages[0].attachments[0].fileName, QStringLiteral("red square.png"));
+        QCOMPARE(messages[0].attachments[0].options.value(QStringLiteral("budget")).toInt(), 560);
         QCOMPARE(readAll(other.attachmentPath(messages[0].attachments[0].hash)),
                  readAll(work.filePath(QStringLiteral("red square.png"))));
     }

@@ -183,6 +183,17 @@ private slots:
         QCOMPARE(store.search(QStringLiteral("%")).size(), 1); // a literal percent sign, not a wildcard
         QVERIFY(store.search(QStringLiteral("nothing like this")).isEmpty());
         QVERIFY(store.search(QStringLiteral("  ")).isEmpty());
+
+        // Case is folded beyond ASCII (SQLite's LIKE would not): German, Greek (final sigma too),
+        // Cyrillic.
+        const qint64 umlaut = store.createConversation(QStringLiteral("Über den Wolken"));
+        const qint64 greek = store.createConversation(QStringLiteral("Chat"));
+        store.addMessage(message(greek, 0, StoredMessage::Role::User, QStringLiteral("ΣΩΚΡΑΤΗΣ und Москва")));
+        QCOMPARE(store.search(QStringLiteral("über")), QList<qint64>{umlaut});
+        QCOMPARE(store.search(QStringLiteral("ÜBER")), QList<qint64>{umlaut});
+        QCOMPARE(store.search(QStringLiteral("σωκράτης")), QList<qint64>{}); // accents are kept apart
+        QCOMPARE(store.search(QStringLiteral("σωκρατησ")), QList<qint64>{greek});
+        QCOMPARE(store.search(QStringLiteral("МОСКВА")), QList<qint64>{greek});
     }
 
     void aDeletionCanBeUndoneUntilTheStoreIsReopened() {

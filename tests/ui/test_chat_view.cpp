@@ -22,6 +22,7 @@
 #include <QSettings>
 #include <QStandardPaths>
 #include <QtQml/qqmlextensionplugin.h>
+#include <QTemporaryDir>
 #include <QtTest>
 #include <memory>
 
@@ -70,6 +71,7 @@ std::vector<ocelle::app::StreamDelta> script() {
 class TestChatView : public QObject {
     Q_OBJECT
 
+    QTemporaryDir dataDir_; // the conversations of this run only (the sidebar in screenshots)
     std::unique_ptr<QQmlApplicationEngine> engine_;
     std::shared_ptr<ScriptedChatEngine::Shared> shared_ = std::make_shared<ScriptedChatEngine::Shared>();
     QQuickWindow* window_ = nullptr;
@@ -105,6 +107,7 @@ class TestChatView : public QObject {
 private slots:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
+        qputenv("OCELLE_DATA_DIR", dataDir_.path().toLocal8Bit());
         QSettings().clear();
         if (qEnvironmentVariableIsEmpty("OCELLE_SCREENSHOT_DIR"))
             QQuickWindow::setGraphicsApi(QSGRendererInterface::Software);
@@ -118,6 +121,10 @@ private slots:
         QVERIFY(window_);
         window_->resize(1180, 860);
         QVERIFY(QTest::qWaitForWindowExposed(window_));
+        // Shortcuts go to the active window only. Offscreen the window is active at once; under
+        // Xvfb (screenshots) there is no window manager to activate it, so the test asks.
+        window_->requestActivate();
+        QVERIFY(QTest::qWaitForWindowActive(window_));
         chat_ = ChatController::instance(engine_.get());
         ModelController* models = ModelController::instance(engine_.get());
         QSignalSpy loaded(models, &ModelController::loadFinished);

@@ -1,7 +1,8 @@
 // The composer in the real main window (QT_QPA_PLATFORM=offscreen) with a scripted engine behind
 // the QML singletons: an image attached through the controller (the drop and file-dialog path)
 // shows its card with the thumbnail and token estimate, is sent with the text and reaches the
-// engine, and shows in the sent message; a video shows its frame strip; the microphone records
+// engine, and shows in the sent message; a video shows its frame strip; a PDF (dropped, and pasted
+// as a file) shows its pages as thumbnails and reaches the engine page by page; the microphone records
 // from a real PulseAudio pipe source with the level meter and timer showing; on a model without
 // audio the microphone button is disabled with the reason.
 //
@@ -9,11 +10,15 @@
 // QT_QUICK_CONTROLS_STYLE=Basic) the states are also saved there: the README's screenshots.
 #include "chat_controller.h"
 #include "main_qml.h"
+#include "media/pdf_test_support.h"
 #include "media/pulse_pipe_microphone.h"
 #include "model_controller.h"
 #include "scripted_chat_engine.h"
+#include "settings_controller.h"
 
+#include <QClipboard>
 #include <QGuiApplication>
+#include <QMimeData>
 #include <QProcess>
 #include <QQmlApplicationEngine>
 #include <QQuickItem>
@@ -34,8 +39,9 @@ class TestComposerUi : public QObject {
 
     Microphone mic_;
     QTemporaryDir dir_;
-    QString photo_, clip_, withProjector_, withoutProjector_;
+    QString photo_, clip_, pdf_, withProjector_, withoutProjector_;
     std::shared_ptr<ScriptedChatEngine::Shared> shared_ = std::make_shared<ScriptedChatEngine::Shared>();
+    QTemporaryDir dataDir_; // the conversations of this run only (the sidebar in screenshots)
     std::unique_ptr<QQmlApplicationEngine> engine_;
     QQuickWindow* window_ = nullptr;
     ModelController* models_ = nullptr;
@@ -79,6 +85,7 @@ class TestComposerUi : public QObject {
 private slots:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);
+        qputenv("OCELLE_DATA_DIR", dataDir_.path().toLocal8Bit());
         const QString problem = mic_.start(); // before Qt Multimedia looks for devices
         QVERIFY2(problem.isEmpty(), qPrintable(problem));
         photo_ = dir_.filePath("harbour.png");
@@ -86,6 +93,9 @@ private slots:
         run("convert", {"-size", "640x480", "plasma:steelblue-orange", "-blur", "0x2", photo_});
         run("ffmpeg", {"-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=10", "-t", "4",
                        "-c:v", "mpeg4", "-pix_fmt", "yuv420p", clip_});
+        pdf_ = dir_.filePath("Harbour report.pdf");
+        ocelle::media::testing::writeTestPdf(
+            pdf_, {{QColor("steelblue")}, {QColor("orange")}, {QColor("seagreen")}});
         // The fixture model twice: once with its mmproj (images and audio), once alone (text only).
         QDir(dir_.path()).mkdir("full");
         QDir(dir_.path()).mkdir("textonly");
@@ -148,7 +158,11 @@ private slots:
             QCOMPARE(turn.text, std::string("What harbour is this?"));
             QCOMPARE(turn.media.size(), size_t(1));
             QCOMPARE(turn.media[0].kind, ocelle::app::TurnMedia::Kind::Image);
-            QCOMPARE(QString::fromStdString(turn.media[0].path), photo_);
+            // The copy kept with the message (in the store, named by its hash) is what is sent.
+            QFile sent(QString::fromStdString(turn.media[0].path)), original(photo_);
+            QVERIFY(sent.fileName() != photo_);
+            QVERIFY(sent.open(QIODevice::ReadOnly) && original.open(QIODevice::ReadOnly));
+            QCOMPARE(sent.readAll(), original.readAll());
         }
         // The strip is empty again; the sent message shows the picture.
         QTRY_COMPARE(visibleItems("attachmentCard").size(), 0);
@@ -166,6 +180,53 @@ private slots:
         QVERIFY(visibleItems("attachmentDetail").first()->property("text").toString().contains("8 frames"));
         screenshot("video-frames.png");
         chat_->attachments()->clear();
+    }
+
+    void pdfPagesAsThumbnails() {
+        // The fixture model's 2,048-token context holds one page at the default budget of 1120
+        // (the card would say the others are left out); at 280 all three fit.
+        SettingsController* settings = SettingsController::instance(engine_.get());
+        settings->setDocumentTokenBudget(280);
+        chat_->newChat();
+        QVERIFY(QMetaObject::invokeMethod(
+            window_, "filesDropped", Q_ARG(QVariant, QVariant(QVariantList{QUrl::fromLocalFile(pdf_)}))));
+        QCOMPARE(chat_->attachments()->count(), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!chat_->attachments()->preparing(), 60000);
+        QTRY_COMPARE(visibleItems("pdfPageStrip").size(), 1);
+        const QString detail = visibleItems("attachmentDetail").first()->property("text").toString();
+        QVERIFY2(detail.startsWith("3 pages \u00b7 about "), qPrintable(detail));
+        QCOMPARE(chat_->attachments()->index(0).data(AttachmentListModel::FramesRole).toList().size(), 3);
+        QQuickItem* input = item("composerInput");
+        input->forceActiveFocus();
+        for (const QChar c : QStringLiteral("Summarise the report")) QTest::keyClick(window_, c.toLatin1());
+        QTest::mouseMove(window_, QPoint(window_->width() / 2, 80)); // no tooltip
+        screenshot("pdf-attached.png");
+
+        // Pasting the same file (a file manager's copy) adds it like a drop does.
+        auto* copied = new QMimeData;
+        copied->setUrls({QUrl::fromLocalFile(pdf_)});
+        QGuiApplication::clipboard()->setMimeData(copied);
+        QVERIFY(chat_->pasteAttachment());
+        QCOMPARE(chat_->attachments()->count(), 2);
+        chat_->attachments()->remove(1);
+        QTRY_VERIFY_WITH_TIMEOUT(!chat_->attachments()->preparing(), 60000);
+
+        QSignalSpy finished(chat_, &ChatController::answerFinished);
+        QTest::keyClick(window_, Qt::Key_Return);
+        QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 10000);
+        {
+            std::lock_guard lock(shared_->mutex);
+            const auto& turn = shared_->requests.back().turns.back();
+            QCOMPARE(turn.text, std::string("Summarise the report"));
+            QCOMPARE(turn.media.size(), size_t(3));
+            for (int page = 0; page < 3; ++page) {
+                QCOMPARE(turn.media[size_t(page)].kind, ocelle::app::TurnMedia::Kind::PdfPage);
+                QCOMPARE(turn.media[size_t(page)].pdfPage, page);
+                QCOMPARE(turn.media[size_t(page)].imageBudget, 280); // the document budget setting
+            }
+        }
+        QTRY_COMPARE(visibleItems("attachmentCard").size(), 0);
+        settings->setDocumentTokenBudget(1120);
     }
 
     void recordWithTheMicrophone() {
