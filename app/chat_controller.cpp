@@ -156,7 +156,7 @@ QStringList ChatController::textsTo(qint64 messageId) const {
     return texts;
 }
 
-bool ChatController::planTurns(const QStringList& turnTexts, int* firstTurn) {
+bool ChatController::planTurns(const QStringList& turnTexts, int* firstTurn, int newMediaTokens) {
     if (settings_) {
         request_.systemPrompt = settings_->systemPrompt().toStdString();
         request_.thinking = settings_->thinking();
@@ -168,6 +168,7 @@ bool ChatController::planTurns(const QStringList& turnTexts, int* firstTurn) {
     if (size <= 0) return true;
     std::vector<int> turnTokens;
     for (const QString& text : turnTexts) turnTokens.push_back(countTokens(text) + kTokensPerTurn);
+    if (!turnTokens.empty()) turnTokens.back() += newMediaTokens;
     const int systemTokens =
         request_.systemPrompt.empty()
             ? 0
@@ -242,7 +243,8 @@ bool ChatController::send(const QString& text) {
         }
     }
     int firstTurn = 0;
-    if (!planTurns(textsTo(leafId_) << text, &firstTurn)) return false; // the text stays in the composer
+    if (!planTurns(textsTo(leafId_) << text, &firstTurn, attachments_.totalTokens()))
+        return false; // the text and the attachments stay in the composer
     dismissNotice();
     if (currentId_ < 0) newChat();
     if (messages_.count() == 0) {

@@ -178,7 +178,9 @@ private:
     // Takes the generation settings, then checks that `turnTexts` (ending with the new question)
     // fit the context under its policy: false with the notice saying why, otherwise the first
     // turn to send. Nothing is stored before this says yes.
-    bool planTurns(const QStringList& turnTexts, int* firstTurn);
+    // `newMediaTokens`: the composer's attachments, sent with the last turn. (Media of earlier
+    // turns are not counted here; the engine's exact count after each answer includes them.)
+    bool planTurns(const QStringList& turnTexts, int* firstTurn, int newMediaTokens = 0);
     QStringList textsTo(qint64 messageId) const;
     // Answers the question `userMessageId` with a new model message below it, sending the turns
     // of its path from `firstTurn` on.

@@ -118,11 +118,11 @@ std::vector<MarkdownBlock> splitMarkdown(const QString& text, int offset) {
 }
 
 MarkdownColors MarkdownColors::light() {
-    return {QColor(0x2f4ac4), QColor(0xececf1), QColor(0xc9c9d3), QColor(0xf1f1f5)};
+    return {QColor(0x2f4ac4), QColor(0xececf1), QColor(0xc9c9d3)};
 }
 
 MarkdownColors MarkdownColors::dark() {
-    return {QColor(0x9db0ff), QColor(0x2e2e36), QColor(0x4a4a55), QColor(0x26262c)};
+    return {QColor(0x9db0ff), QColor(0x2e2e36), QColor(0x4a4a55)};
 }
 
 QString markdownToHtml(const QString& markdown, const MarkdownColors& colors) {
@@ -153,13 +153,9 @@ QString markdownToHtml(const QString& markdown, const MarkdownColors& colors) {
         format.setBorderCollapse(true);
         format.setCellSpacing(0);
         format.setCellPadding(5);
+        // No header shading: Qt Quick's text renderer (unlike QTextDocument's own painting) did
+        // not fill shaded cells evenly (part of a cell stayed white); the header stays bold.
         table->setFormat(format);
-        for (int column = 0; column < table->columns(); ++column) {
-            QTextTableCell cell = table->cellAt(0, column);
-            QTextTableCellFormat cellFormat = cell.format().toTableCellFormat();
-            cellFormat.setBackground(colors.tableHeaderBackground);
-            cell.setFormat(cellFormat);
-        }
     }
     QString html = document.toHtml();
     // The document's default font would override the view's font family and size.

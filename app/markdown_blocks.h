@@ -28,7 +28,7 @@ struct MarkdownBlock {
 std::vector<MarkdownBlock> splitMarkdown(const QString& text, int offset = 0);
 
 struct MarkdownColors {
-    QColor link, inlineCodeBackground, tableBorder, tableHeaderBackground;
+    QColor link, inlineCodeBackground, tableBorder;
     static MarkdownColors light();
     static MarkdownColors dark();
 };
