@@ -7,7 +7,8 @@
 // page thumbnails, the document budget, pages left out when they do not fit (said in words), damaged
 // and password-protected files refused with the reason. Attachments are kept in a real SQLite store
 // and come back with their message after the store and the controller are made again (a restart):
-// shown with their pictures, and sent again by regenerate and by an edit.
+// shown with their pictures, and sent again by regenerate and by an edit; exported (Markdown with
+// the files alongside, JSON) on a worker thread and imported, they are sent again as they were.
 #include "attachment_list_model.h"
 #include "chat_controller.h"
 #include "scripted_chat_engine.h"
@@ -393,6 +394,47 @@ private slots:
         std::lock_guard lock(c.shared->mutex);
         QCOMPARE(c.shared->requests.back().turns.front().text, std::string("Compare them again."));
         QVERIFY(c.shared->requests.back().turns.front().media == sent);
+    }
+
+    // Export runs on a worker thread: Markdown puts the files next to it, JSON carries them, and
+    // importing that JSON gives a conversation whose message sends the same pages again.
+    void exportAndImportCarryTheAttachments() {
+        ModelFolder folder(kFixtures + QStringLiteral("/vision/tiny-gemma4-e-mmproj.gguf"),
+                           QStringLiteral("tiny-gemma4-e-mmproj.gguf"));
+        Chat c(folder.model);
+        SettingsController settings;
+        settings.setDocumentTokenBudget(280);
+        c.chat->setSettings(&settings);
+        QCOMPARE(c.chat->attachUrls({QUrl::fromLocalFile(pdf_)}), 1);
+        QTRY_VERIFY_WITH_TIMEOUT(!c.chat->attachments()->preparing(), 60000);
+        QSignalSpy finished(c.chat.get(), &ChatController::answerFinished);
+        QVERIFY(c.chat->send(QStringLiteral("Read this.")));
+        QVERIFY(finished.wait(10000));
+        const int conversation = c.chat->currentConversationId();
+
+        QTemporaryDir out;
+        QSignalSpy exported(c.chat.get(), &ChatController::exportFinished);
+        QVERIFY(c.chat->exportConversation(conversation, QUrl::fromLocalFile(out.filePath("chat.md"))));
+        QVERIFY(exported.wait(10000));
+        QCOMPARE(exported.last().at(1).toString(), QString());
+        QFile copied(out.filePath("chat_files/letter.pdf")), original(pdf_);
+        QVERIFY(copied.open(QIODevice::ReadOnly) && original.open(QIODevice::ReadOnly));
+        QCOMPARE(copied.readAll(), original.readAll());
+        QVERIFY(c.chat->exportConversation(conversation, QUrl::fromLocalFile(out.filePath("chat.json"))));
+        QVERIFY(exported.wait(10000));
+        QCOMPARE(exported.last().at(1).toString(), QString());
+
+        QVERIFY(c.chat->importConversation(QUrl::fromLocalFile(out.filePath("chat.json"))));
+        QVERIFY(c.chat->currentConversationId() != conversation);
+        QCOMPARE(c.chat->messages()->index(0).data(MessageListModel::AttachmentsRole).toList().size(), 1);
+        QSignalSpy again(c.chat.get(), &ChatController::answerFinished);
+        QVERIFY(c.chat->regenerate());
+        QVERIFY(again.wait(10000));
+        std::lock_guard lock(c.shared->mutex);
+        const auto& media = c.shared->requests.back().turns.front().media;
+        QCOMPARE(media.size(), size_t(3)); // the three pages, as they were sent
+        QCOMPARE(media[2].pdfPage, 2);
+        QCOMPARE(media[2].imageBudget, 280);
     }
 
     void refusedWithoutProjector() {
