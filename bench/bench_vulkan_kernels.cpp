@@ -1,7 +1,7 @@
 // bench_vulkan_kernels: the Vulkan kernels' speed on one device, as tables (not a test).
 //
 //   bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R --cols K] [--wg N --rows-per-wg N]
-//                        [--types q4_0,q8_0,...] [--no-subgroups]
+//                        [--types q4_0,q8_0,...] [--no-subgroups] [--rows-per-lane N]
 //
 // Prints the streaming-read bandwidth of the device (the decode roofline), matvec throughput per
 // weight type in GB/s of weights read (and as a fraction of that bandwidth), matmul GFLOP/s for a
@@ -36,6 +36,7 @@ struct Options {
     uint32_t prefill = 128;
     uint32_t wg = 0;
     uint32_t rowsPerWg = 0;
+    uint32_t rowsPerLane = 0;
     std::string types; // comma-separated weight type names; empty: all
     bool noSubgroups = false;
 };
@@ -129,6 +130,7 @@ int run(const Options& o) {
     tuning.matvecWorkgroup = o.wg;
     tuning.matvecRows = o.rowsPerWg;
     tuning.useSubgroups = !o.noSubgroups;
+    tuning.rowsPerLane = o.rowsPerLane;
     Kernels kernels(pipelines, tuning);
     if (kernels.tuning().rowPerInvocation.value_or(false))
         std::printf("matvec: one row per invocation (CPU-type device), workgroup %u, activations %s; prefill "
@@ -243,6 +245,8 @@ int main(int argc, char** argv) {
             o.wg = uint32_t(std::atoi(next().c_str()));
         else if (a == "--rows-per-wg")
             o.rowsPerWg = uint32_t(std::atoi(next().c_str()));
+        else if (a == "--rows-per-lane")
+            o.rowsPerLane = uint32_t(std::atoi(next().c_str()));
         else if (a == "--types")
             o.types = next();
         else if (a == "--no-subgroups")
@@ -251,7 +255,8 @@ int main(int argc, char** argv) {
             std::fprintf(
                 stderr, "usage: bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R] [--cols K]\n"
                         "                            [--prefill N] [--wg N] [--rows-per-wg N]\n"
-                        "                            [--types q4_0,q8_0,...] [--no-subgroups]\n");
+                        "                            [--types q4_0,q8_0,...] [--no-subgroups]\n"
+                        "                            [--rows-per-lane N]\n");
             return a == "--help" ? 0 : 2;
         }
     }

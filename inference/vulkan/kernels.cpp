@@ -107,6 +107,7 @@ Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelin
         tuning_.narrowLoads = false;
     if (tuning_.matvecWorkgroup == 0) tuning_.matvecWorkgroup = 32;
     if (tuning_.matvecRows == 0) tuning_.matvecRows = 2;
+    if (tuning_.rowsPerLane == 0) tuning_.rowsPerLane = 8;
     rowPerInvocation_ = tuning_.rowPerInvocation.value_or(pipelines.device().info().type == DeviceType::Cpu);
     tuning_.rowPerInvocation = rowPerInvocation_;
     // The lane-broadcast row kernels assume subgroups of exactly 8 lanes filled by the workgroup, and
@@ -115,6 +116,13 @@ Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelin
                      tuning_.matvecWorkgroup % 8 == 0;
     // 64 x 64 tiles need ~17 KiB of shared memory; 16 KiB devices get 64 x 32.
     matmulBN_ = f.maxSharedMemory >= 20 * 1024 ? 64 : 32;
+}
+
+uint32_t Kernels::rowsPerLaneFor(uint64_t rows, uint32_t wanted) const {
+    // One row per lane for matrices too small to give 4 workgroups of `wanted` rows per lane (so the
+    // device's threads all get work); only two sizes, as each is a pipeline to compile (slowly, on
+    // lavapipe).
+    return ceilDiv(rows, uint64_t(tuning_.matvecWorkgroup) * wanted) >= 4 ? wanted : 1;
 }
 
 std::string Kernels::rowKernel(const std::string& prefix, uint32_t type) const {
@@ -138,7 +146,10 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
     const std::string shader = rowPerInvocation_
                                    ? rowKernel("matvec_rows_", w.type())
                                    : reducing("matvec_" + typeSuffix(w.type()) + (narrow ? "_narrow" : ""));
-    const uint32_t rowsPerGroup = rowPerInvocation_ ? tuning_.matvecWorkgroup : tuning_.matvecRows;
+    const uint32_t rowsPerLane =
+        rowPerInvocation_ ? rowsPerLaneFor(w.chunks().front().rows, tuning_.rowsPerLane) : 1;
+    const uint32_t rowsPerGroup =
+        rowPerInvocation_ ? tuning_.matvecWorkgroup * rowsPerLane : tuning_.matvecRows;
     for (size_t c = 0; c < w.chunks().size(); ++c) {
         const auto& chunk = w.chunks()[c];
         // One column: bind just this chunk's rows of y, so the chunks' dispatches need no barrier.
@@ -168,7 +179,8 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
         const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         push.groupsX = gx;
-        rec.dispatch(make(shader, {tuning_.matvecWorkgroup, rowPerInvocation_ ? 1u : rowsPerGroup},
+        rec.dispatch(make(shader,
+                          {tuning_.matvecWorkgroup, rowPerInvocation_ ? 1u : rowsPerGroup, rowsPerLane},
                           {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, gx, cols,
                           ceilDiv(groups, gx)));
     }
@@ -185,7 +197,10 @@ void Kernels::matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint3
     if (rowPerInvocation_) {
         // CPU-type devices: one row per lane, each decoded unit used for 8 tokens (no shared-memory tiles,
         // whose barriers are costly when invocations are SIMD lanes).
-        const uint32_t colsPerGroup = 8;
+        // 4 tokens x 4 rows per lane: 16 accumulators, each weight load used 4 times and each activation
+        // load 4 times (8 x 8 would halve the loads again but makes a pipeline that takes lavapipe
+        // minutes to compile).
+        const uint32_t colsPerGroup = 4;
         const std::string shader = rowKernel("matvec_rows_", w.type());
         for (size_t c = 0; c < w.chunks().size(); ++c) {
             const auto& chunk = w.chunks()[c];
@@ -204,10 +219,11 @@ void Kernels::matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint3
                    0.0f,
                    0,
                    n};
-            const uint32_t groups = ceilDiv(chunk.rows, tuning_.matvecWorkgroup);
+            const uint32_t rowsPerLane = rowsPerLaneFor(w.chunks().front().rows, 4);
+            const uint32_t groups = ceilDiv(chunk.rows, tuning_.matvecWorkgroup * rowsPerLane);
             const uint32_t gx = std::min<uint32_t>(groups, 65535);
             push.groupsX = gx;
-            rec.dispatch(make(shader, {tuning_.matvecWorkgroup, colsPerGroup},
+            rec.dispatch(make(shader, {tuning_.matvecWorkgroup, colsPerGroup, rowsPerLane},
                               {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, gx,
                               ceilDiv(n, colsPerGroup), ceilDiv(groups, gx)));
         }

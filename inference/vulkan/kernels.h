@@ -38,6 +38,9 @@ struct KernelTuning {
     // One row per invocation, no cross-lane reduction (matvec_rows.comp): the faster layout on CPU-type
     // devices, whose invocations are SIMD lanes. Default: on for CPU devices, off for GPUs.
     std::optional<bool> rowPerInvocation;
+    // Rows per invocation of that layout's matvec (each loaded activation serves this many rows; 1 for
+    // matrices too small to give 4 workgroups; 0: 8). Prefill uses 4 tokens x 4 rows.
+    uint32_t rowsPerLane = 0;
     // 16/8-bit storage loads of F16/BF16/Q4_0/Q8_0 weights in the GPU matvec (used when the device has
     // both storage features; OCELLE_VULKAN_NO_NARROW_LOADS=1 turns them off).
     bool narrowLoads = true;
@@ -189,6 +192,7 @@ private:
     std::string reducing(const std::string& name) const;
     // matvec_rows variant: lane-broadcast activations where the device allows, plain loads otherwise.
     std::string rowKernel(const std::string& prefix, uint32_t type) const;
+    uint32_t rowsPerLaneFor(uint64_t rows, uint32_t wanted) const;
     void gatedActivation(Recorder& rec, uint32_t activation, View gate, View up, View out, uint32_t n,
                          uint32_t rows, uint32_t gateStride, uint32_t upStride, uint32_t outStride);
     void elementwise(Recorder& rec, uint32_t op, View x, std::optional<View> y, View out, uint64_t count,

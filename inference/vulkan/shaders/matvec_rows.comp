@@ -31,6 +31,9 @@ layout(binding = 3) readonly buffer Ids { uint ids[]; };
 #include "weights.glsl"
 
 layout(constant_id = 1) const uint COLS = 1;
+// Rows per lane (not with MOE): each loaded activation serves RPL rows. A workgroup covers WG * RPL
+// rows; lane l has rows l, l + WG, ...
+layout(constant_id = 2) const uint RPL = 1;
 
 layout(push_constant) uniform Push {
     uint K;
@@ -70,6 +73,7 @@ void loadUnitOfX(uint base, uint count, out float xv[32]) {
 
 void main() {
     const uint group = gl_WorkGroupID.x + gl_WorkGroupID.z * p.groupsX;
+#ifdef MOE
     if (group * WG >= p.rows) return; // a whole workgroup past the end (uniform)
     const uint wanted = group * WG + gl_LocalInvocationID.x;
     // Lanes past the last row recompute it and store nothing: their loads stay in bounds and, with
@@ -77,7 +81,6 @@ void main() {
     const uint row = min(wanted, p.rows - 1u);
     const bool store = wanted < p.rows;
     const uint units = (p.K + 31u) / 32u;
-#ifdef MOE
     const uint slot = gl_WorkGroupID.y;
     const uint expert = ids[p.idsOffset + slot];
     const uint expertFirst = p.columns;
@@ -93,29 +96,42 @@ void main() {
     }
     if (store) ys[p.yOffset + slot * p.yStride + row] = acc;
 #else
+    const uint first = group * WG * RPL;
+    if (first >= p.rows) return; // a whole workgroup past the end (uniform)
+    const uint units = (p.K + 31u) / 32u;
     const uint col0 = gl_WorkGroupID.y * COLS;
-    const uint rowOff = row * p.rowBytes;
-    float acc[COLS];
-    [[unroll]] for (uint c = 0u; c < COLS; ++c) acc[c] = 0.0;
+    // Lanes past the last row recompute it and store nothing: their loads stay in bounds and, with
+    // lane broadcasts, every lane of a subgroup has to take part.
+    uint rowOff[RPL];
+    [[unroll]] for (uint r = 0u; r < RPL; ++r)
+        rowOff[r] = min(first + r * WG + gl_LocalInvocationID.x, p.rows - 1u) * p.rowBytes;
+    float acc[COLS * RPL];
+    [[unroll]] for (uint c = 0u; c < COLS * RPL; ++c) acc[c] = 0.0;
     for (uint u = 0u; u < units; ++u) {
-        float w[32];
-        dequantUnit(rowOff, u, p.K, w);
+        float w[RPL][32];
+        [[unroll]] for (uint r = 0u; r < RPL; ++r) dequantUnit(rowOff[r], u, p.K, w[r]);
         [[unroll]] for (uint c = 0u; c < COLS; ++c) {
             if (col0 + c < p.columns) { // uniform across the workgroup
                 float xv[32];
                 loadUnitOfX(p.xOffset + (col0 + c) * p.xStride + u * 32u, p.K - u * 32u, xv);
-                float s = 0.0;
-                [[unroll]] for (uint i = 0u; i < 32u; ++i) s = fma(w[i], xv[i], s);
-                acc[c] += s;
+                [[unroll]] for (uint r = 0u; r < RPL; ++r) {
+                    float s = 0.0;
+                    [[unroll]] for (uint i = 0u; i < 32u; ++i) s = fma(w[r][i], xv[i], s);
+                    acc[c * RPL + r] += s;
+                }
             }
         }
     }
-    if (!store) return;
-    [[unroll]] for (uint c = 0u; c < COLS; ++c) {
-        if (col0 + c < p.columns) {
-            float v = acc[c];
-            if (p.softcap > 0.0) v = p.softcap * stableTanh(v / p.softcap);
-            ys[p.yOffset + (col0 + c) * p.yStride + p.rowBase + row] = v;
+    [[unroll]] for (uint r = 0u; r < RPL; ++r) {
+        const uint row = first + r * WG + gl_LocalInvocationID.x;
+        if (row < p.rows) {
+            [[unroll]] for (uint c = 0u; c < COLS; ++c) {
+                if (col0 + c < p.columns) {
+                    float v = acc[c * RPL + r];
+                    if (p.softcap > 0.0) v = p.softcap * stableTanh(v / p.softcap);
+                    ys[p.yOffset + (col0 + c) * p.yStride + p.rowBase + row] = v;
+                }
+            }
         }
     }
 #endif

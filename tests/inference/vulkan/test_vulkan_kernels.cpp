@@ -113,6 +113,9 @@ private slots:
             QTest::newRow((n + " 259x1536 split").c_str()) << int(t) << 259 << 1536 << 1 << 50;
             QTest::newRow((n + " 66x2816 3 cols").c_str())
                 << int(t) << 66 << (b == 256 ? 2816 : 2816) << 3 << 0;
+            // 8 rows per lane on CPU-type devices (1100 = 4 x 256 + 76).
+            QTest::newRow((n + " 1100x" + std::to_string(isFloat ? 67 : 256) + " (rows per lane)").c_str())
+                << int(t) << 1100 << (isFloat ? 67 : 256) << 1 << 0;
         }
     }
 
@@ -187,6 +190,10 @@ private slots:
             QTest::newRow((name + " 70x" + std::to_string(b == 1 ? 45 : 3 * b) + "x5").c_str())
                 << int(t) << 70 << (b == 1 ? 45 : 3 * b) << 5 << 0;
             QTest::newRow((name + " 130x768x67 split").c_str()) << int(t) << 130 << 768 << 67 << 60;
+            // Enough rows for 4 rows per lane in the CPU-device layout (600 = 4 x 128 + 88: a ragged
+            // last workgroup).
+            QTest::newRow((name + " 600x" + std::to_string(b == 1 ? 67 : 256) + "x11").c_str())
+                << int(t) << 600 << (b == 1 ? 67 : 256) << 11 << 0;
         }
     }
 
