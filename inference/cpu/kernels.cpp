@@ -119,27 +119,30 @@ void dotTile4x2Portable(const float* w, int64_t wStride, const float* x, int64_t
         for (int r = 0; r < 4; ++r) out[t * 4 + r] = dotF32Portable(w + r * wStride, x + t * xStride, n);
 }
 
-float dotQ8_0Q8Portable(const uint8_t* row, const BlockQ8* x, int64_t n) {
-    float total = 0;
-    for (int64_t b = 0; b < n / 32; ++b, row += 34, ++x) {
-        const auto* q = reinterpret_cast<const int8_t*>(row + 2);
-        int32_t sum = 0;
-        for (int i = 0; i < 32; ++i) sum += int32_t(q[i]) * int32_t(x->q[i]);
-        total += gguf::fp16ToFloat(loadU16(row)) * x->d * static_cast<float>(sum);
-    }
-    return total;
-}
-
-float dotQ4_0Q8Portable(const uint8_t* row, const BlockQ8* x, int64_t n) {
-    float total = 0;
-    for (int64_t b = 0; b < n / 32; ++b, row += 18, ++x) {
-        const uint8_t* q = row + 2;
-        int32_t sum = 0;
-        for (int i = 0; i < 16; ++i)
-            sum += ((q[i] & 0xF) - 8) * int32_t(x->q[i]) + ((q[i] >> 4) - 8) * int32_t(x->q[16 + i]);
-        total += gguf::fp16ToFloat(loadU16(row)) * x->d * static_cast<float>(sum);
-    }
-    return total;
+// The reference form of the integer products: every block's sum in int32, then scaled.
+template <bool Q4>
+void gemmQ8Portable(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const float* xd,
+                    int64_t tokens, int64_t n, float* out, int64_t outStride) {
+    const int64_t blocks = n / 32;
+    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
+    for (int64_t r = 0; r < rows; ++r)
+        for (int64_t t = 0; t < tokens; ++t) {
+            const uint8_t* block = w + r * rowBytes;
+            const uint8_t* q = xq + t * n;
+            const float* d = xd + t * (n / 4);
+            float total = 0;
+            for (int64_t b = 0; b < blocks; ++b, block += kBlockBytes, q += 32) {
+                int32_t sum = 0;
+                for (int i = 0; i < 32; ++i) {
+                    const int32_t weight = Q4 ? (i < 16 ? (block[2 + i] & 0xF) : (block[2 + i - 16] >> 4)) - 8
+                                              : int32_t(static_cast<int8_t>(block[2 + i]));
+                    sum += weight * (int32_t(q[i]) - 128);
+                }
+                total +=
+                    gguf::fp16ToFloat(loadU16(block)) * d[b * kQ8ScalesPerBlock] * static_cast<float>(sum);
+            }
+            out[t * outStride + r] = total;
+        }
 }
 
 const Kernels kPortable{Isa::Portable,
@@ -153,8 +156,8 @@ const Kernels kPortable{Isa::Portable,
                         dotBF16Portable,
                         2,
                         dotTile4x2Portable,
-                        dotQ8_0Q8Portable,
-                        dotQ4_0Q8Portable,
+                        gemmQ8Portable<false>,
+                        gemmQ8Portable<true>,
                         nullptr,
                         nullptr,
                         nullptr};
@@ -204,13 +207,13 @@ const Kernels*& current() {
 
 } // namespace
 
-void quantizeRowQ8(const float* x, BlockQ8* out, int64_t n) {
-    for (int64_t b = 0; b < n / 32; ++b, x += 32, ++out) {
+void quantizeActivationsQ8(const float* x, int64_t n, uint8_t* q, float* d) {
+    for (int64_t b = 0; b < n / 32; ++b, x += 32, q += 32, d += kQ8ScalesPerBlock) {
         float amax = 0;
         for (int i = 0; i < 32; ++i) amax = std::max(amax, std::abs(x[i]));
-        out->d = amax / 127.0f;
         const float inverse = amax > 0 ? 127.0f / amax : 0.0f;
-        for (int i = 0; i < 32; ++i) out->q[i] = static_cast<int8_t>(std::lrint(x[i] * inverse));
+        for (int i = 0; i < 32; ++i) q[i] = static_cast<uint8_t>(std::lrint(x[i] * inverse) + 128);
+        std::fill_n(d, kQ8ScalesPerBlock, amax / 127.0f);
     }
 }
 

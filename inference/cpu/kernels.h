@@ -11,14 +11,13 @@ namespace ocelle::cpu {
 
 enum class Isa { Portable, Avx2, Avx512 };
 
-// One block of 32 activations rounded to 8 bits (the optional quantized-activation mode):
-// value = d * q, d = max|x| / 127.
-struct BlockQ8 {
-    float d;
-    int8_t q[32];
-};
-// n a multiple of 32.
-void quantizeRowQ8(const float* x, BlockQ8* out, int64_t n);
+// One token's activations rounded to 8 bits for the quantized-activation mode (as llama.cpp does):
+// per 32-value block a scale d = max|x| / 127 and q = round(x / d) in [-127, 127]; value = d * q.
+// Stored in the form the integer kernels consume: q + 128 as unsigned bytes (the unsigned operand
+// of the u8 x s8 multiply-add instructions), n bytes, and each block's d repeated 8 times (once per
+// int32 lane of that block's products), n / 4 floats. n a multiple of 32.
+constexpr int64_t kQ8ScalesPerBlock = 8;
+void quantizeActivationsQ8(const float* x, int64_t n, uint8_t* q, float* d);
 const char* isaName(Isa isa);
 
 struct Kernels {
@@ -39,10 +38,14 @@ struct Kernels {
     // prefill compute-bound rather than load-bound (2 tokens with 16 vector registers, 4 with 32).
     int tileTokens;
     void (*dotTile)(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out);
-    // Weight rows times 8-bit activations with integer products (8-bit multiplies summed in int32,
-    // one float scale per block pair): the quantized-activation mode's inner loops.
-    float (*dotQ8_0Q8)(const uint8_t* row, const BlockQ8* x, int64_t n);
-    float (*dotQ4_0Q8)(const uint8_t* row, const BlockQ8* x, int64_t n);
+    // The quantized-activation mode's products: `rows` Q8_0 / Q4_0 weight rows (rowBytes apart) times
+    // `tokens` quantized activations (quantizeActivationsQ8: xq n bytes and xd n / 4 floats per
+    // token), 8-bit multiplies summed in int32 per block, one float scale per block and product:
+    // out[t * outStride + r]. Register-blocked over several rows and tokens.
+    using GemmQ8 = void (*)(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
+                            const float* xd, int64_t tokens, int64_t n, float* out, int64_t outStride);
+    GemmQ8 gemmQ8_0Q8;
+    GemmQ8 gemmQ4_0Q8;
     // Q4_K rows (n a multiple of 256) decoded in registers; nullptr: the caller decodes the row
     // with gguf::dequantizeRow and uses dotF32.
     float (*dotQ4_K)(const uint8_t* row, const float* x, int64_t n);

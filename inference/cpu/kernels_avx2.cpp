@@ -177,31 +177,64 @@ inline __m256i unpackQ4_0(const uint8_t* packed) {
     return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
 }
 
-// Sum of 32 signed-byte products as 8 int32 lanes converted to float. maddubs wants one unsigned
-// operand: |w| times x with w's sign moved onto x gives the same products.
-inline __m256 dotBytes(__m256i w, __m256i x) {
-    const __m256i pairs = _mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, _mm256_set1_epi16(1)));
+// ---- the quantized-activation mode: u8 x s8 products with maddubs, one block per register ----
+
+template <bool Q4> inline __m256i loadWeightBlock(const uint8_t* block) {
+    if constexpr (Q4) return unpackQ4_0(block + 2);
+    return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
 }
 
-float dotQ8_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
-    __m256 total = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / 32; ++b, row += 34, ++x) {
-        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + 2));
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
-        total = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(loadU16(row)) * x->d), dotBytes(w, q), total);
+// R rows x T tokens over all n columns. maddubs wants one unsigned operand and its pair sums must
+// not saturate 16 bits: |w| (<= 128) times q (|q| <= 127, the stored q + 128 turned back into a
+// signed byte) carrying w's sign gives the same products.
+template <bool Q4, int R, int T>
+void tileQ8(const uint8_t* w, int64_t rowBytes, const uint8_t* xq, const float* xd, int64_t n, float* out,
+            int64_t outStride) {
+    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
+    const __m256i bias = _mm256_set1_epi8(static_cast<char>(0x80));
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[R][T];
+    for (auto& row : acc)
+        for (auto& a : row) a = _mm256_setzero_ps();
+    for (int64_t b = 0; b < n / 32; ++b) {
+        __m256i weights[R], magnitudes[R];
+        __m256 scales[R];
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* block = w + r * rowBytes + b * kBlockBytes;
+            weights[r] = loadWeightBlock<Q4>(block);
+            magnitudes[r] = _mm256_sign_epi8(weights[r], weights[r]);
+            scales[r] = _mm256_set1_ps(halfToFloat(loadU16(block)));
+        }
+        for (int t = 0; t < T; ++t) {
+            const __m256i x = _mm256_xor_si256(
+                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xq + t * n + b * 32)), bias);
+            const __m256 xScales = _mm256_loadu_ps(xd + t * (n / 4) + b * kQ8ScalesPerBlock);
+            for (int r = 0; r < R; ++r) {
+                const __m256i pairs = _mm256_maddubs_epi16(magnitudes[r], _mm256_sign_epi8(x, weights[r]));
+                const __m256 sums = _mm256_cvtepi32_ps(_mm256_madd_epi16(pairs, ones));
+                acc[r][t] = _mm256_fmadd_ps(sums, _mm256_mul_ps(scales[r], xScales), acc[r][t]);
+            }
+        }
     }
-    return hsum(total);
+    for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) out[t * outStride + r] = hsum(acc[r][t]);
 }
 
-float dotQ4_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
-    __m256 total = _mm256_setzero_ps();
-    for (int64_t b = 0; b < n / 32; ++b, row += 18, ++x) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x->q));
-        total = _mm256_fmadd_ps(_mm256_set1_ps(halfToFloat(loadU16(row)) * x->d),
-                                dotBytes(unpackQ4_0(row + 2), q), total);
-    }
-    return hsum(total);
+template <bool Q4>
+void gemmQ8(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const float* xd,
+            int64_t tokens, int64_t n, float* out, int64_t outStride) {
+    auto rowsTimes = [&]<int Wide, int T>(int64_t t) {
+        int64_t r = 0;
+        for (; r + Wide <= rows; r += Wide)
+            tileQ8<Q4, Wide, T>(w + r * rowBytes, rowBytes, xq + t * n, xd + t * (n / 4), n,
+                                out + t * outStride + r, outStride);
+        for (; r < rows; ++r)
+            tileQ8<Q4, 1, T>(w + r * rowBytes, rowBytes, xq + t * n, xd + t * (n / 4), n,
+                             out + t * outStride + r, outStride);
+    };
+    int64_t t = 0;
+    for (; t + 4 <= tokens; t += 4) rowsTimes.template operator()<2, 4>(t);
+    for (; t < tokens; ++t) rowsTimes.template operator()<2, 1>(t);
 }
 
 } // namespace
@@ -335,8 +368,8 @@ const Kernels kAvx2{Isa::Avx2,
                     dotBF16,
                     2,
                     dotTile4x2,
-                    dotQ8_0Q8,
-                    dotQ4_0Q8,
+                    gemmQ8<false>,
+                    gemmQ8<true>,
                     detail::dotQ4_KAvx2,
                     detail::dotQ5_KAvx2,
                     detail::dotQ6_KAvx2};

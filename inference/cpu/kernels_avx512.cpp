@@ -157,54 +157,100 @@ float dotQ4_0(const uint8_t* row, const float* x, int64_t n) {
     return hsum(_mm512_add_ps(total0, total1));
 }
 
-inline __m256i unpackQ4_0(const uint8_t* packed) {
-    const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(packed));
-    const __m128i lowMask = _mm_set1_epi8(0xF);
-    const __m256i nibbles =
-        _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(bytes, 4), lowMask), _mm_and_si128(bytes, lowMask));
-    return _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+// ---- the quantized-activation mode: u8 x s8 products with VNNI (vpdpbusd), two blocks per register ----
+
+// Blocks b and b + 1 of a row as 64 signed bytes in the activations' order (for Q4_0: a block's 16
+// low nibbles, then its 16 high ones, minus 8). Without the second block (a row with an odd
+// number of blocks) its half is zero and nothing past the first block is read.
+template <bool Q4, bool Second> inline __m512i loadWeightPair(const uint8_t* block) {
+    if constexpr (Q4) {
+        const __m128i first = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+        const __m128i second =
+            Second ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 20)) : _mm_setzero_si128();
+        const __m256i packed = _mm256_inserti128_si256(_mm256_castsi128_si256(first), second, 1);
+        // [low nibbles of both, high nibbles of both] -> [block 0 low, block 0 high, block 1 low, ...]
+        __m512i nibbles = _mm512_inserti64x4(_mm512_castsi256_si512(packed), _mm256_srli_epi16(packed, 4), 1);
+        nibbles = _mm512_and_si512(nibbles, _mm512_set1_epi8(0xF));
+        nibbles = _mm512_shuffle_i64x2(nibbles, nibbles, _MM_SHUFFLE(3, 1, 2, 0));
+        const __m512i weights = _mm512_sub_epi8(nibbles, _mm512_set1_epi8(8));
+        return Second ? weights : _mm512_maskz_mov_epi8(__mmask64(0xFFFFFFFFu), weights);
+    } else {
+        const __m256i first = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+        if constexpr (!Second) return _mm512_zextsi256_si512(first);
+        return _mm512_inserti64x4(_mm512_castsi256_si512(first),
+                                  _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 36)), 1);
+    }
 }
 
-// VNNI: one instruction multiplies 32 unsigned-by-signed byte pairs and adds them into int32 lanes
-// (|w| and x carrying w's sign give the signed products).
-inline __m256 dotBytes(__m256i w, __m256i x) {
-    const __m256i sums =
-        _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_sign_epi8(w, w), _mm256_sign_epi8(x, w));
-    return _mm256_cvtepi32_ps(sums);
+// Each block's weight scale over the 8 int32 lanes that hold its products.
+template <bool Q4, bool Second> inline __m512 weightScalePair(const uint8_t* block) {
+    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
+    const __m512 first = _mm512_set1_ps(_cvtsh_ss(loadU16(block)));
+    if constexpr (!Second) return _mm512_maskz_mov_ps(0x00FF, first);
+    return _mm512_mask_blend_ps(0xFF00, first, _mm512_set1_ps(_cvtsh_ss(loadU16(block + kBlockBytes))));
 }
 
-float dotQ8_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
-    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
-    auto block = [](const uint8_t* b, const BlockQ8* xb, __m256& total) {
-        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + 2));
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->q));
-        total = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(loadU16(b)) * xb->d), dotBytes(w, q), total);
+// R rows x T tokens, all n columns: the weights of a block pair are unpacked once for T tokens and
+// each activation register serves R rows. The activations are q + 128 (unsigned), so every
+// product sum is started at -128 * sum(w) to leave sum(q * w).
+template <bool Q4, int R, int T>
+void tileQ8(const uint8_t* w, int64_t rowBytes, const uint8_t* xq, const float* xd, int64_t n, float* out,
+            int64_t outStride) {
+    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    __m512 acc[R][T];
+    for (auto& row : acc)
+        for (auto& a : row) a = _mm512_setzero_ps();
+    auto step = [&]<bool Second>(int64_t b) {
+        __m512i weights[R], start[R];
+        __m512 scales[R];
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* block = w + r * rowBytes + b * kBlockBytes;
+            weights[r] = loadWeightPair<Q4, Second>(block);
+            start[r] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                        _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, weights[r]));
+            scales[r] = weightScalePair<Q4, Second>(block);
+        }
+        for (int t = 0; t < T; ++t) {
+            const uint8_t* q = xq + t * n + b * 32;
+            const float* d = xd + t * (n / 4) + b * kQ8ScalesPerBlock;
+            const __m512i x =
+                Second ? _mm512_loadu_si512(q)
+                       : _mm512_zextsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)));
+            const __m512 xScales = Second ? _mm512_loadu_ps(d) : _mm512_maskz_loadu_ps(0x00FF, d);
+            for (int r = 0; r < R; ++r) {
+                const __m512i sums = _mm512_dpbusd_epi32(start[r], x, weights[r]);
+                acc[r][t] =
+                    _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(scales[r], xScales), acc[r][t]);
+            }
+        }
     };
     const int64_t blocks = n / 32;
     int64_t b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-        block(row + b * 34, x + b, total0);
-        block(row + (b + 1) * 34, x + b + 1, total1);
-    }
-    if (b < blocks) block(row + b * 34, x + b, total0);
-    return hsum(_mm512_zextps256_ps512(_mm256_add_ps(total0, total1)));
+    for (; b + 2 <= blocks; b += 2) step.template operator()<true>(b);
+    if (b < blocks) step.template operator()<false>(b);
+    for (int r = 0; r < R; ++r)
+        for (int t = 0; t < T; ++t) out[t * outStride + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
-float dotQ4_0Q8(const uint8_t* row, const BlockQ8* x, int64_t n) {
-    __m256 total0 = _mm256_setzero_ps(), total1 = _mm256_setzero_ps();
-    auto block = [](const uint8_t* b, const BlockQ8* xb, __m256& total) {
-        const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->q));
-        total = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(loadU16(b)) * xb->d), dotBytes(unpackQ4_0(b + 2), q),
-                                total);
+// Tiles of 2 rows x 8 tokens for batches (16 accumulators of the 32 registers), 4 rows x 1 token
+// for decode (four independent sums in flight), narrower ones for the remainders.
+template <bool Q4>
+void gemmQ8(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const float* xd,
+            int64_t tokens, int64_t n, float* out, int64_t outStride) {
+    auto rowsTimes = [&]<int Wide, int T>(int64_t t) {
+        int64_t r = 0;
+        for (; r + Wide <= rows; r += Wide)
+            tileQ8<Q4, Wide, T>(w + r * rowBytes, rowBytes, xq + t * n, xd + t * (n / 4), n,
+                                out + t * outStride + r, outStride);
+        for (; r < rows; ++r)
+            tileQ8<Q4, 1, T>(w + r * rowBytes, rowBytes, xq + t * n, xd + t * (n / 4), n,
+                             out + t * outStride + r, outStride);
     };
-    const int64_t blocks = n / 32;
-    int64_t b = 0;
-    for (; b + 2 <= blocks; b += 2) {
-        block(row + b * 18, x + b, total0);
-        block(row + (b + 1) * 18, x + b + 1, total1);
-    }
-    if (b < blocks) block(row + b * 18, x + b, total0);
-    return hsum(_mm512_zextps256_ps512(_mm256_add_ps(total0, total1)));
+    int64_t t = 0;
+    for (; t + 8 <= tokens; t += 8) rowsTimes.template operator()<2, 8>(t);
+    for (; t + 4 <= tokens; t += 4) rowsTimes.template operator()<2, 4>(t);
+    for (; t < tokens; ++t) rowsTimes.template operator()<4, 1>(t);
 }
 
 const Kernels kAvx512{Isa::Avx512,
@@ -218,8 +264,8 @@ const Kernels kAvx512{Isa::Avx512,
                       dotBF16,
                       2,
                       detail::dotTile4x2Avx2,
-                      dotQ8_0Q8,
-                      dotQ4_0Q8,
+                      gemmQ8<false>,
+                      gemmQ8<true>,
                       detail::dotQ4_KAvx2,
                       detail::dotQ5_KAvx2,
                       detail::dotQ6_KAvx2};

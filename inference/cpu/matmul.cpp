@@ -57,9 +57,6 @@ std::vector<float>& rowBuffer(int64_t n) {
     return buffer;
 }
 
-// Largest pass the quantized-activation mode applies to (decode steps; see matmul()).
-constexpr int64_t kQ8MaxTokens = 4;
-
 std::atomic<ActivationPrecision>& precisionSetting() {
     static std::atomic<ActivationPrecision> setting{[] {
         const char* env = std::getenv("OCELLE_CPU_ACTIVATIONS");
@@ -68,27 +65,38 @@ std::atomic<ActivationPrecision>& precisionSetting() {
     return setting;
 }
 
-// Quantized-activation products: every token's x rounded to 8-bit blocks once, then each thread
-// takes whole rows and multiplies them with every token while the row is in L1.
+// Quantized-activation products: every token's x rounded to 8-bit blocks once per matrix, then
+// each thread takes blocks of rows and multiplies them with the tokens in chunks small enough to stay
+// in L2 while the block's rows (in L1/L2) are reused for every chunk.
 void matmulQ8(ThreadPool& pool, const Kernels& k, const model::Weight& w, const float* x, int64_t tokens,
               float* out) {
     const int64_t rows = w.rows;
     const int64_t cols = w.cols;
-    const int64_t blocks = cols / 32;
-    thread_local std::vector<BlockQ8> quantized;
-    quantized.resize(static_cast<size_t>(tokens * blocks));
-    BlockQ8* xq = quantized.data();
+    thread_local std::vector<uint8_t> quantized;
+    thread_local std::vector<float> scales;
+    quantized.resize(static_cast<size_t>(tokens * cols));
+    scales.resize(static_cast<size_t>(tokens * cols / 4));
+    uint8_t* xq = quantized.data();
+    float* xd = scales.data();
     pool.parallelFor(tokens, [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t) quantizeRowQ8(x + t * cols, xq + t * blocks, cols);
+        for (int64_t t = begin; t < end; ++t)
+            quantizeActivationsQ8(x + t * cols, cols, xq + t * cols, xd + t * (cols / 4));
     });
-    const auto dot = static_cast<TensorType>(w.type) == TensorType::Q4_0 ? k.dotQ4_0Q8 : k.dotQ8_0Q8;
-    const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(1, cols * tokens));
+    const auto gemm = static_cast<TensorType>(w.type) == TensorType::Q4_0 ? k.gemmQ4_0Q8 : k.gemmQ8_0Q8;
+    constexpr int64_t kRowBlock = 16;
+    const int64_t tokenChunk = std::max<int64_t>(8, (128 * 1024 / (2 * cols)) / 8 * 8);
+    const int64_t groups = (rows + kRowBlock - 1) / kRowBlock;
+    const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, kRowBlock * cols * tokens));
     pool.parallelFor(
-        rows,
+        groups,
         [&](int64_t begin, int64_t end) {
-            for (int64_t r = begin; r < end; ++r) {
-                const uint8_t* row = w.data + static_cast<uint64_t>(r) * w.rowBytes;
-                for (int64_t t = 0; t < tokens; ++t) out[t * rows + r] = dot(row, xq + t * blocks, cols);
+            for (int64_t g = begin; g < end; ++g) {
+                const int64_t first = g * kRowBlock;
+                const int64_t count = std::min(kRowBlock, rows - first);
+                for (int64_t t = 0; t < tokens; t += tokenChunk)
+                    gemm(w.data + static_cast<uint64_t>(first) * w.rowBytes, static_cast<int64_t>(w.rowBytes),
+                         count, xq + t * cols, xd + t * (cols / 4), std::min(tokenChunk, tokens - t), cols,
+                         out + t * rows + first, rows);
             }
         },
         grain);
@@ -119,9 +127,7 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
     const int64_t cols = w.cols;
     const Kernels& k = kernels();
     const auto type = static_cast<TensorType>(w.type);
-    // Batches keep the exact tiled path: the 8-bit products have no tiled kernel yet and were
-    // slower there (bench_cpu_matmul).
-    if ((type == TensorType::Q4_0 || type == TensorType::Q8_0) && cols % 32 == 0 && tokens < kQ8MaxTokens &&
+    if ((type == TensorType::Q4_0 || type == TensorType::Q8_0) && cols % 32 == 0 &&
         activationPrecision() == ActivationPrecision::Q8) {
         matmulQ8(pool, k, w, x, tokens, out);
         return;

@@ -19,11 +19,11 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
 // Activation precision of the products with Q4_0 and Q8_0 weights.
 //  Exact (default): fp32 activations times the decoded weights; logits within 2e-3 of float64 math.
 //  Q8: like llama.cpp's CPU backend, each token's activations are rounded to 8 bits per 32-value
-//      block first and the products summed in integers (several times fewer instructions per
-//      weight). Logits move by up to ~1.0 on the fixture models (tested against that bound).
-// Applies to passes of fewer than 4 tokens (decode); batched prefill keeps the exact tiled
-// products, which are faster there. Other weight types always use the exact products. Process-wide; the
-// environment variable OCELLE_CPU_ACTIVATIONS=exact|q8 sets it at start-up.
+//      block once per matrix and the products summed in integers (VNNI / maddubs tiles over
+//      several rows and tokens: several times fewer instructions per weight). Logits stay within
+//      1.0 of the float64 reference and llama.cpp on the fixture models (tested, decode and prefill).
+// Applies to decode and batched prefill alike; other weight types always use the exact products.
+// Process-wide; the environment variable OCELLE_CPU_ACTIVATIONS=exact|q8 sets it at start-up.
 enum class ActivationPrecision { Exact, Q8 };
 void setActivationPrecision(ActivationPrecision precision);
 ActivationPrecision activationPrecision();

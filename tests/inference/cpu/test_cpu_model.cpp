@@ -58,7 +58,8 @@ private slots:
 
     // The optional quantized-activation mode (8-bit activations for Q4_0/Q8_0 products, as
     // llama.cpp does) stays within its stated tolerance of 1.0 of the float64 reference and
-    // llama.cpp at every position, and really is a different computation from the exact path.
+    // llama.cpp at every position, in decode and in batched prefill, and really is a different
+    // computation from the exact path.
     void quantizedActivations() {
         QFETCH(int, fixture);
         QFETCH(int, isa);
@@ -72,8 +73,10 @@ private slots:
         for (const auto& p : f.ref["prompts"].toArray()) {
             const auto prompt = p.toObject();
             const auto ids = toIds(prompt["ids"].toArray());
-            // The mode applies to decode steps: the prompt is fed one token at a time.
-            auto session = model->createSession({.contextLength = int64_t(ids.size())});
+            // The mode applies to decode steps (the prompt fed one token at a time) and to batched
+            // prefill (the whole prompt in one pass: the register-blocked tiles).
+            auto session =
+                model->createSession({.contextLength = int64_t(ids.size()), .maxBatch = int(ids.size())});
             const auto stepByStep = [&] {
                 session->reset();
                 std::vector<float> all;
@@ -83,8 +86,13 @@ private slots:
                 }
                 return all;
             };
+            const auto batched = [&] {
+                session->reset();
+                return session->prefill(ids, cpu::LogitsFor::All);
+            };
             cpu::setActivationPrecision(cpu::ActivationPrecision::Q8);
             const auto quantized = stepByStep();
+            const auto quantizedBatch = batched();
             cpu::setActivationPrecision(cpu::ActivationPrecision::Exact);
             const auto exact = stepByStep();
             largestChange = std::max(largestChange, maxAbsDiff(quantized, exact));
@@ -93,13 +101,15 @@ private slots:
             const int n = prompt["n_tokens"].toInt();
             const auto f64 = prompt["float64_reference"].toObject()["positions"].toArray();
             const auto llama = prompt["fa_off"].toObject()["positions"].toArray();
-            for (int i = 0; i < n; ++i) {
-                const QString where = f.name + " q8/" + prompt["name"].toString() + QString(" pos %1").arg(i);
-                checker.position(quantized.data() + size_t(i) * vocab, vocab, llama[i].toObject(), 1.0, {},
-                                 false, where + " llama.cpp");
-                float64Checker.position(quantized.data() + size_t(i) * vocab, vocab, f64[i].toObject(), 1.0,
-                                        {}, false, where + " float64");
-            }
+            for (const auto* run : {&quantized, &quantizedBatch})
+                for (int i = 0; i < n; ++i) {
+                    const QString where = f.name + (run == &quantized ? " q8 decode/" : " q8 prefill/") +
+                                          prompt["name"].toString() + QString(" pos %1").arg(i);
+                    checker.position(run->data() + size_t(i) * vocab, vocab, llama[i].toObject(), 1.0, {},
+                                     false, where + " llama.cpp");
+                    float64Checker.position(run->data() + size_t(i) * vocab, vocab, f64[i].toObject(), 1.0,
+                                            {}, false, where + " float64");
+                }
         }
         qInfo("%s: quantized activations move logits by up to %.3g", qPrintable(f.name), largestChange);
         QVERIFY2(float64Checker.failures.isEmpty(), qPrintable(float64Checker.failures.join('\n')));

@@ -1,0 +1,141 @@
+// The quantized-activation mode's integer products on every instruction-set level the dispatcher
+// can pick: each level's tiles against a float64 evaluation of the same 8-bit products (they must
+// agree to float rounding), and against the exact fp32 product within the bound that rounding the
+// activations to 8 bits allows. Row and token counts cover every tile shape and remainder, and
+// odd block counts (a half-filled last block pair).
+#include "cpu/kernels.h"
+#include "cpu/matmul.h"
+#include "gguf/dequant.h"
+#include "gguf/tensor_types.h"
+
+#include <QtTest>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "fixture_reference.h"
+
+using namespace ocelle;
+using cpu_test::IsaGuard;
+
+namespace {
+
+struct RandomMatrix {
+    gguf::TensorType type;
+    int64_t rows, cols, rowBytes;
+    std::vector<uint8_t> data;
+};
+
+RandomMatrix randomMatrix(gguf::TensorType type, int64_t rows, int64_t cols, std::mt19937& rng) {
+    const bool q4 = type == gguf::TensorType::Q4_0;
+    const int64_t blockBytes = q4 ? 18 : 34;
+    RandomMatrix m{type, rows, cols, cols / 32 * blockBytes, {}};
+    m.data.resize(static_cast<size_t>(rows * m.rowBytes));
+    std::uniform_int_distribution<int> byte(0, 255);
+    std::uniform_real_distribution<float> scale(0.001f, 0.05f);
+    for (size_t i = 0; i < m.data.size(); ++i) m.data[i] = static_cast<uint8_t>(byte(rng));
+    for (size_t at = 0; at < m.data.size(); at += static_cast<size_t>(blockBytes)) {
+        const uint16_t d = gguf::floatToFp16(scale(rng));
+        std::memcpy(&m.data[at], &d, 2);
+    }
+    return m;
+}
+
+} // namespace
+
+class TestCpuKernels : public QObject {
+    Q_OBJECT
+
+private slots:
+    void gemmQ8_data() {
+        QTest::addColumn<int>("isa");
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("cols");
+        for (cpu::Isa isa : {cpu::Isa::Avx512, cpu::Isa::Avx2, cpu::Isa::Portable})
+            for (auto type : {gguf::TensorType::Q4_0, gguf::TensorType::Q8_0})
+                for (int cols : {32, 96, 1536})
+                    QTest::newRow(qPrintable(QString("%1/%2/%3")
+                                                 .arg(cpu::isaName(isa))
+                                                 .arg(type == gguf::TensorType::Q4_0 ? "q4_0" : "q8_0")
+                                                 .arg(cols)))
+                        << int(isa) << int(type) << cols;
+    }
+
+    void gemmQ8() {
+        QFETCH(int, isa);
+        QFETCH(int, type);
+        QFETCH(int, cols);
+        IsaGuard guard(static_cast<cpu::Isa>(isa));
+        if (!guard.ok) QSKIP("this CPU lacks the instruction set");
+        const cpu::Kernels& k = cpu::kernels();
+        std::mt19937 rng(uint32_t(isa * 131 + type * 17 + cols));
+        const auto matrix = randomMatrix(static_cast<gguf::TensorType>(type), 11, cols, rng);
+        const auto gemm = matrix.type == gguf::TensorType::Q4_0 ? k.gemmQ4_0Q8 : k.gemmQ8_0Q8;
+        std::vector<float> weights(size_t(matrix.rows * cols));
+        for (int64_t r = 0; r < matrix.rows; ++r)
+            gguf::dequantizeRow(uint32_t(type), matrix.data.data() + r * matrix.rowBytes,
+                                weights.data() + r * cols, cols);
+        std::normal_distribution<float> normal(0.0f, 2.0f);
+        for (int64_t tokens : {1, 3, 4, 8, 13, 19}) {
+            std::vector<float> x(size_t(tokens * cols));
+            for (auto& v : x) v = normal(rng);
+            std::vector<uint8_t> xq(size_t(tokens * cols));
+            std::vector<float> xd(size_t(tokens * cols / 4));
+            for (int64_t t = 0; t < tokens; ++t)
+                cpu::quantizeActivationsQ8(x.data() + t * cols, cols, xq.data() + t * cols,
+                                           xd.data() + t * (cols / 4));
+            // Output rows wider than the matrix: gemm must leave the other entries alone.
+            const int64_t outStride = matrix.rows + 2;
+            std::vector<float> out(size_t(tokens * outStride), -12345.0f);
+            gemm(matrix.data.data(), matrix.rowBytes, matrix.rows, xq.data(), xd.data(), tokens, cols,
+                 out.data(), outStride);
+            for (int64_t t = 0; t < tokens; ++t)
+                for (int64_t r = 0; r < outStride; ++r) {
+                    const float got = out[size_t(t * outStride + r)];
+                    if (r >= matrix.rows) {
+                        QCOMPARE(got, -12345.0f);
+                        continue;
+                    }
+                    // float64 of the same 8-bit products, the exact product, and the rounding bound:
+                    // each activation moved by at most half its block's step d.
+                    double sameProducts = 0, exact = 0, bound = 0, magnitude = 0;
+                    for (int64_t i = 0; i < cols; ++i) {
+                        const double wi = weights[size_t(r * cols + i)];
+                        const double d = xd[size_t(t * (cols / 4) + i / 32 * cpu::kQ8ScalesPerBlock)];
+                        const double q = double(int(xq[size_t(t * cols + i)]) - 128);
+                        sameProducts += wi * d * q;
+                        exact += wi * double(x[size_t(t * cols + i)]);
+                        bound += std::abs(wi) * d / 2;
+                        magnitude += std::abs(wi * d * q);
+                    }
+                    const QString where = QString("token %1 row %2").arg(t).arg(r);
+                    QVERIFY2(std::abs(got - sameProducts) <= 1e-5 * magnitude + 1e-6,
+                             qPrintable(where + QString(": %1 vs %2").arg(got).arg(sameProducts)));
+                    QVERIFY2(
+                        std::abs(got - exact) <= bound * 1.001 + 1e-5 * magnitude,
+                        qPrintable(where +
+                                   QString(": %1 vs exact %2 (bound %3)").arg(got).arg(exact).arg(bound)));
+                }
+        }
+    }
+
+    // The activations round to the nearest of 255 levels per block, all-zero blocks stay zero.
+    void quantizeActivations() {
+        std::vector<float> x(64, 0.0f);
+        for (int i = 0; i < 32; ++i) x[size_t(i)] = float(i - 16) * 0.25f;
+        std::vector<uint8_t> q(64);
+        std::vector<float> d(64 / 4);
+        cpu::quantizeActivationsQ8(x.data(), 64, q.data(), d.data());
+        QCOMPARE(d[0], 4.0f / 127.0f);
+        QCOMPARE(int(q[0]) - 128, -127); // -4.0 is the block's largest magnitude
+        QCOMPARE(int(q[16]) - 128, 0);
+        QCOMPARE(int(q[31]) - 128, int(std::lrint(3.75f * 127.0f / 4.0f)));
+        for (int i = 0; i < 8; ++i) QCOMPARE(d[size_t(i)], d[0]);
+        QCOMPARE(d[8], 0.0f);
+        for (int i = 32; i < 64; ++i) QCOMPARE(int(q[size_t(i)]), 128);
+    }
+};
+
+QTEST_GUILESS_MAIN(TestCpuKernels)
+#include "test_cpu_kernels.moc"
