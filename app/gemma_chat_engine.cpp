@@ -3,6 +3,7 @@
 #include "audio/audio_encoder.h"
 #include "chat/chat_format.h"
 #include "chat/output_parser.h"
+#include "cpu/matmul.h"
 #include "device_choice.h"
 #include "engine/engine.h"
 #include "engine/media_prompt.h"
@@ -110,6 +111,10 @@ LoadedModelFacts GemmaChatEngine::load(const LoadRequest& request, const LoadPro
         facts.deviceReason = sentence(choice.reason);
     }
     if (!loaded.model) {
+        // Q4_0/Q8_0 products with 8-bit activations, as llama.cpp computes them (about twice the
+        // prefill speed; docs/benchmarks.md says why this is the app's default).
+        // OCELLE_CPU_ACTIVATIONS=exact keeps the exact fp32 products.
+        cpu::setDefaultActivationPrecision(cpu::ActivationPrecision::Q8);
         engine::LoadOptions onCpu = options;
         onCpu.backend = engine::BackendKind::Cpu;
         onCpu.device.clear();

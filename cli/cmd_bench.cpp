@@ -7,6 +7,7 @@
 #include "command.h"
 
 #include "cpu/cpu_model.h"
+#include "cpu/matmul.h"
 #include "gguf/gguf.h"
 #include "vulkan/vulkan_model.h"
 
@@ -14,6 +15,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -107,8 +109,10 @@ double secondsSince(std::chrono::steady_clock::time_point start) {
 }
 
 int runBench(const std::vector<std::string>& argv) {
-    Args args(argv, {"--model", "--backend", "--device", "--pp", "--tg", "--reps", "--threads", "--kv"},
-              {"--json"});
+    Args args(
+        argv,
+        {"--model", "--backend", "--device", "--pp", "--tg", "--reps", "--threads", "--kv", "--activations"},
+        {"--json"});
     if (!args.positionals().empty()) throw UsageError("unexpected argument '" + args.positionals()[0] + "'");
     const std::string path = args.require("--model");
     engine::LoadOptions loadOptions = backendOptions(args);
@@ -123,6 +127,16 @@ int runBench(const std::vector<std::string>& argv) {
     if (threads < 0) throw UsageError("--threads must not be negative (0: all cores)");
     const std::string kv = args.value("--kv").value_or("f16");
     if (kv != "f32" && kv != "f16") throw UsageError("--kv must be f32 or f16");
+    // The quantized-activation mode by default: llama.cpp quantizes activations too, so this is the
+    // like-for-like comparison (and the app's default); --activations exact measures the exact path.
+    const std::string activations =
+        args.value("--activations").value_or(std::getenv("OCELLE_CPU_ACTIVATIONS") ? "" : "q8");
+    if (activations == "q8")
+        cpu::setActivationPrecision(cpu::ActivationPrecision::Q8);
+    else if (activations == "exact")
+        cpu::setActivationPrecision(cpu::ActivationPrecision::Exact);
+    else if (!activations.empty())
+        throw UsageError("--activations must be q8 or exact");
     const bool json = args.flag("--json");
     if (!std::filesystem::is_regular_file(path)) throw std::runtime_error("no model file at '" + path + "'");
     const engine::BackendChoice choice = announceBackend(loadOptions);
@@ -204,6 +218,8 @@ int runBench(const std::vector<std::string>& argv) {
     const std::string variant = model::variantName(hp.variant);
     const std::string device = onVulkan ? choice.device : cpuModelName();
     const int threadCount = onVulkan ? 0 : cpuModel->threads();
+    // What the CPU products used (Vulkan: its own kernels, fp32 activations).
+    const std::string precision = onVulkan ? "f32" : cpu::activationPrecisionName(cpu::activationPrecision());
     std::string out;
     char buf[512];
     if (json) {
@@ -211,9 +227,9 @@ int runBench(const std::vector<std::string>& argv) {
             buf, sizeof buf,
             "{\"engine\": \"ocelle\", \"model\": \"%s\", \"variant\": \"%s\", \"model_bytes\": %llu, "
             "\"params\": %.0f, \"backend\": \"%s\", \"device\": \"%s\", \"threads\": %d, \"kv\": \"%s\", "
-            "\"tests\": [",
+            "\"activations\": \"%s\", \"tests\": [",
             jsonEscape(modelName).c_str(), variant.c_str(), static_cast<unsigned long long>(fileBytes),
-            params, backend.c_str(), jsonEscape(device).c_str(), threadCount, kv.c_str());
+            params, backend.c_str(), jsonEscape(device).c_str(), threadCount, kv.c_str(), precision.c_str());
         out += buf;
         for (size_t i = 0; i < tests.size(); ++i) {
             const auto& s = tests[i].speed;
@@ -230,14 +246,15 @@ int runBench(const std::vector<std::string>& argv) {
         }
         out += "]}\n";
     } else {
-        out += "| model | variant | size GiB | params | backend | device | threads | test | t/s |\n";
-        out += "|---|---|---:|---:|---|---|---:|---|---:|\n";
+        out += "| model | variant | size GiB | params | backend | device | threads | activations | test | "
+               "t/s |\n";
+        out += "|---|---|---:|---:|---|---|---:|---|---|---:|\n";
         for (const auto& t : tests) {
-            std::snprintf(buf, sizeof buf, "| %s | %s | %.2f | %s | %s | %s | %d | %s | %.2f ± %.2f |\n",
+            std::snprintf(buf, sizeof buf, "| %s | %s | %.2f | %s | %s | %s | %d | %s | %s | %.2f ± %.2f |\n",
                           modelName.c_str(), variant.c_str(),
                           static_cast<double>(fileBytes) / (1024.0 * 1024 * 1024),
                           formatCount(params).c_str(), backend.c_str(), device.c_str(), threadCount,
-                          t.name.c_str(), t.speed.mean, t.speed.sd);
+                          precision.c_str(), t.name.c_str(), t.speed.mean, t.speed.sd);
             out += buf;
         }
     }
@@ -250,7 +267,8 @@ int runBench(const std::vector<std::string>& argv) {
 OCELLE_CLI_COMMAND(
     bench, "bench", "prefill and decode speed, measured like llama-bench",
     "Usage: ocelle-cli bench --model PATH [--backend auto|cpu|vulkan] [--device X] [--pp 512]\n"
-    "                        [--tg 128] [--reps 3] [--threads N] [--kv f16|f32] [--json]\n\n"
+    "                        [--tg 128] [--reps 3] [--threads N] [--kv f16|f32] [--activations q8|exact]\n"
+    "                        [--json]\n\n"
     "Measures tokens/s the way llama-bench and tools/llama-reference/bench.mjs measure llama.cpp:\n"
     "  ppN  one batched prefill of N tokens into an empty cache (fixed pseudo-random ids)\n"
     "  tgN  N single-token decodes after a 1-token prompt, each taking the greedy token\n"
@@ -258,6 +276,9 @@ OCELLE_CLI_COMMAND(
     "  --pp N, --tg N  test sizes (0 skips that test)\n"
     "  --threads N     worker threads (default 0: all cores)\n"
     "  --kv f16|f32    KV cache type (default f16, llama.cpp's default)\n"
+    "  --activations q8|exact  CPU products of Q4_0/Q8_0 weights: q8 (default, as llama.cpp: activations\n"
+    "                  rounded to 8 bits, integer dot products) or exact (fp32); the output names it.\n"
+    "                  (without the option, OCELLE_CPU_ACTIVATIONS decides when set)\n"
     "  --backend auto|cpu|vulkan  default auto: Vulkan on a usable GPU, else the CPU (stderr says which)\n"
     "  --device X      Vulkan device index or name substring (lavapipe only when named)\n"
     "  --json          one JSON object (same shape as bench.mjs --json 1) instead of the table",

@@ -27,12 +27,6 @@ void rmsNorm(const float* x, const float* w, float* out, int64_t n, float eps) {
         for (int64_t i = 0; i < n; ++i) out[i] = x[i] * scale;
 }
 
-// tanh-approximated GELU, as Gemma uses it.
-inline float gelu(float x) {
-    constexpr float kSqrt2OverPi = 0.7978845608028654f;
-    return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
-}
-
 // Split-half ("NeoX") rotation: dimension i pairs with i + ropeDims/2.
 void applyRope(float* v, int ropeDims, const float* cosines, const float* sines) {
     const int half = ropeDims / 2;
@@ -463,9 +457,7 @@ void CpuSession::Impl::denseFfn(const LayerPlan& layer, int64_t tokens, float* o
     pool.parallelFor(
         tokens * F,
         [&](int64_t b, int64_t e) {
-            for (int64_t i = b; i < e; ++i)
-                gate[static_cast<size_t>(i)] =
-                    gelu(gate[static_cast<size_t>(i)]) * up[static_cast<size_t>(i)];
+            kernels().geluMul(gate.data() + b, up.data() + b, gate.data() + b, e - b);
         },
         4096);
     matmul(pool, layer.ffn.down, gate.data(), tokens, out);
@@ -534,14 +526,11 @@ void CpuSession::Impl::moeBlock(const LayerPlan& layer, int64_t tokens) {
         if (m.gateUp) {
             matmul(pool, m.gateUp.expert(ex), expertIn.data(), n, gate.data()); // [n][2F]: gate then up
             for (int64_t i = 0; i < n; ++i)
-                for (int64_t j = 0; j < F; ++j)
-                    up[static_cast<size_t>(i * F + j)] = gelu(gate[static_cast<size_t>(i * 2 * F + j)]) *
-                                                         gate[static_cast<size_t>(i * 2 * F + F + j)];
+                kernels().geluMul(gate.data() + i * 2 * F, gate.data() + i * 2 * F + F, up.data() + i * F, F);
         } else {
             matmul(pool, m.gate.expert(ex), expertIn.data(), n, gate.data());
             matmul(pool, m.up.expert(ex), expertIn.data(), n, up.data());
-            for (int64_t i = 0; i < n * F; ++i)
-                up[static_cast<size_t>(i)] *= gelu(gate[static_cast<size_t>(i)]);
+            kernels().geluMul(gate.data(), up.data(), up.data(), n * F);
         }
         grow(expertOut, n * E);
         matmul(pool, m.down.expert(ex), up.data(), n, expertOut.data());
@@ -572,10 +561,8 @@ void CpuSession::Impl::perLayerInputBlock(const LayerPlan& layer, int64_t tokens
     const int64_t L = hp.nLayer;
     matmul(pool, ple.inputGate, x.data(), tokens, gate.data());
     for (int64_t t = 0; t < tokens; ++t)
-        for (int64_t i = 0; i < D; ++i)
-            gate[static_cast<size_t>(t * D + i)] =
-                gelu(gate[static_cast<size_t>(t * D + i)]) *
-                perLayerInputs[static_cast<size_t>((t * L + layer.index) * D + i)];
+        kernels().geluMul(gate.data() + t * D, perLayerInputs.data() + (t * L + layer.index) * D,
+                          gate.data() + t * D, D);
     matmul(pool, ple.projection, gate.data(), tokens, proj.data());
     for (int64_t t = 0; t < tokens; ++t) {
         float* p = proj.data() + t * E;

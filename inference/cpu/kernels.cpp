@@ -119,6 +119,24 @@ void dotTile4x2Portable(const float* w, int64_t wStride, const float* x, int64_t
         for (int r = 0; r < 4; ++r) out[t * 4 + r] = dotF32Portable(w + r * wStride, x + t * xStride, n);
 }
 
+void geluMulPortable(const float* gate, const float* up, float* out, int64_t n) {
+    constexpr float kSqrt2OverPi = 0.7978845608028654f;
+    for (int64_t i = 0; i < n; ++i) {
+        const float x = gate[i];
+        out[i] = 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x))) * up[i];
+    }
+}
+
+void quantizeQ8Portable(const float* x, int64_t n, uint8_t* q, float* d) {
+    for (int64_t b = 0; b < n / 32; ++b, x += 32, q += 32, d += kQ8ScalesPerBlock) {
+        float amax = 0;
+        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::abs(x[i]));
+        const float inverse = amax > 0 ? 127.0f / amax : 0.0f;
+        for (int i = 0; i < 32; ++i) q[i] = static_cast<uint8_t>(std::lrint(x[i] * inverse) + 128);
+        std::fill_n(d, kQ8ScalesPerBlock, amax / 127.0f);
+    }
+}
+
 // The reference form of the integer products: every block's sum in int32, then scaled.
 template <bool Q4>
 void gemmQ8Portable(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const float* xd,
@@ -156,6 +174,8 @@ const Kernels kPortable{Isa::Portable,
                         dotBF16Portable,
                         2,
                         dotTile4x2Portable,
+                        geluMulPortable,
+                        quantizeQ8Portable,
                         gemmQ8Portable<false>,
                         gemmQ8Portable<true>,
                         nullptr,
@@ -208,13 +228,7 @@ const Kernels*& current() {
 } // namespace
 
 void quantizeActivationsQ8(const float* x, int64_t n, uint8_t* q, float* d) {
-    for (int64_t b = 0; b < n / 32; ++b, x += 32, q += 32, d += kQ8ScalesPerBlock) {
-        float amax = 0;
-        for (int i = 0; i < 32; ++i) amax = std::max(amax, std::abs(x[i]));
-        const float inverse = amax > 0 ? 127.0f / amax : 0.0f;
-        for (int i = 0; i < 32; ++i) q[i] = static_cast<uint8_t>(std::lrint(x[i] * inverse) + 128);
-        std::fill_n(d, kQ8ScalesPerBlock, amax / 127.0f);
-    }
+    kernels().quantizeQ8(x, n, q, d);
 }
 
 namespace detail {

@@ -42,6 +42,12 @@ struct Kernels {
     // `tokens` quantized activations (quantizeActivationsQ8: xq n bytes and xd n / 4 floats per
     // token), 8-bit multiplies summed in int32 per block, one float scale per block and product:
     // out[t * outStride + r]. Register-blocked over several rows and tokens.
+    // out[i] = gelu(gate[i]) * up[i], GELU with the tanh approximation Gemma uses (written as
+    // x / (1 + exp(-2u)), the same function; vector levels use a polynomial exp within ~1e-6).
+    // out may alias gate or up.
+    void (*geluMul)(const float* gate, const float* up, float* out, int64_t n);
+    // quantizeActivationsQ8 for this level (the same rounding: to nearest, ties to even).
+    void (*quantizeQ8)(const float* x, int64_t n, uint8_t* q, float* d);
     using GemmQ8 = void (*)(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
                             const float* xd, int64_t tokens, int64_t n, float* out, int64_t outStride);
     GemmQ8 gemmQ8_0Q8;

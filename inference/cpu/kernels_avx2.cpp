@@ -179,6 +179,74 @@ inline __m256i unpackQ4_0(const uint8_t* packed) {
 
 // ---- the quantized-activation mode: u8 x s8 products with maddubs, one block per register ----
 
+// exp(y) for |y| <= 88 (clamped): y = n ln2 + r, a degree-6 polynomial for e^r (|r| <= ln2 / 2), times
+// 2^n built in the exponent bits. Relative error ~1e-7.
+inline __m256 expClamped(__m256 y) {
+    y = _mm256_min_ps(_mm256_max_ps(y, _mm256_set1_ps(-88.0f)), _mm256_set1_ps(88.0f));
+    const __m256 v = _mm256_fmadd_ps(y, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f));
+    const __m256 n = _mm256_floor_ps(v);
+    // r = y - n ln2, ln2 in two parts so n * ln2_hi is exact.
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), y);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+    const __m256i bits =
+        _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+    return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
+}
+
+// gelu(x) * u with gelu(x) = 0.5 x (1 + tanh(t)) = x / (1 + exp(-2t)), t = sqrt(2/pi) (x + 0.044715 x^3).
+inline __m256 geluTimes(__m256 x, __m256 u) {
+    const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+    const __m256 t = _mm256_mul_ps(_mm256_set1_ps(-2.0f * 0.7978845608028654f),
+                                   _mm256_fmadd_ps(x3, _mm256_set1_ps(0.044715f), x));
+    return _mm256_div_ps(_mm256_mul_ps(x, u), _mm256_add_ps(_mm256_set1_ps(1.0f), expClamped(t)));
+}
+
+void geluMul(const float* gate, const float* up, float* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(out + i, geluTimes(_mm256_loadu_ps(gate + i), _mm256_loadu_ps(up + i)));
+    if (i < n) {
+        float g[8] = {}, u[8] = {}, o[8];
+        std::memcpy(g, gate + i, sizeof(float) * size_t(n - i));
+        std::memcpy(u, up + i, sizeof(float) * size_t(n - i));
+        _mm256_storeu_ps(o, geluTimes(_mm256_loadu_ps(g), _mm256_loadu_ps(u)));
+        std::memcpy(out + i, o, sizeof(float) * size_t(n - i));
+    }
+}
+
+void quantizeQ8(const float* x, int64_t n, uint8_t* q, float* d) {
+    const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    for (int64_t b = 0; b < n / 32; ++b, x += 32, q += 32, d += kQ8ScalesPerBlock) {
+        __m256 v[4], largest = _mm256_setzero_ps();
+        for (int i = 0; i < 4; ++i) {
+            v[i] = _mm256_loadu_ps(x + 8 * i);
+            largest = _mm256_max_ps(largest, _mm256_and_ps(v[i], magnitude));
+        }
+        __m128 m = _mm_max_ps(_mm256_castps256_ps128(largest), _mm256_extractf128_ps(largest, 1));
+        m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+        m = _mm_max_ss(m, _mm_movehdup_ps(m));
+        const float amax = _mm_cvtss_f32(m);
+        const __m256 inverse = _mm256_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        __m256i ints[4];
+        for (int i = 0; i < 4; ++i)
+            ints[i] = _mm256_cvtps_epi32(_mm256_mul_ps(v[i], inverse)); // ties to even
+        // |q| <= 127: the saturating packs are exact; they interleave 128-bit lanes, the permute undoes it.
+        const __m256i bytes =
+            _mm256_packs_epi16(_mm256_packs_epi32(ints[0], ints[1]), _mm256_packs_epi32(ints[2], ints[3]));
+        const __m256i ordered = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(q),
+                            _mm256_xor_si256(ordered, _mm256_set1_epi8(static_cast<char>(0x80))));
+        _mm256_storeu_ps(d, _mm256_set1_ps(amax / 127.0f));
+    }
+}
+
 template <bool Q4> inline __m256i loadWeightBlock(const uint8_t* block) {
     if constexpr (Q4) return unpackQ4_0(block + 2);
     return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
@@ -368,6 +436,8 @@ const Kernels kAvx2{Isa::Avx2,
                     dotBF16,
                     2,
                     dotTile4x2,
+                    geluMul,
+                    quantizeQ8,
                     gemmQ8<false>,
                     gemmQ8<true>,
                     detail::dotQ4_KAvx2,

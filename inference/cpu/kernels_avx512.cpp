@@ -159,6 +159,63 @@ float dotQ4_0(const uint8_t* row, const float* x, int64_t n) {
 
 // ---- the quantized-activation mode: u8 x s8 products with VNNI (vpdpbusd), two blocks per register ----
 
+// exp(y) for |y| <= 88 (clamped): y = n ln2 + r, a degree-6 polynomial for e^r (|r| <= ln2 / 2), times
+// 2^n built in the exponent bits. Relative error ~1e-7.
+inline __m512 expClamped(__m512 y) {
+    y = _mm512_min_ps(_mm512_max_ps(y, _mm512_set1_ps(-88.0f)), _mm512_set1_ps(88.0f));
+    const __m512 v = _mm512_fmadd_ps(y, _mm512_set1_ps(1.44269504088896341f), _mm512_set1_ps(0.5f));
+    const __m512 n = _mm512_roundscale_ps(v, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC);
+    // r = y - n ln2, ln2 in two parts so n * ln2_hi is exact.
+    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), y);
+    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    const __m512i bits =
+        _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+    return _mm512_mul_ps(p, _mm512_castsi512_ps(bits));
+}
+
+// gelu(x) * u with gelu(x) = 0.5 x (1 + tanh(t)) = x / (1 + exp(-2t)), t = sqrt(2/pi) (x + 0.044715 x^3).
+inline __m512 geluTimes(__m512 x, __m512 u) {
+    const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+    const __m512 t = _mm512_mul_ps(_mm512_set1_ps(-2.0f * 0.7978845608028654f),
+                                   _mm512_fmadd_ps(x3, _mm512_set1_ps(0.044715f), x));
+    return _mm512_div_ps(_mm512_mul_ps(x, u), _mm512_add_ps(_mm512_set1_ps(1.0f), expClamped(t)));
+}
+
+void geluMul(const float* gate, const float* up, float* out, int64_t n) {
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(out + i, geluTimes(_mm512_loadu_ps(gate + i), _mm512_loadu_ps(up + i)));
+    for (; i < n; i += 16) {
+        const __mmask16 m = tailMask(n - i);
+        _mm512_mask_storeu_ps(
+            out + i, m, geluTimes(_mm512_maskz_loadu_ps(m, gate + i), _mm512_maskz_loadu_ps(m, up + i)));
+    }
+}
+
+void quantizeQ8(const float* x, int64_t n, uint8_t* q, float* d) {
+    const __m512 magnitude = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    const __m512i bias = _mm512_set1_epi32(128);
+    for (int64_t b = 0; b < n / 32; ++b, x += 32, q += 32, d += kQ8ScalesPerBlock) {
+        const __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+        const float amax =
+            _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(x0, magnitude), _mm512_and_ps(x1, magnitude)));
+        const __m512 inverse = _mm512_set1_ps(amax > 0 ? 127.0f / amax : 0.0f);
+        // cvtps rounds to nearest even (the default MXCSR mode), as lrint does.
+        const __m512i q0 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(x0, inverse)), bias);
+        const __m512i q1 = _mm512_add_epi32(_mm512_cvtps_epi32(_mm512_mul_ps(x1, inverse)), bias);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtepi32_epi8(q0));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 16), _mm512_cvtepi32_epi8(q1));
+        _mm256_storeu_ps(d, _mm256_set1_ps(amax / 127.0f));
+    }
+}
+
 // Blocks b and b + 1 of a row as 64 signed bytes in the activations' order (for Q4_0: a block's 16
 // low nibbles, then its 16 high ones, minus 8). Without the second block (a row with an odd
 // number of blocks) its half is zero and nothing past the first block is read.
@@ -264,6 +321,8 @@ const Kernels kAvx512{Isa::Avx512,
                       dotBF16,
                       2,
                       detail::dotTile4x2Avx2,
+                      geluMul,
+                      quantizeQ8,
                       gemmQ8<false>,
                       gemmQ8<true>,
                       detail::dotQ4_KAvx2,

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -57,11 +58,18 @@ std::vector<float>& rowBuffer(int64_t n) {
     return buffer;
 }
 
+// The precision OCELLE_CPU_ACTIVATIONS names, if it names one.
+std::optional<ActivationPrecision> precisionFromEnvironment() {
+    const char* env = std::getenv("OCELLE_CPU_ACTIVATIONS");
+    if (!env) return std::nullopt;
+    if (std::string_view(env) == "q8") return ActivationPrecision::Q8;
+    if (std::string_view(env) == "exact") return ActivationPrecision::Exact;
+    return std::nullopt;
+}
+
 std::atomic<ActivationPrecision>& precisionSetting() {
-    static std::atomic<ActivationPrecision> setting{[] {
-        const char* env = std::getenv("OCELLE_CPU_ACTIVATIONS");
-        return env && std::string_view(env) == "q8" ? ActivationPrecision::Q8 : ActivationPrecision::Exact;
-    }()};
+    static std::atomic<ActivationPrecision> setting{
+        precisionFromEnvironment().value_or(ActivationPrecision::Exact)};
     return setting;
 }
 
@@ -110,6 +118,14 @@ void setActivationPrecision(ActivationPrecision precision) {
 
 ActivationPrecision activationPrecision() {
     return precisionSetting().load(std::memory_order_relaxed);
+}
+
+void setDefaultActivationPrecision(ActivationPrecision precision) {
+    if (!precisionFromEnvironment()) setActivationPrecision(precision);
+}
+
+const char* activationPrecisionName(ActivationPrecision precision) {
+    return precision == ActivationPrecision::Q8 ? "q8" : "exact";
 }
 
 float dotRow(const model::Weight& w, int64_t row, const float* x) {

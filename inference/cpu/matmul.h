@@ -27,6 +27,10 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
 enum class ActivationPrecision { Exact, Q8 };
 void setActivationPrecision(ActivationPrecision precision);
 ActivationPrecision activationPrecision();
+// Sets `precision` unless OCELLE_CPU_ACTIVATIONS chose one: how a program picks its own default
+// (the library's is Exact; the app and `ocelle-cli bench` use Q8, see docs/benchmarks.md).
+void setDefaultActivationPrecision(ActivationPrecision precision);
+const char* activationPrecisionName(ActivationPrecision precision); // "exact" or "q8"
 
 // The same for one row (used by tests and by the single-row paths).
 float dotRow(const model::Weight& w, int64_t row, const float* x);

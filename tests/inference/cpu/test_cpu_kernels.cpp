@@ -1,8 +1,9 @@
-// The quantized-activation mode's integer products on every instruction-set level the dispatcher
+// The CPU kernels on every instruction-set level the dispatcher can pick. The quantized-activation
+// mode's integer products on every instruction-set level the dispatcher
 // can pick: each level's tiles against a float64 evaluation of the same 8-bit products (they must
 // agree to float rounding), and against the exact fp32 product within the bound that rounding the
 // activations to 8 bits allows. Row and token counts cover every tile shape and remainder, and
-// odd block counts (a half-filled last block pair).
+// odd block counts (a half-filled last block pair). The vector GELU against float64.
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "gguf/dequant.h"
@@ -120,13 +121,61 @@ private slots:
         }
     }
 
-    // The activations round to the nearest of 255 levels per block, all-zero blocks stay zero.
+    void geluMul_data() { quantizeActivations_data(); }
+
+    // gelu(x) * u on every level against float64 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) * u
+    // over [-12, 12] (both tails, the steep middle) and lengths with every remainder.
+    void geluMul() {
+        QFETCH(int, isa);
+        IsaGuard guard(static_cast<cpu::Isa>(isa));
+        if (!guard.ok) QSKIP("this CPU lacks the instruction set");
+        std::mt19937 rng(9);
+        std::uniform_real_distribution<float> factor(-3.0f, 3.0f);
+        for (int n : {1, 7, 16, 37, 4801}) {
+            std::vector<float> gate(static_cast<size_t>(n)), up(static_cast<size_t>(n)), out(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i) {
+                gate[size_t(i)] = n == 1 ? 0.5f : -12.0f + 24.0f * float(i) / float(n - 1);
+                up[size_t(i)] = factor(rng);
+            }
+            cpu::kernels().geluMul(gate.data(), up.data(), out.data(), n);
+            for (int i = 0; i < n; ++i) {
+                const double x = gate[size_t(i)], u = up[size_t(i)];
+                const double expected =
+                    0.5 * x * (1.0 + std::tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))) * u;
+                QVERIFY2(
+                    std::abs(out[size_t(i)] - expected) <= 4e-6 * std::abs(x * u) + 1e-30,
+                    qPrintable(
+                        QString("gelu(%1) * %2: %3 vs %4").arg(x).arg(u).arg(out[size_t(i)]).arg(expected)));
+            }
+        }
+        // In place, as the forward pass calls it.
+        std::vector<float> gate{-1.0f, 0.0f, 2.0f}, up{2.0f, 5.0f, 1.0f};
+        cpu::kernels().geluMul(gate.data(), up.data(), gate.data(), 3);
+        QVERIFY(std::abs(gate[0] - 2.0 * -0.15880800939172324) < 1e-6);
+        QCOMPARE(gate[1], 0.0f);
+        QVERIFY(std::abs(gate[2] - 1.9545976940871754) < 1e-6);
+    }
+
+    void quantizeActivations_data() {
+        QTest::addColumn<int>("isa");
+        for (cpu::Isa isa : {cpu::Isa::Avx512, cpu::Isa::Avx2, cpu::Isa::Portable})
+            QTest::newRow(cpu::isaName(isa)) << int(isa);
+    }
+
+    // The activations round to the nearest of 255 levels per block (ties to even, on every level
+    // alike), all-zero blocks stay zero.
     void quantizeActivations() {
-        std::vector<float> x(64, 0.0f);
+        QFETCH(int, isa);
+        IsaGuard guard(static_cast<cpu::Isa>(isa));
+        if (!guard.ok) QSKIP("this CPU lacks the instruction set");
+        std::vector<float> x(96, 0.0f);
         for (int i = 0; i < 32; ++i) x[size_t(i)] = float(i - 16) * 0.25f;
-        std::vector<uint8_t> q(64);
-        std::vector<float> d(64 / 4);
-        cpu::quantizeActivationsQ8(x.data(), 64, q.data(), d.data());
+        std::mt19937 rng(5);
+        std::normal_distribution<float> normal(0.0f, 3.0f);
+        for (int i = 64; i < 96; ++i) x[size_t(i)] = normal(rng);
+        std::vector<uint8_t> q(96);
+        std::vector<float> d(96 / 4);
+        cpu::quantizeActivationsQ8(x.data(), 96, q.data(), d.data());
         QCOMPARE(d[0], 4.0f / 127.0f);
         QCOMPARE(int(q[0]) - 128, -127); // -4.0 is the block's largest magnitude
         QCOMPARE(int(q[16]) - 128, 0);
@@ -134,6 +183,11 @@ private slots:
         for (int i = 0; i < 8; ++i) QCOMPARE(d[size_t(i)], d[0]);
         QCOMPARE(d[8], 0.0f);
         for (int i = 32; i < 64; ++i) QCOMPARE(int(q[size_t(i)]), 128);
+        float amax = 0;
+        for (int i = 64; i < 96; ++i) amax = std::max(amax, std::abs(x[size_t(i)]));
+        QCOMPARE(d[16], amax / 127.0f);
+        for (int i = 64; i < 96; ++i)
+            QCOMPARE(int(q[size_t(i)]) - 128, int(std::lrint(x[size_t(i)] * (127.0f / amax))));
     }
 };
 
