@@ -12,6 +12,7 @@
 
 #include <cstring>
 #include <immintrin.h>
+#include <vector>
 
 namespace ocelle::cpu {
 namespace {
@@ -290,6 +291,71 @@ void tileQ8(const uint8_t* w, int64_t rowBytes, const uint8_t* xq, const float* 
         for (int t = 0; t < T; ++t) out[t * outStride + r] = _mm512_reduce_add_ps(acc[r][t]);
 }
 
+// Decode of Q4_0 (one token, memory-bound: every instruction per weight byte counts). The token is
+// prepared once per call in the order the nibbles unpack to without a shuffle ([block 0 values
+// 0-15, block 1 values 0-15, block 0 values 16-31, block 1 values 16-31] per pair), as signed bytes
+// so the unsigned nibbles (0-15) multiply them directly; the -8 offset becomes a start value of
+// -8 * sum(x) per int32 lane that depends on the token only.
+struct PreparedPair {
+    __m512i x;     // signed activations, reordered
+    __m512i start; // -8 * (sum of the four activations of each int32 lane)
+    __m512 scales; // the activation scales in the same lane order
+};
+
+template <int R>
+void tileQ4_0OneToken(const uint8_t* w, int64_t rowBytes, const PreparedPair* prepared, int64_t pairs,
+                      float* out) {
+    const __m512i lowNibbles = _mm512_set1_epi8(0xF);
+    // [d0 x4, d1 x4, d0 x4, d1 x4]: the two blocks' scales over their int32 lanes.
+    const __m512i scaleOrder = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
+    __m512 acc[R];
+    for (auto& a : acc) a = _mm512_setzero_ps();
+    for (int64_t p = 0; p < pairs; ++p) {
+        const PreparedPair& x = prepared[p];
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* block = w + r * rowBytes + p * 36;
+            const __m256i packed = _mm256_inserti128_si256(
+                _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2))),
+                _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 20)), 1);
+            const __m512i nibbles = _mm512_and_si512(
+                _mm512_inserti64x4(_mm512_castsi256_si512(packed), _mm256_srli_epi16(packed, 4), 1),
+                lowNibbles);
+            const __m128i halves =
+                _mm_insert_epi16(_mm_cvtsi32_si128(loadU16(block)), loadU16(block + 18), 1);
+            const __m512 scales =
+                _mm512_permutexvar_ps(scaleOrder, _mm512_castps128_ps512(_mm_cvtph_ps(halves)));
+            const __m512i sums = _mm512_dpbusd_epi32(x.start, nibbles, x.x);
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(scales, x.scales), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+}
+
+// n a multiple of 64.
+void rowsTimesOneTokenQ4_0(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
+                           const float* xd, int64_t n, float* out) {
+    const int64_t pairs = n / 64;
+    thread_local std::vector<PreparedPair> prepared;
+    prepared.resize(static_cast<size_t>(pairs));
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+    const __m512i eight = _mm512_set1_epi8(8);
+    for (int64_t p = 0; p < pairs; ++p) {
+        // 16-byte quarters [b0 0-15, b0 16-31, b1 0-15, b1 16-31] -> [b0 0-15, b1 0-15, b0 16-31, b1 16-31]
+        const __m512i x = _mm512_xor_si512(_mm512_loadu_si512(xq + p * 64), bias);
+        const __m512i reordered = _mm512_shuffle_i64x2(x, x, _MM_SHUFFLE(3, 1, 2, 0));
+        const __m512 scales = _mm512_loadu_ps(xd + p * 2 * kQ8ScalesPerBlock);
+        prepared[static_cast<size_t>(p)] = {
+            reordered,
+            _mm512_sub_epi32(_mm512_setzero_si512(),
+                             _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, reordered)),
+            _mm512_shuffle_f32x4(scales, scales, _MM_SHUFFLE(3, 1, 2, 0))};
+    }
+    int64_t r = 0;
+    for (; r + 4 <= rows; r += 4)
+        tileQ4_0OneToken<4>(w + r * rowBytes, rowBytes, prepared.data(), pairs, out + r);
+    for (; r < rows; ++r) tileQ4_0OneToken<1>(w + r * rowBytes, rowBytes, prepared.data(), pairs, out + r);
+}
+
 // Tiles of 2 rows x 8 tokens for batches (16 accumulators of the 32 registers), 4 rows x 1 token
 // for decode (four independent sums in flight), narrower ones for the remainders.
 template <bool Q4>
@@ -307,7 +373,12 @@ void gemmQ8(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
     int64_t t = 0;
     for (; t + 8 <= tokens; t += 8) rowsTimes.template operator()<2, 8>(t);
     for (; t + 4 <= tokens; t += 4) rowsTimes.template operator()<2, 4>(t);
-    for (; t < tokens; ++t) rowsTimes.template operator()<4, 1>(t);
+    for (; t < tokens; ++t) {
+        if (Q4 && n % 64 == 0)
+            rowsTimesOneTokenQ4_0(w, rowBytes, rows, xq + t * n, xd + t * (n / 4), n, out + t * outStride);
+        else
+            rowsTimes.template operator()<4, 1>(t);
+    }
 }
 
 const Kernels kAvx512{Isa::Avx512,
