@@ -305,33 +305,34 @@ struct PreparedPair {
     __m512 scales; // the activation scales in the same lane order
 };
 
-template <int R>
-void tileQ4_0OneToken(const uint8_t* w, int64_t rowBytes, const PreparedPair* prepared, int64_t pairs,
-                      float* out) {
+// One row at a time: reading rows one after the other streams from memory twice as fast as four
+// interleaved rows here (bench_cpu_matmul's 73728-row case: 22 vs 8.5 GB per CPU-second). Two
+// accumulators for consecutive pairs keep two dependency chains in flight.
+float rowQ4_0OneToken(const uint8_t* row, const PreparedPair* prepared, int64_t pairs) {
     const __m512i lowNibbles = _mm512_set1_epi8(0xF);
     // [d0 x4, d1 x4, d0 x4, d1 x4]: the two blocks' scales over their int32 lanes.
     const __m512i scaleOrder = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 0, 0, 1, 1, 1, 1);
-    __m512 acc[R];
-    for (auto& a : acc) a = _mm512_setzero_ps();
-    for (int64_t p = 0; p < pairs; ++p) {
+    __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+    auto pair = [&](int64_t p, __m512& total) {
         const PreparedPair& x = prepared[p];
-        for (int r = 0; r < R; ++r) {
-            const uint8_t* block = w + r * rowBytes + p * 36;
-            const __m256i packed = _mm256_inserti128_si256(
-                _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2))),
-                _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 20)), 1);
-            const __m512i nibbles = _mm512_and_si512(
-                _mm512_inserti64x4(_mm512_castsi256_si512(packed), _mm256_srli_epi16(packed, 4), 1),
-                lowNibbles);
-            const __m128i halves =
-                _mm_insert_epi16(_mm_cvtsi32_si128(loadU16(block)), loadU16(block + 18), 1);
-            const __m512 scales =
-                _mm512_permutexvar_ps(scaleOrder, _mm512_castps128_ps512(_mm_cvtph_ps(halves)));
-            const __m512i sums = _mm512_dpbusd_epi32(x.start, nibbles, x.x);
-            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(scales, x.scales), acc[r]);
-        }
+        const uint8_t* block = row + p * 36;
+        const __m256i packed = _mm256_inserti128_si256(
+            _mm256_castsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2))),
+            _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 20)), 1);
+        const __m512i nibbles = _mm512_and_si512(
+            _mm512_inserti64x4(_mm512_castsi256_si512(packed), _mm256_srli_epi16(packed, 4), 1), lowNibbles);
+        const __m128i halves = _mm_insert_epi16(_mm_cvtsi32_si128(loadU16(block)), loadU16(block + 18), 1);
+        const __m512 scales = _mm512_permutexvar_ps(scaleOrder, _mm512_castps128_ps512(_mm_cvtph_ps(halves)));
+        const __m512i sums = _mm512_dpbusd_epi32(x.start, nibbles, x.x);
+        total = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums), _mm512_mul_ps(scales, x.scales), total);
+    };
+    int64_t p = 0;
+    for (; p + 2 <= pairs; p += 2) {
+        pair(p, acc[0]);
+        pair(p + 1, acc[1]);
     }
-    for (int r = 0; r < R; ++r) out[r] = _mm512_reduce_add_ps(acc[r]);
+    if (p < pairs) pair(p, acc[0]);
+    return _mm512_reduce_add_ps(_mm512_add_ps(acc[0], acc[1]));
 }
 
 // n a multiple of 64.
@@ -353,10 +354,7 @@ void rowsTimesOneTokenQ4_0(const uint8_t* w, int64_t rowBytes, int64_t rows, con
                              _mm512_dpbusd_epi32(_mm512_setzero_si512(), eight, reordered)),
             _mm512_shuffle_f32x4(scales, scales, _MM_SHUFFLE(3, 1, 2, 0))};
     }
-    int64_t r = 0;
-    for (; r + 4 <= rows; r += 4)
-        tileQ4_0OneToken<4>(w + r * rowBytes, rowBytes, prepared.data(), pairs, out + r);
-    for (; r < rows; ++r) tileQ4_0OneToken<1>(w + r * rowBytes, rowBytes, prepared.data(), pairs, out + r);
+    for (int64_t r = 0; r < rows; ++r) out[r] = rowQ4_0OneToken(w + r * rowBytes, prepared.data(), pairs);
 }
 
 // Tiles of 4 rows x 4 tokens for batches (16 accumulators of the 32 registers; measured 5-15% more
@@ -380,7 +378,7 @@ void gemmQ8(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
         if (Q4 && n % 64 == 0)
             rowsTimesOneTokenQ4_0(w, rowBytes, rows, xq + t * n, xd + t * (n / 4), n, out + t * outStride);
         else
-            rowsTimes.template operator()<4, 1>(t);
+            rowsTimes.template operator()<1, 1>(t); // one row at a time: see rowQ4_0OneToken
     }
 }
 
