@@ -652,17 +652,13 @@ void CpuSession::Impl::forward(std::span<const int32_t> ids, int64_t p0, std::sp
         const int64_t V = hp.nVocab;
         logitsOut.resize(static_cast<size_t>(rows * V));
         matmul(pool, plan.tokenEmbedding, normed.data(), rows, logitsOut.data());
-        if (hp.finalLogitSoftcap > 0) {
-            const float cap = hp.finalLogitSoftcap;
+        if (hp.finalLogitSoftcap > 0)
             pool.parallelFor(
                 rows * V,
                 [&](int64_t b, int64_t e) {
-                    for (int64_t i = b; i < e; ++i)
-                        logitsOut[static_cast<size_t>(i)] =
-                            cap * std::tanh(logitsOut[static_cast<size_t>(i)] / cap);
+                    kernels().softcap(logitsOut.data() + b, e - b, hp.finalLogitSoftcap);
                 },
                 16384);
-        }
     }
     checkCancel(cancel);
     commit(tokens, p0);

@@ -127,6 +127,10 @@ void geluMulPortable(const float* gate, const float* up, float* out, int64_t n) 
     }
 }
 
+void softcapPortable(float* x, int64_t n, float cap) {
+    for (int64_t i = 0; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
 void quantizeQ8Portable(const float* x, int64_t n, uint8_t* q, float* d) {
     for (int64_t b = 0; b < n / 32; ++b, x += 32, q += 32, d += kQ8ScalesPerBlock) {
         float amax = 0;
@@ -175,6 +179,7 @@ const Kernels kPortable{Isa::Portable,
                         2,
                         dotTile4x2Portable,
                         geluMulPortable,
+                        softcapPortable,
                         quantizeQ8Portable,
                         gemmQ8Portable<false>,
                         gemmQ8Portable<true>,

@@ -46,6 +46,8 @@ struct Kernels {
     // x / (1 + exp(-2u)), the same function; vector levels use a polynomial exp within ~1e-6).
     // out may alias gate or up.
     void (*geluMul)(const float* gate, const float* up, float* out, int64_t n);
+    // x[i] = cap * tanh(x[i] / cap) (the final logit soft-cap), within ~1e-6 * cap of float64.
+    void (*softcap)(float* x, int64_t n, float cap);
     // quantizeActivationsQ8 for this level (the same rounding: to nearest, ties to even).
     void (*quantizeQ8)(const float* x, int64_t n, uint8_t* q, float* d);
     using GemmQ8 = void (*)(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,

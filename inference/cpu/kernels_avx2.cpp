@@ -2,6 +2,7 @@
 // kernels.cpp only calls into it after checking the CPU supports them).
 #include "cpu/kernels.h"
 
+#include <cmath>
 #include <cstring>
 #include <immintrin.h>
 
@@ -221,6 +222,20 @@ void geluMul(const float* gate, const float* up, float* out, int64_t n) {
     }
 }
 
+// cap * tanh(x / cap) = cap * (1 - 2 / (exp(2x / cap) + 1)); exp saturates, so no NaN for large |x|.
+void softcap(float* x, int64_t n, float cap) {
+    const __m256 twoOverCap = _mm256_set1_ps(2.0f / cap), vcap = _mm256_set1_ps(cap),
+                 one = _mm256_set1_ps(1.0f);
+    auto capped = [&](__m256 v) {
+        const __m256 e = expClamped(_mm256_mul_ps(v, twoOverCap));
+        return _mm256_mul_ps(vcap,
+                             _mm256_sub_ps(one, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one))));
+    };
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, capped(_mm256_loadu_ps(x + i)));
+    for (; i < n; ++i) x[i] = cap * std::tanh(x[i] / cap);
+}
+
 void quantizeQ8(const float* x, int64_t n, uint8_t* q, float* d) {
     const __m256 magnitude = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
     for (int64_t b = 0; b < n / 32; ++b, x += 32, q += 32, d += kQ8ScalesPerBlock) {
@@ -437,6 +452,7 @@ const Kernels kAvx2{Isa::Avx2,
                     2,
                     dotTile4x2,
                     geluMul,
+                    softcap,
                     quantizeQ8,
                     gemmQ8<false>,
                     gemmQ8<true>,

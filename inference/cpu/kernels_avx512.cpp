@@ -200,6 +200,23 @@ void geluMul(const float* gate, const float* up, float* out, int64_t n) {
     }
 }
 
+// cap * tanh(x / cap) = cap * (1 - 2 / (exp(2x / cap) + 1)); exp saturates, so no NaN for large |x|.
+void softcap(float* x, int64_t n, float cap) {
+    const __m512 twoOverCap = _mm512_set1_ps(2.0f / cap), vcap = _mm512_set1_ps(cap),
+                 one = _mm512_set1_ps(1.0f);
+    auto capped = [&](__m512 v) {
+        const __m512 e = expClamped(_mm512_mul_ps(v, twoOverCap));
+        return _mm512_mul_ps(vcap,
+                             _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one))));
+    };
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, capped(_mm512_loadu_ps(x + i)));
+    for (; i < n; i += 16) {
+        const __mmask16 m = tailMask(n - i);
+        _mm512_mask_storeu_ps(x + i, m, capped(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
 void quantizeQ8(const float* x, int64_t n, uint8_t* q, float* d) {
     const __m512 magnitude = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
     const __m512i bias = _mm512_set1_epi32(128);
@@ -394,6 +411,7 @@ const Kernels kAvx512{Isa::Avx512,
                       2,
                       detail::dotTile4x2Avx2,
                       geluMul,
+                      softcap,
                       quantizeQ8,
                       gemmQ8<false>,
                       gemmQ8<true>,

@@ -3,7 +3,7 @@
 // can pick: each level's tiles against a float64 evaluation of the same 8-bit products (they must
 // agree to float rounding), and against the exact fp32 product within the bound that rounding the
 // activations to 8 bits allows. Row and token counts cover every tile shape and remainder, and
-// odd block counts (a half-filled last block pair). The vector GELU against float64.
+// odd block counts (a half-filled last block pair). The vector GELU and logit soft-cap against float64.
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
 #include "gguf/dequant.h"
@@ -132,7 +132,8 @@ private slots:
         std::mt19937 rng(9);
         std::uniform_real_distribution<float> factor(-3.0f, 3.0f);
         for (int n : {1, 7, 16, 37, 4801}) {
-            std::vector<float> gate(static_cast<size_t>(n)), up(static_cast<size_t>(n)), out(static_cast<size_t>(n));
+            std::vector<float> gate(static_cast<size_t>(n)), up(static_cast<size_t>(n)),
+                out(static_cast<size_t>(n));
             for (int i = 0; i < n; ++i) {
                 gate[size_t(i)] = n == 1 ? 0.5f : -12.0f + 24.0f * float(i) / float(n - 1);
                 up[size_t(i)] = factor(rng);
@@ -154,6 +155,31 @@ private slots:
         QVERIFY(std::abs(gate[0] - 2.0 * -0.15880800939172324) < 1e-6);
         QCOMPARE(gate[1], 0.0f);
         QVERIFY(std::abs(gate[2] - 1.9545976940871754) < 1e-6);
+    }
+
+    void softcap_data() { quantizeActivations_data(); }
+
+    // cap * tanh(x / cap) on every level against float64, from far below -cap to far above.
+    void softcap() {
+        QFETCH(int, isa);
+        IsaGuard guard(static_cast<cpu::Isa>(isa));
+        if (!guard.ok) QSKIP("this CPU lacks the instruction set");
+        const float cap = 30.0f;
+        for (int n : {1, 5, 16, 2001}) {
+            std::vector<float> x(static_cast<size_t>(n));
+            for (int i = 0; i < n; ++i)
+                x[size_t(i)] = n == 1 ? 0.25f : -400.0f + 800.0f * float(i) / float(n - 1);
+            const auto input = x;
+            cpu::kernels().softcap(x.data(), n, cap);
+            for (int i = 0; i < n; ++i) {
+                const double expected = cap * std::tanh(double(input[size_t(i)]) / cap);
+                QVERIFY2(std::abs(x[size_t(i)] - expected) <= 2e-6 * cap,
+                         qPrintable(QString("softcap(%1): %2 vs %3")
+                                        .arg(input[size_t(i)])
+                                        .arg(x[size_t(i)])
+                                        .arg(expected)));
+            }
+        }
     }
 
     void quantizeActivations_data() {
