@@ -119,6 +119,10 @@ QImage renderPdfThumbnail(const ocelle::media::PdfDocument& document, int page, 
 
 } // namespace
 
+QByteArray AttachmentListModel::wavFileBytes(const std::vector<float>& samples16k) {
+    return wavBytes(samples16k);
+}
+
 AttachmentListModel::Kind AttachmentListModel::kindOfMime(const QString& name, bool* known) {
     bool dummy = false;
     bool& isKnown = known ? *known : dummy;

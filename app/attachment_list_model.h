@@ -58,6 +58,8 @@ public:
     static int imageTokenEstimate(int width, int height, int budget);
     static int videoTokenEstimate(int width, int height, int frames);
     static int audioTokenEstimate(qint64 samples16k);
+    // 16-bit PCM WAV bytes of 16 kHz mono samples (recordings; audio sent to a remote server).
+    static QByteArray wavFileBytes(const std::vector<float>& samples16k);
 
     explicit AttachmentListModel(QObject* parent = nullptr);
     ~AttachmentListModel() override;

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -31,8 +32,18 @@ public:
     using EngineError::EngineError;
 };
 
+// A model served by an OpenAI-compatible server (vLLM, llama.cpp, Ollama, LM Studio, `ocelle-cli
+// serve`) instead of a file: RemoteChatEngine talks to it.
+struct RemoteModel {
+    std::string serverName; // as the user named it, for messages
+    std::string baseUrl;    // normalized, e.g. "http://box:8080/v1" (openai_client.h)
+    std::string apiKey;     // sent as a Bearer token when not empty
+    std::string modelId;    // an id from the server's GET /models
+};
+
 // What to load and how.
 struct LoadRequest {
+    std::optional<RemoteModel> remote; // set: a remote model, and the fields below do not apply
     std::string modelPath;
     std::string projectorPath;   // the paired mmproj file, empty when there is none
     std::string device = "auto"; // "auto", "cpu", "vulkan" or "vulkan:<index or name>" (device_choice.h)

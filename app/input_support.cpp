@@ -26,6 +26,17 @@ InputSupport inputSupportOf(const ModelController& models) {
             tr("Audio needs a loaded model: open a Gemma 4 E2B or E4B model with its mmproj file.");
         return support;
     }
+    if (models.remote()) {
+        // Only what the server says is refused; a server that does not say gets the media and
+        // answers with its own error if it cannot take them.
+        if (models.remoteImages() == false)
+            support.imageRefusal = tr("%1 on %2 takes no images (the server's model list says so).")
+                                       .arg(models.fileName(), models.serverName());
+        if (models.remoteAudio() == false)
+            support.audioRefusal = tr("%1 on %2 takes no audio (the server's model list says so).")
+                                       .arg(models.fileName(), models.serverName());
+        return support;
+    }
     const QString variant = models.variant();
     const bool largeVariant = variant == QLatin1String("26B-A4B") || variant == QLatin1String("31B");
     const QString noHearing =

@@ -2,6 +2,7 @@
 
 #include "gemma_chat_engine.h"
 #include "model_file.h"
+#include "switching_chat_engine.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -19,7 +20,7 @@ ModelController::ModelController(QObject* parent)
     : ModelController(std::make_unique<ocelle::app::GemmaChatEngine>(), parent) {}
 
 ModelController::ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine, QObject* parent)
-    : QObject(parent), host_(std::move(engine)) {
+    : QObject(parent), host_(std::make_unique<ocelle::app::SwitchingChatEngine>(std::move(engine))) {
     statusText_ = tr("No model loaded.");
     connect(&host_, &ocelle::app::EngineHost::loadSucceeded, this, &ModelController::onLoadSucceeded);
     connect(&host_, &ocelle::app::EngineHost::loadFailed, this, &ModelController::onLoadFailed);
@@ -76,6 +77,7 @@ ModelController* ModelController::instance(QQmlEngine* engine) {
 }
 
 QString ModelController::fileName() const {
+    if (remote_) return modelName_;
     return modelPath_.isEmpty() ? QString() : QFileInfo(modelPath_).fileName();
 }
 
@@ -90,6 +92,11 @@ QString ModelController::lastModelPath() const {
 QString ModelController::summary() const {
     if (state_ != State::Loading && state_ != State::Loaded) return {};
     QStringList parts;
+    if (remote_) {
+        parts << tr("remote, on %1").arg(serverName_);
+        parts << tr("inputs: %1").arg(inputs_.join(QStringLiteral(", ")));
+        return parts.join(QStringLiteral(" \u00b7 "));
+    }
     parts << (variant_.isEmpty() || variant_ == QLatin1String("other") ? tr("Gemma 4")
                                                                        : tr("Gemma 4 %1").arg(variant_));
     if (!quantization_.isEmpty()) parts << quantization_;
@@ -147,6 +154,39 @@ bool ModelController::openModelPath(const QString& path) {
     return true;
 }
 
+bool ModelController::openRemoteModel(const QString& serverUrl, const QString& modelId) {
+    const RemoteServerList::Server* server = library_.servers()->find(serverUrl);
+    if (!server) {
+        fail(ModelListModel::remoteKey(serverUrl, modelId),
+             tr("%1 is not in the server list (any more): add it with \u201cAdd a server\u2026\u201d.")
+                 .arg(serverUrl));
+        return false;
+    }
+    clearFacts();
+    state_ = State::Loading;
+    remote_ = true;
+    serverName_ = server->name;
+    modelPath_ = ModelListModel::remoteKey(serverUrl, modelId);
+    modelName_ = modelId;
+    inputs_ = QStringList{tr("text")};
+    for (const auto& model : server->models) {
+        if (model.id != modelId) continue;
+        remoteImages_ = model.images;
+        remoteAudio_ = model.audio;
+    }
+    if (remoteImages_.value_or(false)) inputs_ << tr("image");
+    if (remoteAudio_.value_or(false)) inputs_ << tr("audio");
+    statusText_ = tr("Connecting to %1 for %2\u2026").arg(serverName_, modelId);
+    setLoadProgress(0);
+    ocelle::app::LoadRequest request;
+    request.remote = ocelle::app::RemoteModel{serverName_.toStdString(), serverUrl.toStdString(),
+                                              server->apiKey.toStdString(), modelId.toStdString()};
+    loadTicket_ = host_.requestLoad(request);
+    library_.setCurrentPath(modelPath_);
+    emit changed();
+    return true;
+}
+
 void ModelController::onLoadSucceeded(quint64 ticket, const ocelle::app::LoadedModelFacts& facts) {
     if (ticket != loadTicket_ || state_ != State::Loading) return;
     state_ = State::Loaded;
@@ -156,11 +196,16 @@ void ModelController::onLoadSucceeded(quint64 ticket, const ocelle::app::LoadedM
     contextLength_ = facts.contextLength;
     memoryBytes_ = facts.memoryBytes;
     setLoadProgress(1);
-    statusText_ = tr("%1 is loaded: %2. Context %3 tokens, %4 in memory.")
-                      .arg(fileName(), summary())
-                      .arg(contextLength_)
-                      .arg(QLocale().formattedDataSize(memoryBytes_));
-    QSettings().setValue(kLastModelKey, modelPath_);
+    if (remote_) {
+        statusText_ = tr("%1 is ready: %2.").arg(fileName(), summary());
+    } else {
+        statusText_ = tr("%1 is loaded: %2. Context %3 tokens, %4 in memory.")
+                          .arg(fileName(), summary())
+                          .arg(contextLength_)
+                          .arg(QLocale().formattedDataSize(memoryBytes_));
+        // A server may be gone at the next start: only files are opened again by themselves.
+        QSettings().setValue(kLastModelKey, modelPath_);
+    }
     emit changed();
     emit loadFinished(true);
 }
@@ -214,6 +259,10 @@ void ModelController::clearFacts() {
     cpuFallback_ = false;
     contextLength_ = 0;
     memoryBytes_ = 0;
+    remote_ = false;
+    serverName_.clear();
+    remoteImages_.reset();
+    remoteAudio_.reset();
 }
 
 void ModelController::fail(const QString& path, const QString& message) {

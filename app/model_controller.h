@@ -2,7 +2,9 @@
 // validates its GGUF header on the GUI thread (cheap: the file is mapped, not read), so a wrong
 // file is refused at once with a message naming the problem; the model itself is then loaded by
 // the engine on its own thread while the window stays responsive. A projector (mmproj) next to
-// the text model is paired automatically and decides which inputs besides text it accepts.
+// the text model is paired automatically and decides which inputs besides text it accepts. A model
+// on an OpenAI-compatible server (openRemoteModel) goes through the same engine thread: the host's
+// SwitchingChatEngine hands it to RemoteChatEngine.
 #pragma once
 
 #include "chat_engine.h"
@@ -16,6 +18,7 @@
 #include <QtQml/qqmlregistration.h>
 #include <functional>
 #include <memory>
+#include <optional>
 
 class QQmlEngine;
 class QJSEngine;
@@ -55,6 +58,9 @@ class ModelController : public QObject {
     Q_PROPERTY(QString summary READ summary NOTIFY changed)
     Q_PROPERTY(QString statusText READ statusText NOTIFY changed)
     Q_PROPERTY(QString lastModelPath READ lastModelPath NOTIFY changed)
+    // A model on an OpenAI-compatible server (openRemoteModel) rather than a file; serverName names it.
+    Q_PROPERTY(bool remote READ remote NOTIFY changed)
+    Q_PROPERTY(QString serverName READ serverName NOTIFY changed)
 
 public:
     enum class State {
@@ -68,7 +74,7 @@ public:
     // The app's controller: runs the real engine (GemmaChatEngine). No default argument: QML makes
     // its singleton through create() (Qt 6.4 prefers a default constructor over the factory).
     explicit ModelController(QObject* parent);
-    // Tests hand in a scripted engine.
+    // Tests hand in a scripted engine for model files (servers always get RemoteChatEngine).
     explicit ModelController(std::unique_ptr<ocelle::app::ChatEngine> engine, QObject* parent = nullptr);
 
     static ModelController* instance(QQmlEngine* engine);
@@ -82,6 +88,10 @@ public:
     // loading it. Returns true when the header is a usable Gemma 4 text model and loading began.
     Q_INVOKABLE bool openModelFile(const QUrl& file);
     bool openModelPath(const QString& path);
+    // Chooses model `modelId` of the server added with base URL `serverUrl` (the model list's
+    // ModelListModel.servers): the engine checks that the server still lists it, then answers go to
+    // the server. False when that server is not in the list.
+    Q_INVOKABLE bool openRemoteModel(const QString& serverUrl, const QString& modelId);
     // Opens the model remembered from the last successful load; false when there is none.
     Q_INVOKABLE bool openLastModel();
     // Stops waiting for the load in progress; the app returns to having no model.
@@ -116,6 +126,11 @@ public:
     QString summary() const;
     QString statusText() const { return statusText_; }
     QString lastModelPath() const;
+    bool remote() const { return remote_; }
+    QString serverName() const { return serverName_; }
+    // What a remote model's server says it takes: nullopt when the server does not say.
+    std::optional<bool> remoteImages() const { return remoteImages_; }
+    std::optional<bool> remoteAudio() const { return remoteAudio_; }
 
     ocelle::app::EngineHost* engineHost() { return &host_; }
 
@@ -157,4 +172,8 @@ private:
     int contextLength_ = 0;
     qint64 memoryBytes_ = 0;
     QString statusText_;
+    bool remote_ = false;
+    QString serverName_;
+    std::optional<bool> remoteImages_;
+    std::optional<bool> remoteAudio_;
 };

@@ -95,6 +95,90 @@ ModelListModel::ModelListModel(QObject* parent) : QAbstractListModel(parent) {
     requestScan();
     requestDeviceResolve();
     QMetaObject::invokeMethod(worker_, &ocelle::app::ModelScanWorker::listDevices, Qt::QueuedConnection);
+    connect(&servers_, &RemoteServerList::changed, this, &ModelListModel::rebuildRemoteRows);
+    rebuildRemoteRows();
+}
+
+QString ModelListModel::remoteKey(const QString& serverUrl, const QString& modelId) {
+    return serverUrl + QLatin1Char('#') + modelId;
+}
+
+void ModelListModel::rebuildRemoteRows() {
+    std::vector<RemoteRow> rows;
+    for (const RemoteServerList::Server& server : servers_.servers()) {
+        RemoteRow base;
+        base.serverName = server.name;
+        base.serverUrl = server.baseUrl.toString();
+        base.checking = server.checking;
+        if (server.models.isEmpty()) {
+            base.problem =
+                server.checking ? tr("Asking %1 for its models\u2026").arg(server.name) : server.problem;
+            rows.push_back(base);
+            continue;
+        }
+        for (const auto& model : server.models) {
+            RemoteRow row = base;
+            row.modelId = model.id;
+            row.inputs << tr("text");
+            if (model.images.value_or(false)) row.inputs << tr("image");
+            if (model.audio.value_or(false)) row.inputs << tr("audio");
+            rows.push_back(row);
+        }
+    }
+    const int before = rowCount();
+    const int first = static_cast<int>(rows_.size());
+    if (!remoteRows_.empty()) {
+        beginRemoveRows({}, first, first + static_cast<int>(remoteRows_.size()) - 1);
+        remoteRows_.clear();
+        endRemoveRows();
+    }
+    if (!rows.empty()) {
+        beginInsertRows({}, first, first + static_cast<int>(rows.size()) - 1);
+        remoteRows_ = std::move(rows);
+        endInsertRows();
+    }
+    if (before != rowCount()) emit countChanged();
+}
+
+QVariant ModelListModel::remoteData(const RemoteRow& row, int role) const {
+    const bool usable = !row.modelId.isEmpty();
+    switch (role) {
+    case Qt::DisplayRole:
+    case FileNameRole:
+    case DisplayNameRole:
+        return usable ? row.modelId : row.serverName;
+    case PathRole:
+        return usable ? remoteKey(row.serverUrl, row.modelId) : QString();
+    case InputsRole:
+        return row.inputs;
+    case UsableRole:
+        return usable;
+    case ProblemRole:
+        return row.problem;
+    case MemoryBytesRole:
+    case FileSizeRole:
+        return qint64(-1);
+    case FitsRole:
+        return true;
+    case MemoryTextRole:
+        return tr("runs on %1 (%2)").arg(row.serverName, row.serverUrl);
+    case OpenedRole:
+        return false;
+    case CurrentRole:
+        return usable && currentPath_ == remoteKey(row.serverUrl, row.modelId);
+    case RemoteRole:
+        return true;
+    case ServerNameRole:
+        return row.serverName;
+    case ServerUrlRole:
+        return row.serverUrl;
+    case ModelIdRole:
+        return row.modelId;
+    case CheckingRole:
+        return row.checking;
+    default: // variant, quantization, sizes, projector: a server does not say
+        return QString();
+    }
 }
 
 ModelListModel::~ModelListModel() {
@@ -107,7 +191,7 @@ QString ModelListModel::defaultFolder() {
 }
 
 int ModelListModel::rowCount(const QModelIndex& parent) const {
-    return parent.isValid() ? 0 : static_cast<int>(rows_.size());
+    return parent.isValid() ? 0 : static_cast<int>(rows_.size() + remoteRows_.size());
 }
 
 QHash<int, QByteArray> ModelListModel::roleNames() const {
@@ -126,11 +210,18 @@ QHash<int, QByteArray> ModelListModel::roleNames() const {
             {FitsRole, "fits"},
             {MemoryTextRole, "memoryText"},
             {OpenedRole, "opened"},
-            {CurrentRole, "current"}};
+            {CurrentRole, "current"},
+            {RemoteRole, "remote"},
+            {ServerNameRole, "serverName"},
+            {ServerUrlRole, "serverUrl"},
+            {ModelIdRole, "modelId"},
+            {CheckingRole, "checking"}};
 }
 
 QVariant ModelListModel::data(const QModelIndex& index, int role) const {
     if (!checkIndex(index, CheckIndexOption::IndexIsValid | CheckIndexOption::ParentIsInvalid)) return {};
+    if (size_t(index.row()) >= rows_.size())
+        return remoteData(remoteRows_[size_t(index.row()) - rows_.size()], role);
     const ModelFileFacts& row = rows_[static_cast<size_t>(index.row())];
     const qint64 needed = ocelle::app::estimateMemoryBytes(row, contextLength_);
     switch (role) {
@@ -176,6 +267,13 @@ QVariant ModelListModel::data(const QModelIndex& index, int role) const {
         return isOpenedFile(row);
     case CurrentRole:
         return !currentPath_.isEmpty() && row.path == currentPath_;
+    case RemoteRole:
+    case CheckingRole:
+        return false;
+    case ServerNameRole:
+    case ServerUrlRole:
+    case ModelIdRole:
+        return QString();
     default:
         return {};
     }
@@ -234,7 +332,8 @@ void ModelListModel::setDeviceForTesting(const QString& name, qint64 memoryBytes
 }
 
 void ModelListModel::setCurrentPath(const QString& path) {
-    const QString absolute = path.isEmpty() ? QString() : QFileInfo(path).absoluteFilePath();
+    const bool remote = path.contains(QLatin1String("://"));
+    const QString absolute = path.isEmpty() || remote ? path : QFileInfo(path).absoluteFilePath();
     if (absolute == currentPath_) return;
     const int before = rowOf(currentPath_);
     currentPath_ = absolute;
@@ -260,6 +359,10 @@ void ModelListModel::rescan() {
 
 int ModelListModel::rowOf(const QString& path) const {
     if (path.isEmpty()) return -1;
+    for (size_t i = 0; i < remoteRows_.size(); ++i)
+        if (!remoteRows_[i].modelId.isEmpty() &&
+            remoteKey(remoteRows_[i].serverUrl, remoteRows_[i].modelId) == path)
+            return static_cast<int>(rows_.size() + i);
     const QString absolute = QFileInfo(path).absoluteFilePath();
     for (size_t i = 0; i < rows_.size(); ++i)
         if (rows_[i].path == absolute) return static_cast<int>(i);

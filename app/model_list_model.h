@@ -4,10 +4,13 @@
 // are paired with their model and not listed; files that are not usable Gemma 4 models are listed
 // with the reason. Each row carries an estimate of the memory the model needs at the chosen context
 // length, compared with the memory of the chosen device (RAM for the CPU, the Vulkan device's
-// heaps), so a model that will not fit says so before it is loaded.
+// heaps), so a model that will not fit says so before it is loaded. After the files come the models of
+// the OpenAI-compatible servers the user added (RemoteServerList), marked remote with their server's
+// name; a server that cannot be reached is one row with the reason.
 #pragma once
 
 #include "model_file.h"
+#include "remote_server_list.h"
 
 #include <QAbstractListModel>
 #include <QFileSystemWatcher>
@@ -53,6 +56,7 @@ class ModelListModel : public QAbstractListModel {
     Q_PROPERTY(QString currentPath READ currentPath WRITE setCurrentPath NOTIFY currentPathChanged)
     // The device setting's choices: maps of choice, name, memoryBytes, memoryText, usable, note.
     Q_PROPERTY(QVariantList devices READ devices NOTIFY devicesChanged)
+    Q_PROPERTY(RemoteServerList* servers READ servers CONSTANT)
 
 public:
     enum Role {
@@ -70,8 +74,13 @@ public:
         MemoryBytesRole,
         FitsRole,
         MemoryTextRole,
-        OpenedRole, // opened from outside the models folder
-        CurrentRole // the model loaded (or loading) now
+        OpenedRole,  // opened from outside the models folder
+        CurrentRole, // the model loaded (or loading) now
+        RemoteRole,  // a model on a server; path is remoteKey(serverUrl, modelId)
+        ServerNameRole,
+        ServerUrlRole, // the server's base URL; the list's sections (empty for files)
+        ModelIdRole,
+        CheckingRole // the server's model list is being fetched
     };
     Q_ENUM(Role)
 
@@ -100,6 +109,9 @@ public:
     // A file opened from elsewhere joins the list (and is remembered) when it is not in the folder.
     void addOpenedFile(const QString& path);
     Q_INVOKABLE void rescan();
+    RemoteServerList* servers() { return &servers_; }
+    // The path of a remote model's row (and ModelController's modelPath for it).
+    static QString remoteKey(const QString& serverUrl, const QString& modelId);
     // The row of a path, -1 when it is not listed.
     Q_INVOKABLE int rowOf(const QString& path) const;
 
@@ -127,7 +139,20 @@ private:
     void watch(const std::vector<ocelle::app::ModelFileFacts>& models);
     bool isOpenedFile(const ocelle::app::ModelFileFacts& facts) const;
 
+    struct RemoteRow {
+        QString serverName;
+        QString serverUrl;
+        QString modelId; // empty: the server's row when it lists no models (problem or checking)
+        QStringList inputs;
+        QString problem;
+        bool checking = false;
+    };
+    void rebuildRemoteRows();
+    QVariant remoteData(const RemoteRow& row, int role) const;
+
     std::vector<ocelle::app::ModelFileFacts> rows_;
+    std::vector<RemoteRow> remoteRows_; // listed after rows_
+    RemoteServerList servers_;
     QString folder_;
     QStringList openedFiles_;
     QString currentPath_;

@@ -1,5 +1,6 @@
 // The model list: the models folder's GGUF files and the files opened from elsewhere, each with
-// what it is, what it accepts and whether it fits the chosen device at the chosen context.
+// what it is, what it accepts and whether it fits the chosen device at the chosen context; then the
+// models of the OpenAI-compatible servers the user added, under a header per server.
 // Rows and estimates come from ModelController.library (C++); this view only shows and forwards.
 import QtQuick
 import QtQuick.Controls
@@ -49,6 +50,12 @@ Popup {
                     font.weight: Font.DemiBold
                     color: Theme.text
                     Accessible.role: Accessible.Heading
+                }
+                QuietButton {
+                    objectName: "libraryAddServerButton"
+                    text: qsTr("Add a server\u2026")
+                    onClicked: addServer.open()
+                    Accessible.name: qsTr("Add an OpenAI-compatible server and use its models")
                 }
                 QuietButton {
                     objectName: "libraryOpenFileButton"
@@ -104,6 +111,50 @@ Popup {
             Accessible.role: Accessible.List
             Accessible.name: qsTr("Models")
 
+            // A header for each server (files have none): its name, address, Refresh and Remove.
+            section.property: "serverUrl"
+            section.delegate: Item {
+                id: serverHeader
+                required property string section
+                width: ListView.view.width
+                implicitHeight: section === "" ? 0 : headerRow.implicitHeight + 16
+                visible: section !== ""
+                Rectangle { anchors.fill: parent; color: Theme.surface }
+                RowLayout {
+                    id: headerRow
+                    anchors.fill: parent
+                    anchors.leftMargin: 20
+                    anchors.rightMargin: 20
+                    spacing: 8
+                    Label {
+                        objectName: "serverHeaderName"
+                        text: library.models.servers.nameOf(serverHeader.section)
+                        font.weight: Font.DemiBold
+                        color: Theme.text
+                        Accessible.role: Accessible.Heading
+                    }
+                    Label {
+                        Layout.fillWidth: true
+                        elide: Text.ElideMiddle
+                        text: serverHeader.section
+                        font.pixelSize: 12
+                        color: Theme.mutedText
+                    }
+                    QuietButton {
+                        objectName: "serverRefreshButton"
+                        text: qsTr("Refresh")
+                        onClicked: library.models.servers.refresh()
+                        Accessible.name: qsTr("Ask the servers for their models again")
+                    }
+                    QuietButton {
+                        objectName: "serverRemoveButton"
+                        text: qsTr("Remove")
+                        onClicked: library.models.servers.remove(serverHeader.section)
+                        Accessible.name: qsTr("Remove the server %1").arg(serverHeader.section)
+                    }
+                }
+            }
+
             delegate: ItemDelegate {
                 id: row
                 required property int index
@@ -120,6 +171,18 @@ Popup {
                 required property string memoryText
                 required property bool opened
                 required property bool current
+                required property bool remote
+                required property string serverName
+                required property string serverUrl
+                required property string modelId
+                required property bool checking
+
+                function load() {
+                    if (remote)
+                        ModelController.openRemoteModel(serverUrl, modelId)
+                    else
+                        ModelController.openModelFile(path)
+                }
 
                 width: ListView.view.width
                 enabled: true
@@ -154,7 +217,7 @@ Popup {
                             }
                             Label {
                                 Layout.fillWidth: true
-                                visible: row.usable && !row.opened && row.displayName + ".gguf" !== row.fileName
+                                visible: row.usable && !row.remote && !row.opened && row.displayName + ".gguf" !== row.fileName
                                 elide: Text.ElideMiddle
                                 text: row.fileName
                                 font.pixelSize: 12
@@ -167,10 +230,10 @@ Popup {
                             spacing: 6
                             visible: row.usable
                             Repeater {
-                                model: row.usable
-                                       ? [row.variant === "other" ? qsTr("Gemma 4") : qsTr("Gemma 4 %1").arg(row.variant),
+                                model: !row.usable ? []
+                                       : row.remote ? [qsTr("Remote"), row.serverName].concat(row.inputs)
+                                       : [row.variant === "other" ? qsTr("Gemma 4") : qsTr("Gemma 4 %1").arg(row.variant),
                                           row.quantization, row.fileSizeText].concat(row.inputs)
-                                       : []
                                 delegate: Rectangle {
                                     required property string modelData
                                     radius: 4
@@ -205,7 +268,7 @@ Popup {
                             visible: !row.usable
                             wrapMode: Text.Wrap
                             text: row.problem
-                            color: Theme.error
+                            color: row.checking ? Theme.mutedText : Theme.error
                         }
 
                         Label {
@@ -221,7 +284,8 @@ Popup {
                     Label {
                         Layout.rightMargin: 20
                         visible: row.current
-                        text: ModelController.busy ? qsTr("Loading\u2026") : qsTr("Loaded")
+                        text: ModelController.busy ? (row.remote ? qsTr("Connecting\u2026") : qsTr("Loading\u2026"))
+                                                   : (row.remote ? qsTr("In use") : qsTr("Loaded"))
                         color: Theme.mutedText
                     }
 
@@ -229,12 +293,13 @@ Popup {
                         objectName: "modelRowLoadButton"
                         Layout.rightMargin: 20
                         visible: row.usable && !row.current
-                        text: qsTr("Load")
-                        onClicked: ModelController.openModelFile(row.path)
-                        Accessible.name: qsTr("Load %1").arg(row.displayName)
+                        text: row.remote ? qsTr("Use") : qsTr("Load")
+                        onClicked: row.load()
+                        Accessible.name: row.remote ? qsTr("Use %1 on %2").arg(row.displayName).arg(row.serverName)
+                                                    : qsTr("Load %1").arg(row.displayName)
                     }
                 }
-                onDoubleClicked: if (usable && !current) ModelController.openModelFile(path)
+                onDoubleClicked: if (usable && !current) load()
             }
 
             Label {
@@ -293,6 +358,131 @@ Popup {
                 text: ModelController.busy ? qsTr("Cancel") : qsTr("Unload")
                 onClicked: ModelController.busy ? ModelController.cancelLoad() : ModelController.unload()
                 Accessible.name: ModelController.busy ? qsTr("Cancel loading the model") : qsTr("Unload the model")
+            }
+        }
+    }
+
+    // "Add a server…": the address (and key) of any OpenAI-compatible server. The server is asked
+    // for its models before it is added, so a wrong address or key is said here, at once.
+    Popup {
+        id: addServer
+        objectName: "addServerPopup"
+        parent: Overlay.overlay
+        anchors.centerIn: parent
+        width: Math.min(library.width - 40, 520)
+        modal: true
+        focus: true
+        padding: 20
+        closePolicy: Popup.CloseOnEscape
+        readonly property var servers: library.models.servers
+        onOpened: {
+            serverUrlField.forceActiveFocus()
+            servers.cancelAdd()
+        }
+        onClosed: servers.cancelAdd()
+        background: Rectangle {
+            color: Theme.background
+            radius: 12
+            border.color: Theme.border
+        }
+        Connections {
+            target: addServer.servers
+            function onAdded() {
+                serverNameField.text = ""
+                serverUrlField.text = ""
+                serverKeyField.text = ""
+                addServer.close()
+            }
+        }
+
+        ColumnLayout {
+            anchors.fill: parent
+            spacing: 8
+            Label {
+                text: qsTr("Add a server")
+                font.pixelSize: 18
+                font.weight: Font.DemiBold
+                color: Theme.text
+                Accessible.role: Accessible.Heading
+            }
+            Label {
+                Layout.fillWidth: true
+                wrapMode: Text.Wrap
+                color: Theme.mutedText
+                text: qsTr("Any server that speaks OpenAI's chat completions: vLLM, llama.cpp's server, Ollama, "
+                           + "LM Studio, or ocelle-cli serve on another computer. Its models appear in this list.")
+            }
+            Label { text: qsTr("Address"); color: Theme.text }
+            TextField {
+                id: serverUrlField
+                objectName: "serverUrlField"
+                Layout.fillWidth: true
+                placeholderText: "http://192.168.1.20:8080/v1"
+                inputMethodHints: Qt.ImhUrlCharactersOnly
+                Accessible.name: qsTr("Server address")
+                onAccepted: addButton.clicked()
+            }
+            Label { text: qsTr("Name (optional)"); color: Theme.text }
+            TextField {
+                id: serverNameField
+                objectName: "serverNameField"
+                Layout.fillWidth: true
+                placeholderText: qsTr("e.g. Workstation")
+                Accessible.name: qsTr("Server name")
+            }
+            Label { text: qsTr("API key (optional)"); color: Theme.text }
+            TextField {
+                id: serverKeyField
+                objectName: "serverKeyField"
+                Layout.fillWidth: true
+                echoMode: TextInput.Password
+                Accessible.name: qsTr("API key")
+            }
+            Label {
+                objectName: "serverKeyNote"
+                Layout.fillWidth: true
+                wrapMode: Text.Wrap
+                font.pixelSize: 12
+                color: Theme.mutedText
+                text: qsTr("The key is stored in plain text in Ocelle's settings file.")
+            }
+            Label {
+                objectName: "addServerProblem"
+                Layout.fillWidth: true
+                wrapMode: Text.Wrap
+                visible: text !== ""
+                color: Theme.error
+                text: addServer.servers.adding ? "" : addServer.servers.addProblem
+            }
+            RowLayout {
+                Layout.fillWidth: true
+                Layout.topMargin: 8
+                spacing: 8
+                BusyIndicator {
+                    visible: addServer.servers.adding
+                    running: visible
+                    implicitWidth: 28
+                    implicitHeight: 28
+                }
+                Label {
+                    Layout.fillWidth: true
+                    visible: addServer.servers.adding
+                    color: Theme.mutedText
+                    text: qsTr("Asking the server for its models\u2026")
+                }
+                Item { Layout.fillWidth: true; visible: !addServer.servers.adding }
+                QuietButton {
+                    objectName: "addServerCancelButton"
+                    text: qsTr("Cancel")
+                    onClicked: addServer.close()
+                }
+                PrimaryButton {
+                    id: addButton
+                    objectName: "addServerButton"
+                    text: qsTr("Add")
+                    enabled: serverUrlField.text.trim() !== "" && !addServer.servers.adding
+                    onClicked: addServer.servers.add(serverNameField.text, serverUrlField.text, serverKeyField.text)
+                }
             }
         }
     }

@@ -242,7 +242,9 @@ Rectangle {
                 }
             }
             Hint {
-                text: ModelController.modelLoaded && ModelController.contextLength !== AppSettings.contextSize
+                text: ModelController.remote
+                      ? qsTr("Applies to models on this computer; a server uses the context it was started with.")
+                      : ModelController.modelLoaded && ModelController.contextLength !== AppSettings.contextSize
                       ? qsTr("The loaded model uses %1 tokens; the new size applies when a model is next loaded.")
                             .arg(ModelController.contextLength)
                       : qsTr("Applies when a model is loaded. Larger contexts take more memory.")
