@@ -144,11 +144,8 @@ void GemmaChatEngine::unload() {
     }
     format_.reset();
     model_.reset();
-    vision_.reset();
-    audio_.reset();
+    media_.reset();
     encodersLoaded_ = false;
-    visionProblem_.clear();
-    audioProblem_.clear();
     encoded_.clear();
 }
 
@@ -156,27 +153,13 @@ void GemmaChatEngine::loadEncoders() {
     if (encodersLoaded_) return;
     encodersLoaded_ = true;
     if (projectorPath_.empty()) {
-        visionProblem_ = audioProblem_ = "the model has no mmproj file next to it, so it takes text only";
+        media_ = std::make_unique<engine::MediaEncoders>();
+        media_->visionProblem = media_->audioProblem =
+            "the model has no mmproj file next to it, so it takes text only";
         return;
     }
-    const auto text = model::HyperParams::fromFile(*gguf::File::open(modelPath_));
-    // The encoders run on the text model's backend, as in ocelle-cli run.
-    try {
-        vision_ = engine::loadVisionEncoder(projectorPath_, *model_);
-        vision_->checkCompatible(text, modelPath_);
-        imagesBidirectional_ =
-            vision::imageTokensBidirectional(vision::ImageAttentionPolicy::HuggingFace, text);
-    } catch (const std::exception& e) {
-        vision_.reset();
-        visionProblem_ = e.what();
-    }
-    try {
-        audio_ = engine::loadAudioEncoder(projectorPath_, *model_);
-        audio_->checkCompatible(text, modelPath_);
-    } catch (const std::exception& e) {
-        audio_.reset();
-        audioProblem_ = e.what();
-    }
+    media_ = std::make_unique<engine::MediaEncoders>(
+        engine::loadMediaEncoders(projectorPath_, *model_, modelPath_));
 }
 
 const std::vector<chat::Part>& GemmaChatEngine::encode(const TurnMedia& item) {
@@ -188,22 +171,22 @@ const std::vector<chat::Part>& GemmaChatEngine::encode(const TurnMedia& item) {
     const std::string& name = item.path;
     std::vector<chat::Part> parts;
     if (item.kind == TurnMedia::Kind::Audio) {
-        if (!audio_) throw EngineError(name + " cannot be heard: " + audioProblem_);
-        parts.push_back(media::encodeAudioPart(*audio_, item.path));
-    } else if (!vision_) {
-        throw EngineError(name + " cannot be seen: " + visionProblem_);
+        if (!media_->audio) throw EngineError(name + " cannot be heard: " + media_->audioProblem);
+        parts.push_back(media::encodeAudioPart(*media_->audio, item.path));
+    } else if (!media_->vision) {
+        throw EngineError(name + " cannot be seen: " + media_->visionProblem);
     } else if (item.kind == TurnMedia::Kind::Image) {
-        parts.push_back(media::encodeImagePart(*vision_, item.path, item.imageBudget));
+        parts.push_back(media::encodeImagePart(*media_->vision, item.path, item.imageBudget));
     } else if (item.kind == TurnMedia::Kind::Video) {
         media::FrameSampling sampling;
         sampling.frames = item.videoFrames;
-        parts.push_back(media::encodeVideoPart(*vision_, item.path, sampling, {}, item.imageBudget));
+        parts.push_back(media::encodeVideoPart(*media_->vision, item.path, sampling, {}, item.imageBudget));
     } else {
         const media::PdfDocument document(item.path);
         media::PdfPageSelection page;
         page.pageCount = document.pageCount();
         page.pages = {item.pdfPage};
-        parts = media::encodePdfPages(*vision_, document, page, item.imageBudget);
+        parts = media::encodePdfPages(*media_->vision, document, page, item.imageBudget);
     }
     if (encoded_.size() >= 64) encoded_.clear(); // keep memory bounded in long conversations
     return encoded_.emplace(key, std::move(parts)).first->second;
@@ -256,7 +239,7 @@ GenerationOutcome GemmaChatEngine::generate(const GenerationRequest& request,
                 {turn.role == ChatTurn::Role::User ? "user" : "model", std::move(parts), {}, {}});
         }
         prompt = engine::promptFromConversation(*format_, conversation, model_->embeddingLength(),
-                                                imagesBidirectional_);
+                                                media_ && media_->imagesBidirectional);
     } catch (const EngineError&) {
         throw;
     } catch (const std::exception& e) {

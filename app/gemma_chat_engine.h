@@ -14,17 +14,12 @@
 namespace ocelle::engine {
 class Model;
 class Session;
+struct MediaEncoders;
 } // namespace ocelle::engine
 namespace ocelle::chat {
 class ChatFormat;
 struct Part;
 } // namespace ocelle::chat
-namespace ocelle::vision {
-class VisionEncoder;
-}
-namespace ocelle::audio {
-class AudioEncoder;
-}
 
 namespace ocelle::app {
 
@@ -52,11 +47,8 @@ private:
     std::string modelPath_;
     std::string projectorPath_;
     bool encodersLoaded_ = false;
-    std::unique_ptr<vision::VisionEncoder> vision_;
-    std::unique_ptr<audio::AudioEncoder> audio_;
-    std::string visionProblem_; // why images cannot be encoded (no mmproj, no tower, wrong width)
-    std::string audioProblem_;
-    bool imagesBidirectional_ = false;
+    std::unique_ptr<engine::MediaEncoders>
+        media_; // the mmproj's encoders, or why images/audio cannot be encoded
     // Earlier turns are encoded once: every request re-renders the whole conversation.
     std::map<std::string, std::vector<chat::Part>> encoded_;
 

@@ -110,8 +110,8 @@ ServedModel::ServedModel(std::shared_ptr<engine::Model> model, std::string model
 
 std::vector<std::string> ServedModel::capabilities() const {
     std::vector<std::string> out{"completion"};
-    if (vision_) out.push_back("vision");
-    if (audio_) out.push_back("audio");
+    if (media_.vision) out.push_back("vision");
+    if (media_.audio) out.push_back("audio");
     return out;
 }
 
@@ -125,44 +125,29 @@ void ServedModel::loadEncoders() {
     if (encodersLoaded_) return;
     encodersLoaded_ = true;
     if (mmprojPath_.empty()) {
-        visionProblem_ = audioProblem_ =
+        media_.visionProblem = media_.audioProblem =
             "the server was started without an mmproj file, so this model takes text only";
         return;
     }
-    const auto text = model::HyperParams::fromFile(*gguf::File::open(modelPath_));
-    try {
-        vision_ = engine::loadVisionEncoder(mmprojPath_, *model_);
-        vision_->checkCompatible(text, modelPath_);
-        imagesBidirectional_ =
-            vision::imageTokensBidirectional(vision::ImageAttentionPolicy::HuggingFace, text);
-    } catch (const std::exception& e) {
-        vision_.reset();
-        visionProblem_ = e.what();
-    }
-    try {
-        audio_ = engine::loadAudioEncoder(mmprojPath_, *model_);
-        audio_->checkCompatible(text, modelPath_);
-    } catch (const std::exception& e) {
-        audio_.reset();
-        audioProblem_ = e.what();
-    }
+    media_ = engine::loadMediaEncoders(mmprojPath_, *model_, modelPath_);
 }
 
 chat::Part ServedModel::encode(const MediaInput& input) {
     loadEncoders();
     try {
         if (input.kind == MediaInput::Kind::Image) {
-            if (!vision_)
-                throw RequestError(input.where + ": this model cannot see images: " + visionProblem_);
+            if (!media_.vision)
+                throw RequestError(input.where + ": this model cannot see images: " + media_.visionProblem);
             const media::RgbImage image = media::decodeImage(input.bytes, input.where);
-            return media::imagePart(media::encodeImage(*vision_, image, input.imageBudget));
+            return media::imagePart(media::encodeImage(*media_.vision, image, input.imageBudget));
         }
-        if (!audio_) throw RequestError(input.where + ": this model cannot hear audio: " + audioProblem_);
+        if (!media_.audio)
+            throw RequestError(input.where + ": this model cannot hear audio: " + media_.audioProblem);
         if (!safeExtension(input.format))
             throw RequestError(input.where + ".format must be a short name such as \"wav\" or \"mp3\"");
         const TemporaryFile file(input.bytes, input.format);
         try {
-            return media::encodeAudioPart(*audio_, file.path());
+            return media::encodeAudioPart(*media_.audio, file.path());
         } catch (const std::exception& e) {
             // The decoder names the temporary file; the client knows the part.
             throw RequestError(input.where + ": the " + input.format + " audio could not be used (" +
@@ -193,7 +178,7 @@ CompletionResult ServedModel::complete(const chat::Conversation& conversation,
     engine::Prompt prompt;
     try {
         prompt = engine::promptFromConversation(*format_, conversation, model_->embeddingLength(),
-                                                imagesBidirectional_);
+                                                media_.imagesBidirectional);
     } catch (const chat::Error& e) {
         throw RequestError(e.what());
     }

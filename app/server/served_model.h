@@ -8,6 +8,7 @@
 #include "chat/chat_format.h"
 #include "chat/output_parser.h"
 #include "engine/engine.h"
+#include "engine/media_prompt.h"
 
 #include <atomic>
 #include <cstdint>
@@ -99,8 +100,8 @@ public:
     // "audio" when the mmproj has the encoder (and it fits this model).
     std::vector<std::string> capabilities() const;
     // Why images / audio cannot be taken (empty when they can).
-    const std::string& visionProblem() const { return visionProblem_; }
-    const std::string& audioProblem() const { return audioProblem_; }
+    const std::string& visionProblem() const { return media_.visionProblem; }
+    const std::string& audioProblem() const { return media_.audioProblem; }
 
     // The worker thread's calls. encode() throws RequestError for media the model cannot take.
     chat::Part encode(const MediaInput& input);
@@ -123,10 +124,7 @@ private:
     std::unique_ptr<chat::ChatFormat> format_;
     std::unique_ptr<engine::Session> session_;
     bool encodersLoaded_ = false;
-    std::unique_ptr<vision::VisionEncoder> vision_;
-    std::unique_ptr<audio::AudioEncoder> audio_;
-    std::string visionProblem_, audioProblem_;
-    bool imagesBidirectional_ = false;
+    engine::MediaEncoders media_;
     std::mutex runningMutex_;
     const std::atomic<bool>* running_ = nullptr; // the flag of the request being answered
 };

@@ -1,5 +1,8 @@
 #include "engine/media_prompt.h"
 
+#include "gguf/gguf.h"
+#include "model/hparams.h"
+
 #include <string>
 
 namespace ocelle::engine {
@@ -45,6 +48,28 @@ Prompt promptFromConversation(const chat::ChatFormat& format, const chat::Conver
                                      span.kind != chat::MediaKind::Audio && imagesBidirectional});
     }
     return prompt;
+}
+
+MediaEncoders loadMediaEncoders(const std::string& mmproj, const Model& model, const std::string& modelPath) {
+    MediaEncoders encoders;
+    const auto text = model::HyperParams::fromFile(*gguf::File::open(modelPath));
+    try {
+        encoders.vision = loadVisionEncoder(mmproj, model);
+        encoders.vision->checkCompatible(text, modelPath);
+        encoders.imagesBidirectional =
+            vision::imageTokensBidirectional(vision::ImageAttentionPolicy::HuggingFace, text);
+    } catch (const std::exception& e) {
+        encoders.vision.reset();
+        encoders.visionProblem = e.what();
+    }
+    try {
+        encoders.audio = loadAudioEncoder(mmproj, model);
+        encoders.audio->checkCompatible(text, modelPath);
+    } catch (const std::exception& e) {
+        encoders.audio.reset();
+        encoders.audioProblem = e.what();
+    }
+    return encoders;
 }
 
 } // namespace ocelle::engine
