@@ -6,6 +6,7 @@
 #include <string>
 
 #ifdef OCELLE_CLI_HAVE_SERVER
+#include "cpu/matmul.h"
 #include "openai_server.h"
 #include "served_model.h"
 
@@ -80,6 +81,9 @@ int runServe(const std::vector<std::string>& argv) {
     engine::LoadOptions loadOptions = backendOptions(args);
     loadOptions.threads = int(threads);
     announceBackend(loadOptions);
+    // On the CPU, 8-bit activations as in the app (docs/benchmarks.md says why);
+    // OCELLE_CPU_ACTIVATIONS=exact keeps the exact products.
+    cpu::setDefaultActivationPrecision(cpu::ActivationPrecision::Q8);
     auto model = std::shared_ptr<server::ServedModel>(
         server::ServedModel::load(modelPath, mmproj, loadOptions, int(ctx)));
     server::OpenAiServer server(model, options);
