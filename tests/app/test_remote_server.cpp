@@ -59,7 +59,10 @@ public:
                  process_.readAllStandardError().constData());
         return {};
     }
-    void killHard() { ::kill(pid_t(process_.processId()), SIGKILL); }
+    // Never kill(0, ...): a finished process has no id, and 0 would be this whole process group.
+    void killHard() {
+        if (const qint64 pid = process_.processId(); pid > 0) ::kill(pid_t(pid), SIGKILL);
+    }
 
 private:
     QProcess process_;
