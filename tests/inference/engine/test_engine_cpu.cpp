@@ -164,13 +164,17 @@ private slots:
     void cancelMidPrefillReturnsPromptlyAndKeepsTheSessionUsable() {
         const QString ref = modelsDir() + "/tiny-gemma4-e.ref.json";
         auto loaded = Model::load((modelsDir() + "/tiny-gemma4-e.gguf").toStdString());
-        auto session = loaded->createSession({.contextLength = 4096});
         const Prompt big = longPrompt(4000);
+        // How long the whole prefill takes on this machine now (a throw-away session), so the
+        // cancel lands in the middle of it however fast or loaded the machine is.
+        const auto timedStart = Clock::now();
+        QVERIFY(!loaded->createSession({.contextLength = 4096})->feed(big).cancelled);
+        const auto wholePrefill = Clock::now() - timedStart;
+        auto session = loaded->createSession({.contextLength = 4096});
 
         Clock::time_point cancelledAt;
         std::thread canceller([&] {
-            // The whole prefill takes several seconds here: this lands in the middle of it.
-            std::this_thread::sleep_for(std::chrono::milliseconds(700));
+            std::this_thread::sleep_for(wholePrefill / 2);
             cancelledAt = Clock::now();
             session->cancel();
         });
