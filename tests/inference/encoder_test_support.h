@@ -2,13 +2,17 @@
 // references, comparing against them, and writing edited copies of an mmproj file.
 #pragma once
 
+#include "audio/audio_encoder.h"
 #include "gguf/gguf.h"
 #include "gguf/gguf_writer.h"
+#include "vision/vision_encoder.h"
 
 #include <QFile>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QString>
+#include <QTest>
 #include <QtGlobal>
 
 #include <algorithm>
@@ -63,6 +67,68 @@ inline Difference compare(const std::vector<float>& ours, const float* reference
 
 inline double relativeL2(const float* ours, const float* reference, size_t n) {
     return compare(ours, reference, n).relativeL2;
+}
+
+// One traced intermediate against the fixture's dump of llama.cpp's: `entry` is an element of the
+// reference's "intermediates.tensors" (name, ne, byte offset into `acts`). Failures are recorded in
+// the running test; callers check QTest::currentTestFailed().
+inline void checkIntermediate(const QJsonObject& entry, const std::vector<float>& acts,
+                              const std::vector<float>& ours, double tolerance) {
+    const QString name = entry["name"].toString();
+    size_t n = 1;
+    for (const auto& dim : entry["ne"].toArray()) n *= size_t(dim.toInt());
+    const size_t offset = size_t(entry["offset"].toInt()) / sizeof(float);
+    QVERIFY2(offset + n <= acts.size(), qPrintable(name));
+    QVERIFY2(ours.size() == n,
+             qPrintable(QString("%1: %2 values, expected %3").arg(name).arg(ours.size()).arg(n)));
+    const Difference d = compare(ours, acts.data() + offset, n);
+    qInfo("  %-40s relative L2 %.3g, max abs %.3g", qPrintable(name), d.relativeL2, d.maxAbs);
+    QVERIFY2(d.relativeL2 < tolerance, qPrintable(QString("%1: relative L2 %2").arg(name).arg(d.relativeL2)));
+}
+
+// Every intermediate the vision fixture lists, against the trace (`projected`: the encoder's output).
+inline void checkVisionIntermediates(const QJsonObject& image, const QString& visionDir,
+                                     const vision::VisionEncoderTrace& trace,
+                                     const std::vector<float>& projected) {
+    const auto acts = readFloats(visionDir + image["intermediates"].toObject()["file"].toString());
+    for (const auto& value : image["intermediates"].toObject()["tensors"].toArray()) {
+        const auto entry = value.toObject();
+        const QString name = entry["name"].toString();
+        const std::vector<float>* ours = nullptr;
+        if (name == "pos_embd")
+            ours = &trace.embeddings;
+        else if (name.startsWith("layer_out-"))
+            ours = &trace.layerOutputs.at(size_t(name.mid(10).toInt()));
+        else if (name == "pooled")
+            ours = &trace.pooled;
+        else if (name == "input_of:mm.input_projection.weight")
+            ours = &trace.projectorInput;
+        else if (name == "output_of:mm.input_projection.weight" || name == "projected")
+            ours = &projected;
+        QVERIFY2(ours, qPrintable("unknown intermediate " + name));
+        checkIntermediate(entry, acts, *ours, 2e-3);
+        if (QTest::currentTestFailed()) return;
+    }
+}
+
+// The audio tower's traced stages against the fixture (the reference lists more than we trace).
+inline void checkAudioIntermediates(const QJsonObject& reference, const std::vector<float>& acts,
+                                    const audio::AudioEncoderTrace& trace) {
+    const auto tensors = reference["audio"].toObject()["intermediates"].toObject()["tensors"].toArray();
+    const std::pair<const char*, const std::vector<float>*> traced[] = {
+        {"input_of:a.input_projection.weight", &trace.subsampled},
+        {"output_of:a.input_projection.weight", &trace.conformerInput},
+        {"input_of:a.pre_encode.out.weight", &trace.conformerOutput},
+        {"input_of:mm.a.input_projection.weight", &trace.projectorInput},
+    };
+    for (const auto& [name, ours] : traced) {
+        const auto entry = std::find_if(tensors.begin(), tensors.end(), [&](const QJsonValue& t) {
+            return t.toObject()["name"].toString() == QLatin1String(name);
+        });
+        QVERIFY2(entry != tensors.end(), name);
+        checkIntermediate(entry->toObject(), acts, *ours, 1.5e-3);
+        if (QTest::currentTestFailed()) return;
+    }
 }
 
 // A copy of an mmproj through these edits (drop or change keys and tensors, add 1-D F32 tensors).

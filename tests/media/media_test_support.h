@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "media/media_error.h"
+
 namespace ocelle::media::testing {
 
 // Runs a tool to completion; throws with its stderr when it fails, so a missing tool or a bad
@@ -49,6 +51,16 @@ inline std::vector<float> readFloats(const QString& path) {
     std::vector<float> values(static_cast<std::size_t>(bytes.size()) / sizeof(float));
     std::memcpy(values.data(), bytes.constData(), values.size() * sizeof(float));
     return values;
+}
+
+// The message of the MediaError that call() throws, or empty when it throws none.
+template <typename Call> QString errorOf(Call call) {
+    try {
+        call();
+    } catch (const MediaError& error) {
+        return QString::fromStdString(error.what());
+    }
+    return {};
 }
 
 // Keeps the first `fraction` of a file (a truncated download).

@@ -37,15 +37,6 @@ double rms(const std::vector<float>& samples) {
     return samples.empty() ? 0 : std::sqrt(sum / double(samples.size()));
 }
 
-template <typename Call> QString errorOf(Call call) {
-    try {
-        call();
-    } catch (const MediaError& error) {
-        return QString::fromStdString(error.what());
-    }
-    return {};
-}
-
 } // namespace
 
 class TestMediaAudio : public QObject {

@@ -86,15 +86,6 @@ void expectColor(const RgbImage& image, int x, int y, int r, int g, int b, int t
     }
 }
 
-template <typename Call> QString errorOf(Call call) {
-    try {
-        call();
-    } catch (const MediaError& error) {
-        return QString::fromStdString(error.what());
-    }
-    return {};
-}
-
 } // namespace
 
 class TestMediaImage : public QObject {

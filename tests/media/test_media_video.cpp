@@ -12,19 +12,6 @@
 using namespace ocelle::media;
 using namespace ocelle::media::testing;
 
-namespace {
-
-template <typename Call> QString errorOf(Call call) {
-    try {
-        call();
-    } catch (const MediaError& error) {
-        return QString::fromStdString(error.what());
-    }
-    return {};
-}
-
-} // namespace
-
 class TestMediaVideo : public QObject {
     Q_OBJECT
 

@@ -120,25 +120,8 @@ private slots:
         QVERIFY2(rel < 1.5e-3, qPrintable(QString("relative L2 %1").arg(rel)));
 
         const auto acts = readFloats(kAudioDir + "speech.acts.f32");
-        const auto tensors = ref_["audio"].toObject()["intermediates"].toObject()["tensors"].toArray();
-        const auto check = [&](const char* name, const std::vector<float>& ours) {
-            for (const auto& t : tensors) {
-                const auto o = t.toObject();
-                if (o["name"].toString() != QLatin1String(name)) continue;
-                const auto ne = o["ne"].toArray();
-                const size_t count = size_t(ne[0].toInt()) * size_t(ne[1].toInt());
-                QCOMPARE(ours.size(), count);
-                const double r = relativeL2(ours.data(), acts.data() + o["offset"].toInt() / 4, count);
-                qInfo("%s: relative L2 %.3g", name, r);
-                QVERIFY2(r < 1.5e-3, name);
-                return;
-            }
-            QFAIL(name);
-        };
-        check("input_of:a.input_projection.weight", trace.subsampled);
-        check("output_of:a.input_projection.weight", trace.conformerInput);
-        check("input_of:a.pre_encode.out.weight", trace.conformerOutput);
-        check("input_of:mm.a.input_projection.weight", trace.projectorInput);
+        test::checkAudioIntermediates(ref_, acts, trace);
+        if (QTest::currentTestFailed()) return;
     }
 
     // The combined mmproj (vision + audio) holds the same audio tower: identical soft tokens.

@@ -100,30 +100,8 @@ private slots:
         QVERIFY2(d.relativeL2 < 1e-3, qPrintable(QString::number(d.relativeL2)));
         QVERIFY2(d.maxAbs < 5e-3, qPrintable(QString::number(d.maxAbs)));
 
-        const auto acts = readFloats(kVisionDir + image["intermediates"].toObject()["file"].toString());
-        for (const auto& entry : image["intermediates"].toObject()["tensors"].toArray()) {
-            const auto t = entry.toObject();
-            const QString name = t["name"].toString();
-            const std::vector<float>* mine = nullptr;
-            if (name == "pos_embd")
-                mine = &trace.embeddings;
-            else if (name.startsWith("layer_out-"))
-                mine = &trace.layerOutputs.at(size_t(name.mid(10).toInt()));
-            else if (name == "pooled")
-                mine = &trace.pooled;
-            else if (name == "input_of:mm.input_projection.weight")
-                mine = &trace.projectorInput;
-            else if (name == "output_of:mm.input_projection.weight" || name == "projected")
-                mine = &ours;
-            QVERIFY2(mine, qPrintable("unknown intermediate " + name));
-            size_t n = 1;
-            for (const auto& dim : t["ne"].toArray()) n *= size_t(dim.toInt());
-            const size_t offset = size_t(t["offset"].toInt()) / sizeof(float);
-            QVERIFY(offset + n <= acts.size());
-            const Difference a = compare(*mine, acts.data() + offset, n);
-            qInfo("  %-40s relative L2 %.3g, max abs %.3g", qPrintable(name), a.relativeL2, a.maxAbs);
-            QVERIFY2(a.relativeL2 < 2e-3, qPrintable(name));
-        }
+        test::checkVisionIntermediates(image, kVisionDir, trace, ours);
+        if (QTest::currentTestFailed()) return;
 
         // The same computation as the CPU encoder, up to fp32 summation order.
         const auto cpu = encodeFixture(image, *cpu_);
