@@ -2,7 +2,7 @@
 // weights, and optionally a whole model's prefill and decode rate. Prints tables; not a test.
 //
 //   bench_cpu_matmul [--threads N] [--model PATH] [--prefill N] [--decode N] [--repeat N]
-//                    [--no-matmul] [--type T] [--tokens 1|64]
+//                    [--no-matmul] [--type T] [--tokens N]
 #include "cpu/cpu_model.h"
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
@@ -92,8 +92,10 @@ void benchMatmuls(cpu::ThreadPool& pool, int repeat, const std::string& onlyType
             w.rows = s.rows;
             w.cols = s.cols;
             w.rowBytes = static_cast<uint64_t>(s.cols / t.blockValues * t.blockBytes);
-            for (int64_t tokens : {int64_t(1), int64_t(64)}) {
-                if (onlyTokens > 0 && tokens != onlyTokens) continue;
+            // One token (decode) and 64 (prefill), or only the count --tokens names.
+            const std::vector<int64_t> tokenCounts =
+                onlyTokens > 0 ? std::vector<int64_t>{onlyTokens} : std::vector<int64_t>{1, 64};
+            for (int64_t tokens : tokenCounts) {
                 std::vector<float> x(static_cast<size_t>(tokens * s.cols)),
                     out(static_cast<size_t>(tokens * s.rows));
                 std::normal_distribution<float> normal;
@@ -185,7 +187,7 @@ int main(int argc, char** argv) {
         else {
             std::fprintf(
                 stderr, "usage: bench_cpu_matmul [--threads N] [--model PATH] [--prefill N] [--decode N] "
-                        "[--repeat N] [--no-matmul] [--type q4_0|q8_0|q4_k|q6_k|f16|bf16] [--tokens 1|64]\n");
+                        "[--repeat N] [--no-matmul] [--type q4_0|q8_0|q4_k|q6_k|f16|bf16] [--tokens N]\n");
             return 2;
         }
     }

@@ -185,6 +185,8 @@ const Kernels kPortable{Isa::Portable,
                         gemmQ8Portable<true>,
                         nullptr,
                         nullptr,
+                        nullptr,
+                        nullptr,
                         nullptr};
 
 bool cpuHasAvx2() {
@@ -234,6 +236,28 @@ const Kernels*& current() {
 
 void quantizeActivationsQ8(const float* x, int64_t n, uint8_t* q, float* d) {
     kernels().quantizeQ8(x, n, q, d);
+}
+
+void packActivationsQ8(const uint8_t* xq, const float* xd, int64_t tokens, int64_t n, uint8_t* packedQ,
+                       float* packedD) {
+    const int64_t blocks = n / 32;
+    for (int64_t group = 0; group < packedGroups(tokens); ++group) {
+        uint8_t* q = packedQ + group * kPackedTokens * n;
+        float* d = packedD + group * kPackedTokens * blocks;
+        for (int64_t b = 0; b < blocks; ++b)
+            for (int64_t t = 0; t < kPackedTokens; ++t) {
+                const int64_t token = group * kPackedTokens + t;
+                uint8_t* line = q + b * 32 * kPackedTokens + t * 4;
+                if (token >= tokens) {
+                    for (int g = 0; g < 8; ++g) std::memset(line + g * 4 * kPackedTokens, 128, 4);
+                    d[b * kPackedTokens + t] = 0;
+                    continue;
+                }
+                for (int g = 0; g < 8; ++g)
+                    std::memcpy(line + g * 4 * kPackedTokens, xq + token * n + b * 32 + g * 4, 4);
+                d[b * kPackedTokens + t] = xd[token * (n / 4) + b * kQ8ScalesPerBlock];
+            }
+    }
 }
 
 namespace detail {

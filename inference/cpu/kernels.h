@@ -18,6 +18,19 @@ enum class Isa { Portable, Avx2, Avx512 };
 // int32 lane of that block's products), n / 4 floats. n a multiple of 32.
 constexpr int64_t kQ8ScalesPerBlock = 8;
 void quantizeActivationsQ8(const float* x, int64_t n, uint8_t* q, float* d);
+
+// The activations of a batch (prefill) regrouped for the packed tiles: per group of kPackedTokens
+// tokens and per 32-value block, eight 64-byte lines, line g holding bytes 4g..4g+3 of every token's
+// q + 128 (token after token), so one register holds the same four values of 16 tokens; then per
+// group the blocks' scales, kPackedTokens floats per block. Tokens past the end are q = 0, d = 0.
+// packedQ holds packedGroups(tokens) * kPackedTokens * n bytes, packedD a 32nd as many floats.
+// Groups are contiguous: a range of whole groups can be packed by its own call.
+constexpr int64_t kPackedTokens = 16;
+inline int64_t packedGroups(int64_t tokens) {
+    return (tokens + kPackedTokens - 1) / kPackedTokens;
+}
+void packActivationsQ8(const uint8_t* xq, const float* xd, int64_t tokens, int64_t n, uint8_t* packedQ,
+                       float* packedD);
 const char* isaName(Isa isa);
 
 struct Kernels {
@@ -59,6 +72,13 @@ struct Kernels {
     float (*dotQ4_K)(const uint8_t* row, const float* x, int64_t n);
     float (*dotQ5_K)(const uint8_t* row, const float* x, int64_t n); // the same for Q5_K
     float (*dotQ6_K)(const uint8_t* row, const float* x, int64_t n); // and Q6_K
+    // gemmQ4_0Q8 / gemmQ8_0Q8 with the activations in packActivationsQ8's layout (xq, xd), for
+    // batches: each weight row's blocks are unpacked once per call into a small buffer (8 rows at a
+    // time: bytes, scale as float, the -128 * sum(w) start) and every 4-byte weight group is broadcast
+    // against 16 tokens, so each int32 lane sums a whole block of one row and token and the float
+    // work (convert, scale, add) is done once per block, row and 16 tokens. nullptr: not on this level.
+    GemmQ8 gemmQ4_0Q8Packed;
+    GemmQ8 gemmQ8_0Q8Packed;
 };
 
 // The best table this CPU supports, unless forced (tests run every level).

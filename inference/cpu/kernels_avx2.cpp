@@ -458,7 +458,9 @@ const Kernels kAvx2{Isa::Avx2,
                     gemmQ8<true>,
                     detail::dotQ4_KAvx2,
                     detail::dotQ5_KAvx2,
-                    detail::dotQ6_KAvx2};
+                    detail::dotQ6_KAvx2,
+                    nullptr,
+                    nullptr};
 
 } // namespace
 

@@ -10,6 +10,7 @@
 
 #include "cpu/kernels.h"
 
+#include <algorithm>
 #include <cstring>
 #include <immintrin.h>
 #include <vector>
@@ -399,6 +400,115 @@ void gemmQ8(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
     }
 }
 
+// ---- batches in the packed layouts (prefill) ----
+
+// Rows unpacked per call for the packed tile. Per block: kPackedRows rows of 32 signed bytes, then
+// their scales as floats, then their sums' starts -128 * sum(w) as int32 (the activations are
+// q + 128): 40 bytes per row and block, 8 rows of a 6144-value row in 60 KB.
+constexpr int kPackedRows = 8;
+constexpr int64_t kPackedBlockBytes = kPackedRows * 40;
+
+// Rows [0, rows) of the weights (rows <= kPackedRows) unpacked into `packed`; missing rows are zero.
+template <bool Q4>
+void unpackRows(const uint8_t* w, int64_t rowBytes, int64_t rows, int64_t blocks, uint8_t* packed) {
+    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
+    const __m256i lowNibbles = _mm256_set1_epi8(0xF);
+    for (int64_t b = 0; b < blocks; ++b) {
+        uint8_t* out = packed + b * kPackedBlockBytes;
+        float* scales = reinterpret_cast<float*>(out + kPackedRows * 32);
+        int32_t* starts = reinterpret_cast<int32_t*>(out + kPackedRows * 36);
+        for (int r = 0; r < kPackedRows; ++r) {
+            if (r >= rows) {
+                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * 32), _mm256_setzero_si256());
+                scales[r] = 0;
+                starts[r] = 0;
+                continue;
+            }
+            const uint8_t* block = w + r * rowBytes + b * kBlockBytes;
+            __m256i values;
+            int32_t sum;
+            if constexpr (Q4) {
+                const __m128i packedNibbles = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
+                const __m256i nibbles =
+                    _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(packedNibbles),
+                                                             _mm_srli_epi16(packedNibbles, 4), 1),
+                                     lowNibbles);
+                const __m256i sad = _mm256_sad_epu8(nibbles, _mm256_setzero_si256());
+                const __m128i halves =
+                    _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+                sum = _mm_cvtsi128_si32(_mm_add_epi64(halves, _mm_unpackhi_epi64(halves, halves))) - 8 * 32;
+                values = _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+            } else {
+                values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
+                // Signed bytes summed as unsigned after adding 128 to each.
+                const __m256i sad =
+                    _mm256_sad_epu8(_mm256_xor_si256(values, _mm256_set1_epi8(static_cast<char>(0x80))),
+                                    _mm256_setzero_si256());
+                const __m128i halves =
+                    _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
+                sum = _mm_cvtsi128_si32(_mm_add_epi64(halves, _mm_unpackhi_epi64(halves, halves))) - 128 * 32;
+            }
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * 32), values);
+            scales[r] = _cvtsh_ss(loadU16(block));
+            starts[r] = -128 * sum;
+        }
+    }
+}
+
+inline int32_t loadI32(const uint8_t* p) {
+    int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+// kPackedRows unpacked rows times one group of 16 packed tokens: acc[r] lane t = row r . token t.
+// Per block the 8 activation lines are loaded once and serve all rows; each row's 4-byte weight
+// groups are broadcast from the buffer into the multiply-adds, whose int32 lanes then hold the
+// block's whole sum for one token: one convert and one multiply-add per row, block and 16 tokens.
+void tilePacked(const uint8_t* packed, const uint8_t* xq, const float* xd, int64_t blocks,
+                __m512 (&acc)[kPackedRows]) {
+    for (auto& a : acc) a = _mm512_setzero_ps();
+    for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t* weights = packed + b * kPackedBlockBytes;
+        const float* scales = reinterpret_cast<const float*>(weights + kPackedRows * 32);
+        const uint8_t* starts = weights + kPackedRows * 36;
+        const uint8_t* lines = xq + b * 32 * kPackedTokens;
+        __m512i x[8];
+        for (int g = 0; g < 8; ++g) x[g] = _mm512_loadu_si512(lines + g * 64);
+        const __m512 xScales = _mm512_loadu_ps(xd + b * kPackedTokens);
+        for (int r = 0; r < kPackedRows; ++r) {
+            __m512i sums = _mm512_set1_epi32(loadI32(starts + r * 4));
+            for (int g = 0; g < 8; ++g)
+                sums = _mm512_dpbusd_epi32(sums, x[g], _mm512_set1_epi32(loadI32(weights + r * 32 + g * 4)));
+            acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums),
+                                     _mm512_mul_ps(xScales, _mm512_set1_ps(scales[r])), acc[r]);
+        }
+    }
+}
+
+template <bool Q4>
+void gemmQ8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const float* xd,
+                  int64_t tokens, int64_t n, float* out, int64_t outStride) {
+    const int64_t blocks = n / 32;
+    thread_local std::vector<uint8_t> buffer;
+    buffer.resize(static_cast<size_t>(blocks * kPackedBlockBytes));
+    for (int64_t first = 0; first < rows; first += kPackedRows) {
+        const int64_t count = std::min<int64_t>(kPackedRows, rows - first);
+        unpackRows<Q4>(w + first * rowBytes, rowBytes, count, blocks, buffer.data());
+        for (int64_t group = 0; group < packedGroups(tokens); ++group) {
+            __m512 acc[kPackedRows];
+            tilePacked(buffer.data(), xq + group * kPackedTokens * n, xd + group * kPackedTokens * blocks,
+                       blocks, acc);
+            alignas(64) float result[kPackedRows][kPackedTokens];
+            for (int r = 0; r < kPackedRows; ++r) _mm512_store_ps(result[r], acc[r]);
+            const int64_t groupTokens = std::min(kPackedTokens, tokens - group * kPackedTokens);
+            for (int64_t t = 0; t < groupTokens; ++t)
+                for (int64_t r = 0; r < count; ++r)
+                    out[(group * kPackedTokens + t) * outStride + first + r] = result[r][t];
+        }
+    }
+}
+
 const Kernels kAvx512{Isa::Avx512,
                       dotF32,
                       axpyF32,
@@ -417,7 +527,9 @@ const Kernels kAvx512{Isa::Avx512,
                       gemmQ8<true>,
                       detail::dotQ4_KAvx2,
                       detail::dotQ5_KAvx2,
-                      detail::dotQ6_KAvx2};
+                      detail::dotQ6_KAvx2,
+                      gemmQ8Packed<true>,
+                      gemmQ8Packed<false>};
 
 } // namespace
 

@@ -43,6 +43,64 @@ RandomMatrix randomMatrix(gguf::TensorType type, int64_t rows, int64_t cols, std
     return m;
 }
 
+struct ProductInputs {
+    std::vector<float> x;
+    std::vector<uint8_t> xq;
+    std::vector<float> xd;
+};
+
+// Runs `run` on `tokens` random activations quantized to 8 bits and checks every output against a
+// float64 evaluation of the same 8-bit products (float rounding) and against the exact product
+// (within the rounding bound), and that entries outside the matrix's rows are left alone.
+template <typename Run>
+void checkProducts(const RandomMatrix& matrix, int64_t tokens, std::mt19937& rng, Run run) {
+    const int64_t cols = matrix.cols;
+    std::vector<float> weights(size_t(matrix.rows * cols));
+    for (int64_t r = 0; r < matrix.rows; ++r)
+        gguf::dequantizeRow(uint32_t(matrix.type), matrix.data.data() + r * matrix.rowBytes,
+                            weights.data() + r * cols, cols);
+    std::normal_distribution<float> normal(0.0f, 2.0f);
+    ProductInputs in;
+    in.x.resize(size_t(tokens * cols));
+    for (auto& v : in.x) v = normal(rng);
+    in.xq.resize(size_t(tokens * cols));
+    in.xd.resize(size_t(tokens * cols / 4));
+    for (int64_t t = 0; t < tokens; ++t)
+        cpu::quantizeActivationsQ8(in.x.data() + t * cols, cols, in.xq.data() + t * cols,
+                                   in.xd.data() + t * (cols / 4));
+    // Output rows wider than the matrix: gemm must leave the other entries alone.
+    const int64_t outStride = matrix.rows + 2;
+    std::vector<float> out(size_t(tokens * outStride), -12345.0f);
+    run(in, out.data(), outStride);
+    for (int64_t t = 0; t < tokens; ++t)
+        for (int64_t r = 0; r < outStride; ++r) {
+            const float got = out[size_t(t * outStride + r)];
+            if (r >= matrix.rows) {
+                QCOMPARE(got, -12345.0f);
+                continue;
+            }
+            // float64 of the same 8-bit products, the exact product, and the rounding bound:
+            // each activation moved by at most half its block's step d.
+            double sameProducts = 0, exact = 0, bound = 0, magnitude = 0;
+            for (int64_t i = 0; i < cols; ++i) {
+                const double wi = weights[size_t(r * cols + i)];
+                const double d = in.xd[size_t(t * (cols / 4) + i / 32 * cpu::kQ8ScalesPerBlock)];
+                const double q = double(int(in.xq[size_t(t * cols + i)]) - 128);
+                sameProducts += wi * d * q;
+                exact += wi * double(in.x[size_t(t * cols + i)]);
+                bound += std::abs(wi) * d / 2;
+                magnitude += std::abs(wi * d * q);
+            }
+            const QString where =
+                QString("%1 rows, %2 tokens: token %3 row %4").arg(matrix.rows).arg(tokens).arg(t).arg(r);
+            QVERIFY2(std::abs(got - sameProducts) <= 1e-5 * magnitude + 1e-6,
+                     qPrintable(where + QString(": %1 vs %2").arg(got).arg(sameProducts)));
+            QVERIFY2(
+                std::abs(got - exact) <= bound * 1.001 + 1e-5 * magnitude,
+                qPrintable(where + QString(": %1 vs exact %2 (bound %3)").arg(got).arg(exact).arg(bound)));
+        }
+}
+
 } // namespace
 
 class TestCpuKernels : public QObject {
@@ -73,52 +131,44 @@ private slots:
         std::mt19937 rng(uint32_t(isa * 131 + type * 17 + cols));
         const auto matrix = randomMatrix(static_cast<gguf::TensorType>(type), 11, cols, rng);
         const auto gemm = matrix.type == gguf::TensorType::Q4_0 ? k.gemmQ4_0Q8 : k.gemmQ8_0Q8;
-        std::vector<float> weights(size_t(matrix.rows * cols));
-        for (int64_t r = 0; r < matrix.rows; ++r)
-            gguf::dequantizeRow(uint32_t(type), matrix.data.data() + r * matrix.rowBytes,
-                                weights.data() + r * cols, cols);
-        std::normal_distribution<float> normal(0.0f, 2.0f);
         for (int64_t tokens : {1, 3, 4, 8, 13, 19}) {
-            std::vector<float> x(size_t(tokens * cols));
-            for (auto& v : x) v = normal(rng);
-            std::vector<uint8_t> xq(size_t(tokens * cols));
-            std::vector<float> xd(size_t(tokens * cols / 4));
-            for (int64_t t = 0; t < tokens; ++t)
-                cpu::quantizeActivationsQ8(x.data() + t * cols, cols, xq.data() + t * cols,
-                                           xd.data() + t * (cols / 4));
-            // Output rows wider than the matrix: gemm must leave the other entries alone.
-            const int64_t outStride = matrix.rows + 2;
-            std::vector<float> out(size_t(tokens * outStride), -12345.0f);
-            gemm(matrix.data.data(), matrix.rowBytes, matrix.rows, xq.data(), xd.data(), tokens, cols,
-                 out.data(), outStride);
-            for (int64_t t = 0; t < tokens; ++t)
-                for (int64_t r = 0; r < outStride; ++r) {
-                    const float got = out[size_t(t * outStride + r)];
-                    if (r >= matrix.rows) {
-                        QCOMPARE(got, -12345.0f);
-                        continue;
-                    }
-                    // float64 of the same 8-bit products, the exact product, and the rounding bound:
-                    // each activation moved by at most half its block's step d.
-                    double sameProducts = 0, exact = 0, bound = 0, magnitude = 0;
-                    for (int64_t i = 0; i < cols; ++i) {
-                        const double wi = weights[size_t(r * cols + i)];
-                        const double d = xd[size_t(t * (cols / 4) + i / 32 * cpu::kQ8ScalesPerBlock)];
-                        const double q = double(int(xq[size_t(t * cols + i)]) - 128);
-                        sameProducts += wi * d * q;
-                        exact += wi * double(x[size_t(t * cols + i)]);
-                        bound += std::abs(wi) * d / 2;
-                        magnitude += std::abs(wi * d * q);
-                    }
-                    const QString where = QString("token %1 row %2").arg(t).arg(r);
-                    QVERIFY2(std::abs(got - sameProducts) <= 1e-5 * magnitude + 1e-6,
-                             qPrintable(where + QString(": %1 vs %2").arg(got).arg(sameProducts)));
-                    QVERIFY2(
-                        std::abs(got - exact) <= bound * 1.001 + 1e-5 * magnitude,
-                        qPrintable(where +
-                                   QString(": %1 vs exact %2 (bound %3)").arg(got).arg(exact).arg(bound)));
-                }
+            checkProducts(matrix, tokens, rng, [&](const ProductInputs& in, float* out, int64_t outStride) {
+                gemm(matrix.data.data(), matrix.rowBytes, matrix.rows, in.xq.data(), in.xd.data(), tokens,
+                     cols, out, outStride);
+            });
+            if (QTest::currentTestFailed()) return;
         }
+    }
+
+    void gemmQ8Packed_data() { gemmQ8_data(); }
+
+    // The batch tiles on the packed activations: row counts below, at and past the 8 unpacked rows
+    // (a ragged last row block), token counts below, at and past a 16-token group.
+    void gemmQ8Packed() {
+        QFETCH(int, isa);
+        QFETCH(int, type);
+        QFETCH(int, cols);
+        IsaGuard guard(static_cast<cpu::Isa>(isa));
+        if (!guard.ok) QSKIP("this CPU lacks the instruction set");
+        const cpu::Kernels& k = cpu::kernels();
+        const auto gemm = type == int(gguf::TensorType::Q4_0) ? k.gemmQ4_0Q8Packed : k.gemmQ8_0Q8Packed;
+        if (!gemm) QSKIP("no packed tile on this level");
+        std::mt19937 rng(uint32_t(isa * 71 + type * 13 + cols));
+        for (int64_t rows : {1, 8, 21})
+            for (int64_t tokens : {1, 7, 16, 17, 40}) {
+                const auto matrix = randomMatrix(static_cast<gguf::TensorType>(type), rows, cols, rng);
+                checkProducts(matrix, tokens, rng,
+                              [&](const ProductInputs& in, float* out, int64_t outStride) {
+                                  const int64_t groups = cpu::packedGroups(tokens);
+                                  std::vector<uint8_t> pq(size_t(groups * cpu::kPackedTokens * cols));
+                                  std::vector<float> pd(size_t(groups * cpu::kPackedTokens * cols / 32));
+                                  cpu::packActivationsQ8(in.xq.data(), in.xd.data(), tokens, cols, pq.data(),
+                                                         pd.data());
+                                  gemm(matrix.data.data(), matrix.rowBytes, matrix.rows, pq.data(), pd.data(),
+                                       tokens, cols, out, outStride);
+                              });
+                if (QTest::currentTestFailed()) return;
+            }
     }
 
     void geluMul_data() { quantizeActivations_data(); }
