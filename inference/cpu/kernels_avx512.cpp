@@ -465,10 +465,20 @@ inline int32_t loadI32(const uint8_t* p) {
 // Per block the 8 activation lines are loaded once and serve all rows; each row's 4-byte weight
 // groups are broadcast from the buffer into the multiply-adds, whose int32 lanes then hold the
 // block's whole sum for one token: one convert and one multiply-add per row, block and 16 tokens.
+// nextRows, if set: the next rows' weights in the file (rowBytes apart, blockBytes per block), fetched
+// into the cache block by block alongside, so that unpacking them does not wait for memory.
 void tilePacked(const uint8_t* packed, const uint8_t* xq, const float* xd, int64_t blocks,
-                __m512 (&acc)[kPackedRows]) {
+                float (&result)[kPackedRows][kPackedTokens], const uint8_t* nextRows, int64_t rowBytes,
+                int64_t blockBytes) {
+    // Local accumulators: through a reference they were stored every block (the byte pointers may
+    // alias them).
+    __m512 acc[kPackedRows];
     for (auto& a : acc) a = _mm512_setzero_ps();
     for (int64_t b = 0; b < blocks; ++b) {
+        if (nextRows)
+            for (int r = 0; r < kPackedRows; ++r)
+                _mm_prefetch(reinterpret_cast<const char*>(nextRows + r * rowBytes + b * blockBytes),
+                             _MM_HINT_T0);
         const uint8_t* weights = packed + b * kPackedBlockBytes;
         const float* scales = reinterpret_cast<const float*>(weights + kPackedRows * 32);
         const uint8_t* starts = weights + kPackedRows * 36;
@@ -484,23 +494,27 @@ void tilePacked(const uint8_t* packed, const uint8_t* xq, const float* xd, int64
                                      _mm512_mul_ps(xScales, _mm512_set1_ps(scales[r])), acc[r]);
         }
     }
+    for (int r = 0; r < kPackedRows; ++r) _mm512_store_ps(result[r], acc[r]);
 }
 
 template <bool Q4>
 void gemmQ8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const float* xd,
                   int64_t tokens, int64_t n, float* out, int64_t outStride) {
+    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
     const int64_t blocks = n / 32;
     thread_local std::vector<uint8_t> buffer;
     buffer.resize(static_cast<size_t>(blocks * kPackedBlockBytes));
     for (int64_t first = 0; first < rows; first += kPackedRows) {
         const int64_t count = std::min<int64_t>(kPackedRows, rows - first);
         unpackRows<Q4>(w + first * rowBytes, rowBytes, count, blocks, buffer.data());
-        for (int64_t group = 0; group < packedGroups(tokens); ++group) {
-            __m512 acc[kPackedRows];
-            tilePacked(buffer.data(), xq + group * kPackedTokens * n, xd + group * kPackedTokens * blocks,
-                       blocks, acc);
+        // The next rows are fetched during the last token group (a full row of blocks ahead).
+        const int64_t groups = packedGroups(tokens);
+        const uint8_t* nextRows =
+            first + 2 * kPackedRows <= rows ? w + (first + kPackedRows) * rowBytes : nullptr;
+        for (int64_t group = 0; group < groups; ++group) {
             alignas(64) float result[kPackedRows][kPackedTokens];
-            for (int r = 0; r < kPackedRows; ++r) _mm512_store_ps(result[r], acc[r]);
+            tilePacked(buffer.data(), xq + group * kPackedTokens * n, xd + group * kPackedTokens * blocks,
+                       blocks, result, group == groups - 1 ? nextRows : nullptr, rowBytes, kBlockBytes);
             const int64_t groupTokens = std::min(kPackedTokens, tokens - group * kPackedTokens);
             for (int64_t t = 0; t < groupTokens; ++t)
                 for (int64_t r = 0; r < count; ++r)
