@@ -58,21 +58,58 @@ void readIntoMemory(const gguf::File& file, const LoadProgress& progress) {
     if (!progress(total, total)) throw LoadStopped{};
 }
 
-class CpuBackendSession : public BackendSession {
+// What the CPU and Vulkan adapters share: their sessions have the same position and truncation API,
+// their models the same hyperparameters. Each backend adds how it evaluates a pass.
+template <typename Session> class SessionAdapter : public BackendSession {
 public:
-    CpuBackendSession(std::unique_ptr<cpu::CpuSession> session, std::mutex& passLock)
+    SessionAdapter(std::unique_ptr<Session> session, std::mutex& passLock)
         : session_(std::move(session)), passLock_(passLock) {}
 
     int contextLength() const override { return int(session_->contextLength()); }
     int position() const override { return int(session_->position()); }
+
+    bool truncate(int newPosition) override {
+        if (newPosition == 0) {
+            session_->reset();
+            return true;
+        }
+        if (!session_->canTruncateTo(newPosition)) return false;
+        session_->truncate(newPosition);
+        return true;
+    }
+
+    size_t memoryBytes() const override { return session_->memoryBytes(); }
+
+protected:
+    std::unique_ptr<Session> session_;
+    std::mutex& passLock_; // the model's pipelines (CPU: its thread pool) run one pass at a time
+};
+
+template <typename Model> class ModelAdapter : public Backend {
+public:
+    explicit ModelAdapter(std::unique_ptr<Model> model) : model_(std::move(model)) {}
+
+    int vocabSize() const override { return model_->hparams().nVocab; }
+    int embeddingLength() const override { return model_->hparams().nEmbd; }
+    int trainedContextLength() const override {
+        return int(std::min<int64_t>(model_->hparams().contextLength, 1 << 30));
+    }
+
+protected:
+    std::unique_ptr<Model> model_;
+    std::mutex passLock_;
+};
+
+class CpuBackendSession : public SessionAdapter<cpu::CpuSession> {
+public:
+    using SessionAdapter::SessionAdapter;
 
     bool evaluate(std::span<const int32_t> ids, std::span<const SoftTokenView> softTokens,
                   const std::atomic<bool>& cancel, std::vector<float>& lastLogits) override {
         std::vector<cpu::SoftTokens> soft;
         for (const SoftTokenView& s : softTokens)
             soft.push_back({s.first, s.count, s.embeddings, s.bidirectional});
-        // The model's thread pool runs one pass at a time: sessions on other threads wait here.
-        std::lock_guard lock(passLock_);
+        std::lock_guard lock(passLock_); // sessions on other threads wait here
         session_->setCancelFlag(&cancel);
         try {
             if (ids.size() == 1 && soft.empty())
@@ -89,34 +126,13 @@ public:
         session_->setCancelFlag(nullptr);
         return true;
     }
-
-    bool truncate(int newPosition) override {
-        if (newPosition == 0) {
-            session_->reset();
-            return true;
-        }
-        if (!session_->canTruncateTo(newPosition)) return false;
-        session_->truncate(newPosition);
-        return true;
-    }
-
-    size_t memoryBytes() const override { return session_->memoryBytes(); }
-
-private:
-    std::unique_ptr<cpu::CpuSession> session_;
-    std::mutex& passLock_;
 };
 
-class CpuBackend : public Backend {
+class CpuBackend : public ModelAdapter<cpu::CpuModel> {
 public:
-    explicit CpuBackend(std::unique_ptr<cpu::CpuModel> model) : model_(std::move(model)) {}
+    using ModelAdapter::ModelAdapter;
 
     std::string name() const override { return "cpu"; }
-    int vocabSize() const override { return model_->hparams().nVocab; }
-    int embeddingLength() const override { return model_->hparams().nEmbd; }
-    int trainedContextLength() const override {
-        return int(std::min<int64_t>(model_->hparams().contextLength, 1 << 30));
-    }
     size_t memoryBytes() const override { return size_t(model_->model().plan().weightBytes); }
 
     std::unique_ptr<BackendSession> createSession(const SessionOptions& options) override {
@@ -127,26 +143,18 @@ public:
         cpuOptions.maxBatch = kPrefillBatch;
         return std::make_unique<CpuBackendSession>(model_->createSession(cpuOptions), passLock_);
     }
-
-private:
-    std::unique_ptr<cpu::CpuModel> model_;
-    std::mutex passLock_;
 };
 
-class VulkanBackendSession : public BackendSession {
+class VulkanBackendSession : public SessionAdapter<vulkan::VulkanSession> {
 public:
-    VulkanBackendSession(std::unique_ptr<vulkan::VulkanSession> session, std::mutex& passLock)
-        : session_(std::move(session)), passLock_(passLock) {}
-
-    int contextLength() const override { return int(session_->contextLength()); }
-    int position() const override { return int(session_->position()); }
+    using SessionAdapter::SessionAdapter;
 
     bool evaluate(std::span<const int32_t> ids, std::span<const SoftTokenView> softTokens,
                   const std::atomic<bool>& cancel, std::vector<float>& lastLogits) override {
         std::vector<vulkan::VulkanSoftTokens> soft;
         for (const SoftTokenView& s : softTokens)
             soft.push_back({s.first, s.count, s.embeddings, s.bidirectional});
-        std::lock_guard lock(passLock_); // one pass at a time on the model's pipelines
+        std::lock_guard lock(passLock_);
         session_->setCancelFlag(&cancel);
         try {
             lastLogits = session_->prefill(ids, vulkan::VulkanLogits::Last, soft);
@@ -163,34 +171,13 @@ public:
         session_->setCancelFlag(nullptr);
         return true;
     }
-
-    bool truncate(int newPosition) override {
-        if (newPosition == 0) {
-            session_->reset();
-            return true;
-        }
-        if (!session_->canTruncateTo(newPosition)) return false;
-        session_->truncate(newPosition);
-        return true;
-    }
-
-    size_t memoryBytes() const override { return session_->memoryBytes(); }
-
-private:
-    std::unique_ptr<vulkan::VulkanSession> session_;
-    std::mutex& passLock_;
 };
 
-class VulkanBackend : public Backend {
+class VulkanBackend : public ModelAdapter<vulkan::VulkanModel> {
 public:
-    explicit VulkanBackend(std::unique_ptr<vulkan::VulkanModel> model) : model_(std::move(model)) {}
+    using ModelAdapter::ModelAdapter;
 
     std::string name() const override { return "vulkan"; }
-    int vocabSize() const override { return model_->hparams().nVocab; }
-    int embeddingLength() const override { return model_->hparams().nEmbd; }
-    int trainedContextLength() const override {
-        return int(std::min<int64_t>(model_->hparams().contextLength, 1 << 30));
-    }
     size_t memoryBytes() const override { return size_t(model_->deviceWeightBytes()); }
 
     std::unique_ptr<BackendSession> createSession(const SessionOptions& options) override {
@@ -201,10 +188,6 @@ public:
         vkOptions.maxBatch = kPrefillBatch;
         return std::make_unique<VulkanBackendSession>(model_->createSession(vkOptions), passLock_);
     }
-
-private:
-    std::unique_ptr<vulkan::VulkanModel> model_;
-    std::mutex passLock_;
 };
 
 } // namespace
