@@ -10,6 +10,7 @@
 #include "scripted_chat_engine.h"
 #include "settings_controller.h"
 #include "theme.h"
+#include "ui_test_support.h"
 #include "message_list_model.h"
 
 #include "desktop.h"
@@ -77,26 +78,12 @@ class TestChatView : public QObject {
     QQuickWindow* window_ = nullptr;
     ChatController* chat_ = nullptr;
 
-    static void collect(QQuickItem* root, const QString& name, QList<QQuickItem*>& out) {
-        if (root->objectName() == name && root->isVisible()) out << root;
-        for (QQuickItem* child : root->childItems()) collect(child, name, out);
-    }
     QList<QQuickItem*> visibleItems(const char* name) const {
-        QList<QQuickItem*> out;
-        collect(window_->contentItem(), QLatin1String(name), out);
-        return out;
+        return ocelle::testing::visibleItems(window_, QLatin1String(name));
     }
     QQuickItem* item(const char* name) const { return window_->findChild<QQuickItem*>(QLatin1String(name)); }
-    void click(QQuickItem* target) {
-        const QPointF centre = target->mapToScene(QPointF(target->width() / 2, target->height() / 2));
-        QTest::mouseClick(window_, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
-    }
-    void screenshot(const char* name) {
-        const QString dir = qEnvironmentVariable("OCELLE_SCREENSHOT_DIR");
-        QImage image = window_->grabWindow();
-        QVERIFY(!image.isNull());
-        if (!dir.isEmpty()) QVERIFY(image.save(dir + QLatin1Char('/') + QLatin1String(name)));
-    }
+    void click(QQuickItem* target) { ocelle::testing::clickItem(window_, target); }
+    void screenshot(const char* name) { ocelle::testing::saveScreenshot(window_, QLatin1String(name)); }
     void sendAndWait(const QString& text) {
         QSignalSpy finished(chat_, &ChatController::answerFinished);
         QVERIFY(chat_->send(text));

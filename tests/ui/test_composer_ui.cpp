@@ -15,6 +15,7 @@
 #include "model_controller.h"
 #include "scripted_chat_engine.h"
 #include "settings_controller.h"
+#include "ui_test_support.h"
 
 #include <QClipboard>
 #include <QGuiApplication>
@@ -47,27 +48,15 @@ class TestComposerUi : public QObject {
     ModelController* models_ = nullptr;
     ChatController* chat_ = nullptr;
 
-    static void collect(QQuickItem* root, const QString& name, QList<QQuickItem*>& out) {
-        if (root->objectName() == name && root->isVisible()) out << root;
-        for (QQuickItem* child : root->childItems()) collect(child, name, out);
-    }
-    // List delegates are not QObject children of the window: walk the visual tree.
     QList<QQuickItem*> visibleItems(const char* name) const {
-        QList<QQuickItem*> out;
-        collect(window_->contentItem(), QLatin1String(name), out);
-        return out;
+        return ocelle::testing::visibleItems(window_, QLatin1String(name));
     }
     QQuickItem* item(const char* name) const { return window_->findChild<QQuickItem*>(QLatin1String(name)); }
-    void click(QQuickItem* target) {
-        QVERIFY(target && target->isVisible());
-        const QPointF center = target->mapToScene(QPointF(target->width() / 2, target->height() / 2));
-        QTest::mouseClick(window_, Qt::LeftButton, {}, center.toPoint());
-    }
+    void click(QQuickItem* target) { ocelle::testing::clickItem(window_, target); }
     void screenshot(const QString& name) {
-        const QByteArray folder = qgetenv("OCELLE_SCREENSHOT_DIR");
-        if (folder.isEmpty()) return;
+        if (qEnvironmentVariableIsEmpty("OCELLE_SCREENSHOT_DIR")) return;
         QTest::qWait(300); // thumbnails load asynchronously
-        window_->grabWindow().save(QString::fromLocal8Bit(folder) + QLatin1Char('/') + name);
+        ocelle::testing::saveScreenshot(window_, name);
     }
     void run(const QString& program, const QStringList& arguments) {
         QProcess process;

@@ -6,6 +6,7 @@
 #include "model_controller.h"
 #include "settings_controller.h"
 #include "theme.h"
+#include "ui_test_support.h"
 
 #include <QGuiApplication>
 #include <QMimeData>
@@ -52,14 +53,7 @@ class TestMainWindow : public QObject {
 
 private:
     // List delegates are not QObject children of the window, so walk the visual item tree.
-    static int countVisibleNamed(QQuickItem* root, const QString& name) {
-        int visible = root->objectName() == name && root->isVisible() ? 1 : 0;
-        for (QQuickItem* child : root->childItems()) visible += countVisibleNamed(child, name);
-        return visible;
-    }
-    int visibleItemsNamed(const char* name) const {
-        return countVisibleNamed(window_->contentItem(), QLatin1String(name));
-    }
+    int visibleItemsNamed(const char* name) const { return int(visibleItems(name).size()); }
     QQuickItem* item(const char* name) const { return window_->findChild<QQuickItem*>(QLatin1String(name)); }
     QString textOf(const char* name) const {
         QQuickItem* i = item(name);
@@ -96,24 +90,9 @@ private:
             if (QQuickItem* found = findNamed(child, name)) return found;
         return nullptr;
     }
-    void click(QQuickItem* target) {
-        const QPointF centre = target->mapToScene(QPointF(target->width() / 2, target->height() / 2));
-        QTest::mouseClick(window_, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
-    }
-
-    // Every visible item with this name, top to bottom.
-    static void collectVisibleNamed(QQuickItem* root, const QString& name, QList<QQuickItem*>& out) {
-        if (!root->isVisible()) return;
-        if (root->objectName() == name) out.append(root);
-        for (QQuickItem* child : root->childItems()) collectVisibleNamed(child, name, out);
-    }
+    void click(QQuickItem* target) { ocelle::testing::clickItem(window_, target); }
     QList<QQuickItem*> visibleItems(const char* name) const {
-        QList<QQuickItem*> found;
-        collectVisibleNamed(window_->contentItem(), QLatin1String(name), found);
-        std::sort(found.begin(), found.end(), [](QQuickItem* a, QQuickItem* b) {
-            return a->mapToScene(QPointF()).y() < b->mapToScene(QPointF()).y();
-        });
-        return found;
+        return ocelle::testing::visibleItems(window_, QLatin1String(name));
     }
     // The n-th "< i/n >" label from the top, or "" while there is none.
     QString branchLabelText(int n) const {

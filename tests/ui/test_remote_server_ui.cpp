@@ -11,6 +11,7 @@
 #include "model_controller.h"
 #include "openai_test_peer.h"
 #include "scripted_chat_engine.h"
+#include "ui_test_support.h"
 
 #include <QGuiApplication>
 #include <QQmlApplicationEngine>
@@ -33,24 +34,11 @@ class TestRemoteServerUi : public QObject {
     std::unique_ptr<OpenAiTestPeer> peer_;
     QTemporaryDir dataDir_;
 
-    static void collect(QQuickItem* root, const QString& name, QList<QQuickItem*>& out) {
-        if (root->objectName() == name && root->isVisible()) out << root;
-        for (QQuickItem* child : root->childItems()) collect(child, name, out);
-    }
-    // Popups live in the overlay, under the window's root item.
     QList<QQuickItem*> visibleItems(const char* name) const {
-        QList<QQuickItem*> out;
-        QQuickItem* root = window_->contentItem();
-        while (root->parentItem()) root = root->parentItem();
-        collect(root, QLatin1String(name), out);
-        return out;
+        return ocelle::testing::visibleItems(window_, QLatin1String(name));
     }
     QQuickItem* visibleItem(const char* name) const { return visibleItems(name).value(0); }
-    void click(QQuickItem* target) {
-        QVERIFY(target);
-        const QPointF centre = target->mapToScene(QPointF(target->width() / 2, target->height() / 2));
-        QTest::mouseClick(window_, Qt::LeftButton, Qt::NoModifier, centre.toPoint());
-    }
+    void click(QQuickItem* target) { ocelle::testing::clickItem(window_, target); }
     void type(const char* field, const QString& text) {
         QQuickItem* input = visibleItem(field);
         QVERIFY(input);
@@ -60,12 +48,7 @@ class TestRemoteServerUi : public QObject {
         for (const QChar c : text) QTest::keyClick(window_, c.toLatin1());
         QCOMPARE(input->property("text").toString(), text);
     }
-    void screenshot(const char* name) {
-        const QString dir = qEnvironmentVariable("OCELLE_SCREENSHOT_DIR");
-        const QImage image = window_->grabWindow();
-        QVERIFY(!image.isNull());
-        if (!dir.isEmpty()) QVERIFY(image.save(dir + QLatin1Char('/') + QLatin1String(name)));
-    }
+    void screenshot(const char* name) { ocelle::testing::saveScreenshot(window_, QLatin1String(name)); }
 
 private slots:
     void initTestCase() {
@@ -162,8 +145,8 @@ private slots:
         QQuickItem* rowItem = nullptr;
         QMetaObject::invokeMethod(view, "itemAtIndex", Q_RETURN_ARG(QQuickItem*, rowItem), Q_ARG(int, row));
         QVERIFY(rowItem);
-        QList<QQuickItem*> useButtons;
-        collect(rowItem, QStringLiteral("modelRowLoadButton"), useButtons);
+        const QList<QQuickItem*> useButtons =
+            ocelle::testing::visibleItemsUnder(rowItem, QStringLiteral("modelRowLoadButton"));
         QCOMPARE(useButtons.size(), 1);
         QCOMPARE(useButtons[0]->property("text").toString(), QStringLiteral("Use"));
         click(useButtons[0]);
