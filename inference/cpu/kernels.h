@@ -99,6 +99,12 @@ const Kernels* avx512Kernels(); // nullptr when not compiled in
 // than a 512-bit 4x4 tile on this Xeon: 114 vs 108 prefill tokens per CPU-second).
 void dotTile4x2Avx2(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out);
 float dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n);
+// The packed tiles' weights: rows [0, rows) of Q4_0 (q4) or Q8_0 weights unpacked per block into
+// packedRows rows of 32 signed bytes, then their scales as floats, then their sums' starts
+// -128 * sum(w) as int32 (the activations are q + 128): packedRows * 40 bytes per block. Rows from
+// `rows` to packedRows are zero.
+void unpackRowsQ8Avx2(bool q4, const uint8_t* w, int64_t rowBytes, int64_t rows, int packedRows,
+                      int64_t blocks, uint8_t* packed);
 float dotQ5_KAvx2(const uint8_t* row, const float* x, int64_t n);
 float dotQ6_KAvx2(const uint8_t* row, const float* x, int64_t n);
 } // namespace detail

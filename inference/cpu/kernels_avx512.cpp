@@ -402,58 +402,9 @@ void gemmQ8(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
 
 // ---- batches in the packed layouts (prefill) ----
 
-// Rows unpacked per call for the packed tile. Per block: kPackedRows rows of 32 signed bytes, then
-// their scales as floats, then their sums' starts -128 * sum(w) as int32 (the activations are
-// q + 128): 40 bytes per row and block, 8 rows of a 6144-value row in 60 KB.
+// Rows unpacked per call for the packed tile (detail::unpackRowsQ8Avx2): 8 rows of 6144 values in 60 KB.
 constexpr int kPackedRows = 8;
 constexpr int64_t kPackedBlockBytes = kPackedRows * 40;
-
-// Rows [0, rows) of the weights (rows <= kPackedRows) unpacked into `packed`; missing rows are zero.
-template <bool Q4>
-void unpackRows(const uint8_t* w, int64_t rowBytes, int64_t rows, int64_t blocks, uint8_t* packed) {
-    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
-    const __m256i lowNibbles = _mm256_set1_epi8(0xF);
-    for (int64_t b = 0; b < blocks; ++b) {
-        uint8_t* out = packed + b * kPackedBlockBytes;
-        float* scales = reinterpret_cast<float*>(out + kPackedRows * 32);
-        int32_t* starts = reinterpret_cast<int32_t*>(out + kPackedRows * 36);
-        for (int r = 0; r < kPackedRows; ++r) {
-            if (r >= rows) {
-                _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * 32), _mm256_setzero_si256());
-                scales[r] = 0;
-                starts[r] = 0;
-                continue;
-            }
-            const uint8_t* block = w + r * rowBytes + b * kBlockBytes;
-            __m256i values;
-            int32_t sum;
-            if constexpr (Q4) {
-                const __m128i packedNibbles = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-                const __m256i nibbles =
-                    _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(packedNibbles),
-                                                             _mm_srli_epi16(packedNibbles, 4), 1),
-                                     lowNibbles);
-                const __m256i sad = _mm256_sad_epu8(nibbles, _mm256_setzero_si256());
-                const __m128i halves =
-                    _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
-                sum = _mm_cvtsi128_si32(_mm_add_epi64(halves, _mm_unpackhi_epi64(halves, halves))) - 8 * 32;
-                values = _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
-            } else {
-                values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
-                // Signed bytes summed as unsigned after adding 128 to each.
-                const __m256i sad =
-                    _mm256_sad_epu8(_mm256_xor_si256(values, _mm256_set1_epi8(static_cast<char>(0x80))),
-                                    _mm256_setzero_si256());
-                const __m128i halves =
-                    _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
-                sum = _mm_cvtsi128_si32(_mm_add_epi64(halves, _mm_unpackhi_epi64(halves, halves))) - 128 * 32;
-            }
-            _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * 32), values);
-            scales[r] = _cvtsh_ss(loadU16(block));
-            starts[r] = -128 * sum;
-        }
-    }
-}
 
 inline int32_t loadI32(const uint8_t* p) {
     int32_t v;
@@ -506,7 +457,8 @@ void gemmQ8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_
     buffer.resize(static_cast<size_t>(blocks * kPackedBlockBytes));
     for (int64_t first = 0; first < rows; first += kPackedRows) {
         const int64_t count = std::min<int64_t>(kPackedRows, rows - first);
-        unpackRows<Q4>(w + first * rowBytes, rowBytes, count, blocks, buffer.data());
+        detail::unpackRowsQ8Avx2(Q4, w + first * rowBytes, rowBytes, count, kPackedRows, blocks,
+                                 buffer.data());
         // The next rows are fetched during the last token group (a full row of blocks ahead).
         const int64_t groups = packedGroups(tokens);
         const uint8_t* nextRows =

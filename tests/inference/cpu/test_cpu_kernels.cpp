@@ -52,8 +52,10 @@ struct ProductInputs {
 // Runs `run` on `tokens` random activations quantized to 8 bits and checks every output against a
 // float64 evaluation of the same 8-bit products (float rounding) and against the exact product
 // (within the rounding bound), and that entries outside the matrix's rows are left alone.
+// constantX: every activation this value instead of random ones.
 template <typename Run>
-void checkProducts(const RandomMatrix& matrix, int64_t tokens, std::mt19937& rng, Run run) {
+void checkProducts(const RandomMatrix& matrix, int64_t tokens, std::mt19937& rng, Run run,
+                   float constantX = 0) {
     const int64_t cols = matrix.cols;
     std::vector<float> weights(size_t(matrix.rows * cols));
     for (int64_t r = 0; r < matrix.rows; ++r)
@@ -62,7 +64,7 @@ void checkProducts(const RandomMatrix& matrix, int64_t tokens, std::mt19937& rng
     std::normal_distribution<float> normal(0.0f, 2.0f);
     ProductInputs in;
     in.x.resize(size_t(tokens * cols));
-    for (auto& v : in.x) v = normal(rng);
+    for (auto& v : in.x) v = constantX != 0 ? constantX : normal(rng);
     in.xq.resize(size_t(tokens * cols));
     in.xd.resize(size_t(tokens * cols / 4));
     for (int64_t t = 0; t < tokens; ++t)
@@ -169,6 +171,24 @@ private slots:
                               });
                 if (QTest::currentTestFailed()) return;
             }
+        // The largest sums: every weight the most negative value (-8 / -128) and every activation
+        // 127 (stored as 255), where the AVX2 tile's int16 block sums reach -32640.
+        auto extreme = randomMatrix(static_cast<gguf::TensorType>(type), 9, cols, rng);
+        const int64_t blockBytes = type == int(gguf::TensorType::Q4_0) ? 18 : 34;
+        for (size_t at = 0; at < extreme.data.size(); at += size_t(blockBytes))
+            std::memset(&extreme.data[at + 2], type == int(gguf::TensorType::Q4_0) ? 0x00 : 0x80,
+                        size_t(blockBytes - 2));
+        const int64_t tokens = 17;
+        checkProducts(
+            extreme, tokens, rng,
+            [&](const ProductInputs& in, float* out, int64_t outStride) {
+                std::vector<uint8_t> pq(size_t(cpu::packedGroups(tokens) * cpu::kPackedTokens * cols));
+                std::vector<float> pd(size_t(cpu::packedGroups(tokens) * cpu::kPackedTokens * cols / 32));
+                cpu::packActivationsQ8(in.xq.data(), in.xd.data(), tokens, cols, pq.data(), pd.data());
+                gemm(extreme.data.data(), extreme.rowBytes, extreme.rows, pq.data(), pd.data(), tokens, cols,
+                     out, outStride);
+            },
+            3.0f);
     }
 
     void geluMul_data() { quantizeActivations_data(); }
