@@ -132,6 +132,9 @@ struct CpuSession::Impl {
     void attend(const AttentionPlan& a, int64_t tokens, int64_t p0);
     void denseFfn(const LayerPlan& layer, int64_t tokens, float* out);
     void moeBlock(const LayerPlan& layer, int64_t tokens);
+    void expertsForOneToken(const model::MoePlan& m,
+                            const std::vector<std::vector<std::pair<int64_t, float>>>& byExpert,
+                            const float* input);
     void perLayerInputBlock(const LayerPlan& layer, int64_t tokens);
     void commit(int64_t tokens, int64_t p0);
 };
@@ -389,17 +392,19 @@ void CpuSession::Impl::attentionBlock(const LayerPlan& layer, int64_t tokens, in
         for (int64_t t = b; t < e; ++t)
             rmsNorm(x.data() + t * E, layer.attnNorm.data(), normed.data() + t * E, E, hp.rmsEps);
     });
-    matmul(pool, a.q, normed.data(), tokens, q.data());
-    if (a.ownsKv) {
+    if (!a.ownsKv) {
+        matmul(pool, a.q, normed.data(), tokens, q.data());
+    } else {
         auto& bk = batchK[static_cast<size_t>(a.cacheIndex)];
         auto& bv = batchV[static_cast<size_t>(a.cacheIndex)];
         grow(bk, tokens * kvWidth);
         grow(bv, tokens * kvWidth);
-        matmul(pool, a.k, normed.data(), tokens, bk.data());
-        if (a.valueFromKey)
-            std::copy_n(bk.data(), tokens * kvWidth, bv.data()); // V is the raw K projection
-        else
-            matmul(pool, a.v, normed.data(), tokens, bv.data());
+        // Q, K and V read the same input: one parallel region where that pays.
+        const MatmulJob qkv[] = {{&a.q, normed.data(), q.data()},
+                                 {&a.k, normed.data(), bk.data()},
+                                 {&a.v, normed.data(), bv.data()}};
+        matmuls(pool, std::span(qkv, a.valueFromKey ? 2 : 3), tokens);
+        if (a.valueFromKey) std::copy_n(bk.data(), tokens * kvWidth, bv.data()); // V is the raw K projection
         const bool roundToF16 = caches[static_cast<size_t>(a.cacheIndex)].type == KvType::F16;
         pool.parallelFor(tokens, [&](int64_t b, int64_t e) {
             std::vector<uint16_t> halves(static_cast<size_t>(kvWidth));
@@ -452,8 +457,9 @@ void CpuSession::Impl::denseFfn(const LayerPlan& layer, int64_t tokens, float* o
         for (int64_t t = b; t < e; ++t)
             rmsNorm(x.data() + t * E, layer.ffnNorm.data(), normed.data() + t * E, E, hp.rmsEps);
     });
-    matmul(pool, layer.ffn.gate, normed.data(), tokens, gate.data());
-    matmul(pool, layer.ffn.up, normed.data(), tokens, up.data());
+    const MatmulJob gateUp[] = {{&layer.ffn.gate, normed.data(), gate.data()},
+                                {&layer.ffn.up, normed.data(), up.data()}};
+    matmuls(pool, gateUp, tokens);
     pool.parallelFor(
         tokens * F,
         [&](int64_t b, int64_t e) {
@@ -513,7 +519,8 @@ void CpuSession::Impl::moeBlock(const LayerPlan& layer, int64_t tokens) {
         rmsNorm(x.data() + t * E, m.preNorm2.data(), expertNormed.data() + t * E, E, hp.rmsEps);
     grow(moeAcc, tokens * E);
     std::fill_n(moeAcc.data(), tokens * E, 0.0f);
-    for (int64_t ex = 0; ex < X; ++ex) {
+    if (tokens == 1) expertsForOneToken(m, byExpert, expertNormed.data());
+    for (int64_t ex = 0; ex < X && tokens > 1; ++ex) {
         const auto& routed = byExpert[static_cast<size_t>(ex)];
         if (routed.empty()) continue;
         const auto n = static_cast<int64_t>(routed.size());
@@ -549,6 +556,61 @@ void CpuSession::Impl::moeBlock(const LayerPlan& layer, int64_t tokens) {
             sum[static_cast<size_t>(i)] = dense[static_cast<size_t>(t * E + i)] + acc[i];
         rmsNorm(sum.data(), layer.postFfwNorm.data(), sum.data(), E, hp.rmsEps);
         for (int64_t i = 0; i < E; ++i) x[static_cast<size_t>(t * E + i)] += sum[static_cast<size_t>(i)];
+    }
+}
+
+// Decode: every chosen expert reads the same input, so their gate/up products are one parallel
+// region and their down products another (instead of two or three regions per expert). The same
+// products and the same order of accumulation into moeAcc as the loop over experts in moeBlock.
+void CpuSession::Impl::expertsForOneToken(const model::MoePlan& m,
+                                          const std::vector<std::vector<std::pair<int64_t, float>>>& byExpert,
+                                          const float* input) {
+    const int64_t E = plan.hp.nEmbd;
+    const int64_t F = m.width;
+    std::vector<std::pair<int64_t, float>> chosen; // (expert, weight), in expert order
+    for (int64_t ex = 0; ex < m.nExpert; ++ex)
+        if (!byExpert[static_cast<size_t>(ex)].empty())
+            chosen.emplace_back(ex, byExpert[static_cast<size_t>(ex)].front().second);
+    const auto n = static_cast<int64_t>(chosen.size());
+    grow(gate, n * 2 * F);
+    grow(up, n * F);
+    grow(expertOut, n * E);
+    std::vector<model::Weight> weights;
+    std::vector<MatmulJob> jobs;
+    weights.reserve(static_cast<size_t>(2 * n));
+    for (int64_t i = 0; i < n; ++i) {
+        const int64_t ex = chosen[static_cast<size_t>(i)].first;
+        if (m.gateUp) {
+            weights.push_back(m.gateUp.expert(ex)); // [2F]: gate then up
+        } else {
+            weights.push_back(m.gate.expert(ex));
+            weights.push_back(m.up.expert(ex));
+        }
+    }
+    for (int64_t i = 0; i < n; ++i) {
+        float* g = gate.data() + i * 2 * F;
+        if (m.gateUp) {
+            jobs.push_back({&weights[static_cast<size_t>(i)], input, g});
+        } else {
+            jobs.push_back({&weights[static_cast<size_t>(2 * i)], input, g});
+            jobs.push_back({&weights[static_cast<size_t>(2 * i + 1)], input, g + F});
+        }
+    }
+    matmuls(pool, jobs, 1);
+    for (int64_t i = 0; i < n; ++i)
+        kernels().geluMul(gate.data() + i * 2 * F, gate.data() + i * 2 * F + F, up.data() + i * F, F);
+    std::vector<model::Weight> downs;
+    downs.reserve(static_cast<size_t>(n));
+    jobs.clear();
+    for (int64_t i = 0; i < n; ++i) {
+        downs.push_back(m.down.expert(chosen[static_cast<size_t>(i)].first));
+        jobs.push_back({&downs.back(), up.data() + i * F, expertOut.data() + i * E});
+    }
+    matmuls(pool, jobs, 1);
+    for (int64_t i = 0; i < n; ++i) {
+        const auto [ex, w] = chosen[static_cast<size_t>(i)];
+        kernels().axpyF32(w * m.downScale[static_cast<size_t>(ex)], expertOut.data() + i * E, moeAcc.data(),
+                          E);
     }
 }
 

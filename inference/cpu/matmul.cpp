@@ -77,11 +77,84 @@ std::atomic<ActivationPrecision>& precisionSetting() {
 // of 16 tokens costs less than the 4 x 4 tiles' per-product work; measured with bench_cpu_matmul).
 constexpr int64_t kPackedMinTokens = 10;
 
+bool quantizedProduct(const model::Weight& w) {
+    const auto type = static_cast<TensorType>(w.type);
+    return (type == TensorType::Q4_0 || type == TensorType::Q8_0) && w.cols % 32 == 0 &&
+           activationPrecision() == ActivationPrecision::Q8;
+}
+
+// One token, several products in one parallel region: each distinct input is quantized once, the
+// jobs' rows are laid end to end and split into contiguous chunks, and a chunk's rows of one matrix
+// go to the kernel in one call (the one-token kernels prepare the token once per call).
+void decodeQ8(ThreadPool& pool, const Kernels& k, std::span<const MatmulJob> jobs) {
+    // Named through references: the workers must use the caller's buffers, not their own thread_locals.
+    thread_local std::vector<uint8_t> quantizedBuffer;
+    thread_local std::vector<float> scaleBuffer;
+    thread_local std::vector<int64_t> inputAtBuffer, rowStartBuffer;
+    auto& quantized = quantizedBuffer;
+    auto& scales = scaleBuffer;
+    auto& inputAt = inputAtBuffer;   // per job: offset of its quantized input
+    auto& rowStart = rowStartBuffer; // per job: its first row in the concatenation; then the total
+    const auto count = jobs.size();
+    inputAt.assign(count, -1);
+    rowStart.assign(count + 1, 0);
+    int64_t inputBytes = 0, weights = 0;
+    for (size_t j = 0; j < count; ++j) {
+        const model::Weight& w = *jobs[j].weight;
+        for (size_t i = 0; i < j && inputAt[j] < 0; ++i)
+            if (jobs[i].x == jobs[j].x && jobs[i].weight->cols == w.cols) inputAt[j] = inputAt[i];
+        if (inputAt[j] < 0) {
+            inputAt[j] = inputBytes;
+            inputBytes += w.cols;
+        }
+        rowStart[j + 1] = rowStart[j] + w.rows;
+        weights += w.rows * w.cols;
+    }
+    quantized.resize(static_cast<size_t>(inputBytes));
+    scales.resize(static_cast<size_t>(inputBytes / 4));
+    for (int64_t at = 0, j = 0; at < inputBytes; ++j)
+        if (inputAt[static_cast<size_t>(j)] == at) {
+            const MatmulJob& job = jobs[static_cast<size_t>(j)];
+            quantizeActivationsQ8(job.x, job.weight->cols, quantized.data() + at, scales.data() + at / 4);
+            at += job.weight->cols;
+        }
+    const int64_t totalRows = rowStart[count];
+    const auto runRows = [&](int64_t begin, int64_t end) {
+        auto j = static_cast<size_t>(std::upper_bound(rowStart.begin(), rowStart.end(), begin) -
+                                     rowStart.begin() - 1);
+        for (; begin < end; ++j) {
+            const model::Weight& w = *jobs[j].weight;
+            const int64_t first = begin - rowStart[j];
+            const int64_t last = std::min(end, rowStart[j + 1]) - rowStart[j];
+            const auto gemm =
+                static_cast<TensorType>(w.type) == TensorType::Q4_0 ? k.gemmQ4_0Q8 : k.gemmQ8_0Q8;
+            const int64_t at = inputAt[j];
+            gemm(w.data + static_cast<uint64_t>(first) * w.rowBytes, static_cast<int64_t>(w.rowBytes),
+                 last - first, quantized.data() + at, scales.data() + at / 4, 1, w.cols, jobs[j].out + first,
+                 w.rows);
+            begin = rowStart[j] + last;
+        }
+    };
+    // Blocks of 16 rows, chunks of at least ~64K weights.
+    constexpr int64_t kRowBlock = 16;
+    const int64_t meanCols = std::max<int64_t>(1, weights / std::max<int64_t>(1, totalRows));
+    const int64_t grain = std::max<int64_t>(1, 65536 / (kRowBlock * meanCols));
+    pool.parallelFor(
+        (totalRows + kRowBlock - 1) / kRowBlock,
+        [&](int64_t begin, int64_t end) { runRows(begin * kRowBlock, std::min(totalRows, end * kRowBlock)); },
+        grain);
+}
+
 // Quantized-activation products: every token's x rounded to 8-bit blocks once per matrix, then
 // each thread takes blocks of rows and multiplies them with the tokens in chunks small enough to stay
 // in L2 while the block's rows (in L1/L2) are reused for every chunk.
 void matmulQ8(ThreadPool& pool, const Kernels& k, const model::Weight& w, const float* x, int64_t tokens,
               float* out) {
+    if (tokens == 1) {
+        const MatmulJob job{&w, x, out};
+        decodeQ8(pool, k, std::span(&job, 1));
+        return;
+    }
     const int64_t rows = w.rows;
     const int64_t cols = w.cols;
     thread_local std::vector<uint8_t> quantized;
@@ -226,6 +299,17 @@ void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t to
             }
         },
         grain);
+}
+
+void matmuls(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t tokens) {
+    const bool together =
+        tokens == 1 && !jobs.empty() &&
+        std::all_of(jobs.begin(), jobs.end(), [](const MatmulJob& j) { return quantizedProduct(*j.weight); });
+    if (together) {
+        decodeQ8(pool, kernels(), jobs);
+        return;
+    }
+    for (const auto& job : jobs) matmul(pool, *job.weight, job.x, tokens, job.out);
 }
 
 void clampedMatmul(ThreadPool& pool, const model::ClampedLinear& l, const float* x, int64_t tokens,

@@ -6,6 +6,7 @@
 #include "model/tower_reader.h"
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 namespace ocelle::cpu {
@@ -15,6 +16,17 @@ namespace ocelle::cpu {
 // Several tokens: each row is decoded once into a per-thread buffer of one row and reused for
 // every token. Whole weights are never expanded in memory; accumulation is fp32.
 void matmul(ThreadPool& pool, const model::Weight& w, const float* x, int64_t tokens, float* out);
+
+// Several independent products (each out = weight x over `tokens` tokens, as matmul()) as one
+// parallel region where that pays (one token, quantized activations: one hand-off to the workers
+// instead of one per matrix, each distinct input quantized once); otherwise one after another.
+// The results are the same bits as separate matmul() calls.
+struct MatmulJob {
+    const model::Weight* weight;
+    const float* x;
+    float* out;
+};
+void matmuls(ThreadPool& pool, std::span<const MatmulJob> jobs, int64_t tokens);
 
 // Activation precision of the products with Q4_0 and Q8_0 weights.
 //  Exact (default): fp32 activations times the decoded weights; logits within 2e-3 of float64 math.

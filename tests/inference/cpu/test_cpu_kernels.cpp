@@ -6,6 +6,7 @@
 // odd block counts (a half-filled last block pair). The vector GELU and logit soft-cap against float64.
 #include "cpu/kernels.h"
 #include "cpu/matmul.h"
+#include "cpu/thread_pool.h"
 #include "gguf/dequant.h"
 #include "gguf/tensor_types.h"
 
@@ -189,6 +190,100 @@ private slots:
                      out, outStride);
             },
             3.0f);
+    }
+
+    void matmulsTogether_data() {
+        QTest::addColumn<int>("isa");
+        QTest::addColumn<int>("threads");
+        for (cpu::Isa isa : {cpu::Isa::Avx512, cpu::Isa::Avx2, cpu::Isa::Portable})
+            for (int threads : {1, 2, 3})
+                QTest::newRow(qPrintable(QString("%1/%2 threads").arg(cpu::isaName(isa)).arg(threads)))
+                    << int(isa) << threads;
+    }
+
+    // Several products in one parallel region (matmuls: Q/K/V, gate/up, the MoE experts) give the
+    // same bits as the kernel run over each whole matrix on its own, for one token (the fused
+    // region: shared and separate inputs, Q4_0 and Q8_0, row counts that split chunks mid-matrix) and
+    // for several tokens and the exact mode (one product after another), on every level.
+    void matmulsTogether() {
+        QFETCH(int, isa);
+        QFETCH(int, threads);
+        IsaGuard guard(static_cast<cpu::Isa>(isa));
+        if (!guard.ok) QSKIP("this CPU lacks the instruction set");
+        std::mt19937 rng(uint32_t(isa * 7 + threads));
+        using gguf::TensorType;
+        struct Shape {
+            TensorType type;
+            int64_t rows, cols;
+            int input;
+        };
+        const Shape shapes[] = {{TensorType::Q4_0, 200, 1536, 0}, {TensorType::Q4_0, 33, 1536, 0},
+                                {TensorType::Q8_0, 17, 1536, 0},  {TensorType::Q4_0, 70, 96, 1},
+                                {TensorType::Q4_0, 5, 1536, 2},   {TensorType::Q8_0, 40, 96, 1}};
+        std::vector<RandomMatrix> matrices;
+        std::vector<model::Weight> weights;
+        for (const auto& s : shapes) matrices.push_back(randomMatrix(s.type, s.rows, s.cols, rng));
+        for (const auto& m : matrices) {
+            model::Weight w;
+            w.type = uint32_t(m.type);
+            w.data = m.data.data();
+            w.rows = m.rows;
+            w.cols = m.cols;
+            w.rowBytes = uint64_t(m.rowBytes);
+            weights.push_back(w);
+        }
+        cpu::ThreadPool pool(threads);
+        std::normal_distribution<float> normal(0.0f, 2.0f);
+        struct PrecisionGuard {
+            ~PrecisionGuard() { cpu::setActivationPrecision(cpu::ActivationPrecision::Exact); }
+        } restore;
+        for (auto precision : {cpu::ActivationPrecision::Q8, cpu::ActivationPrecision::Exact})
+            for (int64_t tokens : {1, 3}) {
+                cpu::setActivationPrecision(precision);
+                const int64_t inputCols[] = {1536, 96, 1536};
+                std::vector<std::vector<float>> inputs;
+                for (int64_t cols : inputCols) {
+                    std::vector<float> x(size_t(tokens * cols));
+                    for (auto& v : x) v = normal(rng);
+                    inputs.push_back(std::move(x));
+                }
+                std::vector<std::vector<float>> together(std::size(shapes)), alone(std::size(shapes));
+                std::vector<cpu::MatmulJob> jobs;
+                for (size_t i = 0; i < std::size(shapes); ++i) {
+                    together[i].assign(size_t(tokens * shapes[i].rows), -1.0f);
+                    alone[i].assign(size_t(tokens * shapes[i].rows), -2.0f);
+                    jobs.push_back({&weights[i], inputs[size_t(shapes[i].input)].data(), together[i].data()});
+                }
+                cpu::matmuls(pool, jobs, tokens);
+                for (size_t i = 0; i < std::size(shapes); ++i) {
+                    const float* x = inputs[size_t(shapes[i].input)].data();
+                    if (precision == cpu::ActivationPrecision::Q8) {
+                        // The kernel itself over the whole matrix (checked against float64 above).
+                        const int64_t cols = shapes[i].cols;
+                        std::vector<uint8_t> xq(size_t(tokens * cols));
+                        std::vector<float> xd(size_t(tokens * cols / 4));
+                        for (int64_t t = 0; t < tokens; ++t)
+                            cpu::quantizeActivationsQ8(x + t * cols, cols, xq.data() + t * cols,
+                                                       xd.data() + t * (cols / 4));
+                        const auto gemm = shapes[i].type == TensorType::Q4_0 ? cpu::kernels().gemmQ4_0Q8
+                                                                             : cpu::kernels().gemmQ8_0Q8;
+                        for (int64_t t = 0; t < tokens; ++t) // one token at a time: the decode kernels
+                            gemm(matrices[i].data.data(), matrices[i].rowBytes, shapes[i].rows,
+                                 xq.data() + t * cols, xd.data() + t * (cols / 4), 1, cols,
+                                 alone[i].data() + t * shapes[i].rows, shapes[i].rows);
+                        if (tokens > 1) // batches use the tiles: compare with matmul() instead
+                            cpu::matmul(pool, weights[i], x, tokens, alone[i].data());
+                    } else {
+                        cpu::matmul(pool, weights[i], x, tokens, alone[i].data());
+                    }
+                    const QString where = QString("%1 tokens, %2, job %3")
+                                              .arg(tokens)
+                                              .arg(cpu::activationPrecisionName(precision))
+                                              .arg(i);
+                    QVERIFY2(std::memcmp(together[i].data(), alone[i].data(), together[i].size() * 4) == 0,
+                             qPrintable(where + ": different bits"));
+                }
+            }
     }
 
     void geluMul_data() { quantizeActivations_data(); }
