@@ -121,7 +121,7 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
     auto hasExt = [&](const char* n) {
         return std::find(extensions.begin(), extensions.end(), n) != extensions.end();
     };
-    const bool hasIntDot = hasExt(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
+    const bool hasIntDotExtension = hasExt(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
 
     VkPhysicalDeviceProperties base{};
     vk().vkGetPhysicalDeviceProperties(device, &base);
@@ -137,6 +137,9 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
         return info; // the 1.1/1.2 query structs below are not valid on a 1.0/1.1 device
     }
 
+    // Drivers keep listing the extension after its promotion to 1.3; asking for it alone stays valid
+    // when the instance is 1.2.
+    const bool hasIntDot = hasIntDotExtension;
     VkPhysicalDeviceShaderIntegerDotProductProperties dotProps{};
     dotProps.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_PROPERTIES;
     VkPhysicalDeviceVulkan11Properties props11{};
@@ -147,8 +150,11 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
     props2.pNext = &props11;
     vk().vkGetPhysicalDeviceProperties2(device, &props2);
 
+    VkPhysicalDeviceShaderIntegerDotProductFeatures dotFeatures{};
+    dotFeatures.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;
     VkPhysicalDeviceVulkan11Features feat11{};
     feat11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
+    feat11.pNext = hasIntDot ? &dotFeatures : nullptr;
     VkPhysicalDeviceVulkan12Features feat12{};
     feat12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
     feat12.pNext = &feat11;
@@ -171,8 +177,14 @@ DeviceInfo describe(VkPhysicalDevice device, uint32_t index) {
         f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_SHUFFLE_BIT);
     f.subgroupBallot =
         f.subgroupInCompute && (props11.subgroupSupportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT);
-    f.integerDotProduct = hasIntDot;
-    f.integerDotProductAccelerated = hasIntDot && dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
+    f.integerDotProduct = hasIntDot && dotFeatures.shaderIntegerDotProduct;
+    if (f.integerDotProduct) {
+        f.integerDot4x8PackedSignedAccelerated = dotProps.integerDotProduct4x8BitPackedSignedAccelerated;
+        f.integerDot4x8PackedUnsignedAccelerated = dotProps.integerDotProduct4x8BitPackedUnsignedAccelerated;
+        f.integerDot4x8PackedMixedAccelerated =
+            dotProps.integerDotProduct4x8BitPackedMixedSignednessAccelerated;
+    }
+    f.integerDotProductAccelerated = f.integerDot4x8PackedSignedAccelerated;
     f.maxStorageBufferRange = limits.maxStorageBufferRange;
     f.maxMemoryAllocationSize = props11.maxMemoryAllocationSize;
     f.maxSharedMemory = limits.maxComputeSharedMemorySize;
@@ -441,8 +453,16 @@ std::unique_ptr<Device> Device::open(const DeviceOptions& options) {
     vk().vkGetPhysicalDeviceMemoryProperties(device->physical_, &device->memory_);
 
     // Switch on the optional storage/arithmetic features that exist; kernels pick variants by them.
+    // Integer dot products (the extension and its feature).
+    VkPhysicalDeviceShaderIntegerDotProductFeatures dotFeatures{};
+    dotFeatures.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_INTEGER_DOT_PRODUCT_FEATURES;
+    dotFeatures.shaderIntegerDotProduct = VK_TRUE;
+    std::vector<const char*> extensions;
+    if (info.features.integerDotProduct)
+        extensions.push_back(VK_KHR_SHADER_INTEGER_DOT_PRODUCT_EXTENSION_NAME);
     VkPhysicalDeviceVulkan11Features feat11{};
     feat11.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES;
+    feat11.pNext = info.features.integerDotProduct ? &dotFeatures : nullptr;
     feat11.storageBuffer16BitAccess = info.features.storage16Bit;
     VkPhysicalDeviceVulkan12Features feat12{};
     feat12.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES;
@@ -466,6 +486,8 @@ std::unique_ptr<Device> Device::open(const DeviceOptions& options) {
     create.pNext = &features;
     create.queueCreateInfoCount = 1;
     create.pQueueCreateInfos = &queueInfo;
+    create.enabledExtensionCount = static_cast<uint32_t>(extensions.size());
+    create.ppEnabledExtensionNames = extensions.data();
     check(vk().vkCreateDevice(device->physical_, &create, nullptr, &device->device_), "vkCreateDevice");
     vk().vkGetDeviceQueue(device->device_, device->queueFamily_, 0, &device->queue_);
 

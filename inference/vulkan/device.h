@@ -32,8 +32,14 @@ struct DeviceFeatures {
     bool subgroupArithmetic = false; // subgroupAdd/Max usable in compute shaders
     bool subgroupShuffle = false;
     bool subgroupBallot = false;               // subgroupBroadcast usable in compute shaders
-    bool integerDotProduct = false;            // VK_KHR_shader_integer_dot_product
-    bool integerDotProductAccelerated = false; // 4x8-bit packed signed dot is accelerated
+    // shaderIntegerDotProduct (VK_KHR_shader_integer_dot_product or Vulkan 1.3), enabled when present,
+    // and whether the device runs 4x8-bit packed dot products (OpSDot/OpUDot/OpSUDot on words of four
+    // int8) in hardware rather than emulated: the integer-dot matvec is the default only then.
+    bool integerDotProduct = false;
+    bool integerDot4x8PackedSignedAccelerated = false;
+    bool integerDot4x8PackedUnsignedAccelerated = false;
+    bool integerDot4x8PackedMixedAccelerated = false;
+    bool integerDotProductAccelerated = false; // the form the kernels use (signed) is accelerated
     uint64_t maxStorageBufferRange = 0;
     uint64_t maxMemoryAllocationSize = 0;
     uint32_t maxSharedMemory = 0;

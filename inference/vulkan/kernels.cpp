@@ -114,6 +114,17 @@ Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelin
     // read weights as 64-bit words.
     laneBroadcast_ = tuning_.useSubgroups && f.subgroupBallot && f.subgroupSize == 8 && f.int64Arithmetic &&
                      tuning_.matvecWorkgroup % 8 == 0;
+    // Integer dot products: by default only where they run in hardware; the environment or the tuning
+    // can force them (tests run them on lavapipe, which emulates them).
+    if (!tuning_.integerDot) {
+        if (const char* env = std::getenv("OCELLE_VULKAN_INTEGER_DOT");
+            env && (!std::strcmp(env, "0") || !std::strcmp(env, "1")))
+            tuning_.integerDot = !std::strcmp(env, "1");
+        else
+            tuning_.integerDot = f.integerDotProductAccelerated;
+    }
+    integerDot_ = *tuning_.integerDot && f.integerDotProduct;
+    tuning_.integerDot = integerDot_;
     // 64 x 64 tiles need ~17 KiB of shared memory; 16 KiB devices get 64 x 32.
     matmulBN_ = f.maxSharedMemory >= 20 * 1024 ? 64 : 32;
 }
@@ -139,6 +150,16 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
     const uint32_t K = u32(w.cols(), "row length");
     if (!xStride) xStride = K;
     if (!yStride) yStride = u32(w.rows(), "rows");
+    const auto wType = static_cast<TensorType>(w.type());
+    if (integerDot_ && (wType == TensorType::Q4_0 || wType == TensorType::Q8_0)) {
+        // Quants then scales of every column in the scratch buffer.
+        const uint64_t quantWords = uint64_t(cols) * (K / 4);
+        const Buffer& scratch = q8Scratch(quantWords + uint64_t(cols) * (K / 32));
+        const View quants = at(scratch), scales = at(scratch, quantWords);
+        quantizeQ8(rec, x, quants, scales, K, cols, xStride);
+        matvecQ8(rec, w, quants, scales, y, cols, 0, 0, yStride, softcap);
+        return;
+    }
     const Bound bx = bind(dev, x, extent(cols, xStride, K));
     const auto type = static_cast<TensorType>(w.type());
     const bool narrow = tuning_.narrowLoads && (type == TensorType::F16 || type == TensorType::BF16 ||
@@ -183,6 +204,84 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
                           {tuning_.matvecWorkgroup, rowPerInvocation_ ? 1u : rowsPerGroup, rowsPerLane},
                           {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, gx, cols,
                           ceilDiv(groups, gx)));
+    }
+}
+
+const Buffer& Kernels::q8Scratch(uint64_t words) {
+    if (!q8Scratch_ || q8Scratch_->size() < words * 4) {
+        if (q8Scratch_) q8Outgrown_.push_back(std::move(q8Scratch_));
+        // Room for twice the request, so a model's few sizes settle after one or two buffers.
+        q8Scratch_ = std::make_unique<Buffer>(pipelines_.device(), std::max<uint64_t>(words, 1024) * 8);
+    }
+    return *q8Scratch_;
+}
+
+void Kernels::quantizeQ8(Recorder& rec, View x, View quants, View scales, uint32_t K, uint32_t cols,
+                         uint32_t xStride, uint32_t qStride, uint32_t dStride) {
+    if (K % 32) throw VulkanError("quantizeQ8: the row length must be a multiple of 32");
+    const Device& dev = pipelines_.device();
+    if (!xStride) xStride = K;
+    if (!qStride) qStride = K / 4;
+    if (!dStride) dStride = K / 32;
+    const Bound bx = bind(dev, x, extent(cols, xStride, K));
+    const Bound bq = bind(dev, quants, extent(cols, qStride, K / 4));
+    const Bound bd = bind(dev, scales, extent(cols, dStride, K / 32));
+    struct {
+        uint32_t K, xOffset, xStride, qOffset, qStride, dOffset, dStride;
+    } push{K, bx.offset, xStride, bq.offset, qStride, bd.offset, dStride};
+    rec.dispatch(make("quantize_q8", {kElementwiseWorkgroup},
+                      {reads(bx.range), writes(bq.range), writes(bd.range)}, push,
+                      ceilDiv(K / 32, kElementwiseWorkgroup), cols));
+}
+
+void Kernels::matvecQ8(Recorder& rec, const WeightTensor& w, View quants, View scales, View y, uint32_t cols,
+                       uint32_t qStride, uint32_t dStride, uint32_t yStride, float softcap) {
+    const auto type = static_cast<TensorType>(w.type());
+    if (type != TensorType::Q4_0 && type != TensorType::Q8_0)
+        throw VulkanError("the integer-dot matvec takes Q4_0 or Q8_0 weights, not " +
+                          gguf::typeName(w.type()));
+    if (!pipelines_.device().features().integerDotProduct)
+        throw VulkanError("the integer-dot matvec needs a device with shaderIntegerDotProduct");
+    const Device& dev = pipelines_.device();
+    const uint32_t K = u32(w.cols(), "row length");
+    if (!qStride) qStride = K / 4;
+    if (!dStride) dStride = K / 32;
+    if (!yStride) yStride = u32(w.rows(), "rows");
+    const Bound bq = bind(dev, quants, extent(cols, qStride, K / 4));
+    const Bound bd = bind(dev, scales, extent(cols, dStride, K / 32));
+    const std::string shader = reducing("matvec_q8_" + typeSuffix(w.type()));
+    // Lanes stride over a row's blocks: rows of few blocks (small test models) get narrower
+    // workgroups with more rows each, instead of mostly idle lanes.
+    uint32_t lanes = tuning_.matvecWorkgroup;
+    while (lanes > 8 && lanes / 2 >= K / 32) lanes /= 2;
+    const uint32_t rowsPerGroup = tuning_.matvecRows * (tuning_.matvecWorkgroup / lanes);
+    for (size_t c = 0; c < w.chunks().size(); ++c) {
+        const auto& chunk = w.chunks()[c];
+        // One column: bind just this chunk's rows of y, so the chunks' dispatches need no barrier.
+        const Bound by = cols == 1 ? bind(dev, View{y.buffer, y.offset + chunk.firstRow}, chunk.rows)
+                                   : bind(dev, y, extent(cols, yStride, u32(w.rows(), "rows")));
+        struct {
+            uint32_t K, rows, rowBytes, qOffset, qStride, yOffset, yStride, rowBase;
+            float softcap;
+            uint32_t groupsX, dOffset, dStride;
+        } push{K,
+               u32(chunk.rows, "rows"),
+               u32(w.rowBytes(), "row bytes"),
+               bq.offset,
+               qStride,
+               by.offset,
+               yStride,
+               cols == 1 ? 0 : u32(chunk.firstRow, "row"),
+               softcap,
+               0,
+               bd.offset,
+               dStride};
+        const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
+        const uint32_t gx = std::min<uint32_t>(groups, 65535);
+        push.groupsX = gx;
+        rec.dispatch(make(shader, {lanes, rowsPerGroup},
+                          {reads(w.chunkRange(c)), reads(bq.range), writes(by.range), reads(bd.range)}, push,
+                          gx, cols, ceilDiv(groups, gx)));
     }
 }
 

@@ -20,6 +20,7 @@
 #include <memory>
 #include <optional>
 #include <utility>
+#include <vector>
 
 namespace ocelle::vulkan {
 
@@ -46,6 +47,11 @@ struct KernelTuning {
     bool narrowLoads = true;
     uint32_t attentionMinPerSplit = 128; // decode attention: key positions per split at least
     uint32_t attentionMaxSplits = 32;
+    // Q4_0/Q8_0 matvec on activations rounded to 8 bits per 32-value block (the CPU's q8 mode:
+    // logits within 1.0 of exact math) with packed 4x8-bit integer dot products. Unset: the
+    // environment's OCELLE_VULKAN_INTEGER_DOT=1/0, else on only where the device accelerates signed
+    // 4x8-bit dot products (GPUs; not lavapipe). Always off without shaderIntegerDotProduct.
+    std::optional<bool> integerDot;
 };
 
 struct RmsNormArgs {
@@ -98,6 +104,17 @@ public:
     // y[c][rowsOf(w)] = W . x[c] for `cols` vectors; optional softcap on the results.
     void matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t cols = 1, uint32_t xStride = 0,
                 uint32_t yStride = 0, float softcap = 0.0f);
+    // The integer-dot path's two halves (matvec runs both when tuning().integerDot is on):
+    // quantizeQ8 rounds `cols` vectors of K values (K a multiple of 32) to 8 bits per 32-value block
+    // exactly as cpu::quantizeActivationsQ8 (same quants, same scales; blocks with max|x| < 2^-100
+    // become zeros): quants[c * qStride + i / 4] holds value i in byte i % 4 (int8), scales[c * dStride
+    // + b] block b's scale (0: K / 4 and K / 32).
+    void quantizeQ8(Recorder& rec, View x, View quants, View scales, uint32_t K, uint32_t cols,
+                    uint32_t xStride = 0, uint32_t qStride = 0, uint32_t dStride = 0);
+    // y[c][rowsOf(w)] = sum over blocks of d_w d_x (int8 . int8) for Q4_0/Q8_0 weights and quantizeQ8's
+    // output; optional softcap. Needs the device's shaderIntegerDotProduct.
+    void matvecQ8(Recorder& rec, const WeightTensor& w, View quants, View scales, View y, uint32_t cols = 1,
+                  uint32_t qStride = 0, uint32_t dStride = 0, uint32_t yStride = 0, float softcap = 0.0f);
     // Y[n][rows] = W . X[n], tiled (prefill).
     void matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t n, uint32_t xStride = 0,
                 uint32_t yStride = 0);
@@ -187,6 +204,8 @@ public:
     const KernelTuning& tuning() const { return tuning_; }
     // The row-per-invocation kernels share activations between lanes by subgroup broadcasts.
     bool laneBroadcast() const { return laneBroadcast_; }
+    // matvec of Q4_0/Q8_0 weights quantizes the activations and uses integer dot products.
+    bool integerDot() const { return integerDot_; }
 
 private:
     std::string reducing(const std::string& name) const;
@@ -200,11 +219,17 @@ private:
     // base^(-2i/headDim) rounded once from double, uploaded on first use per (base, headDim).
     const Buffer& ropeTable(float base, uint32_t headDim);
     std::map<std::pair<float, uint32_t>, std::unique_ptr<Buffer>> ropeTables_;
+    // The integer-dot matvec's quantized activations: grown on demand; outgrown buffers stay alive
+    // (recorded commands may still use them).
+    const Buffer& q8Scratch(uint64_t words);
+    std::unique_ptr<Buffer> q8Scratch_;
+    std::vector<std::unique_ptr<Buffer>> q8Outgrown_;
     Pipelines& pipelines_;
     KernelTuning tuning_;
     uint32_t matmulBN_ = 64;
     bool rowPerInvocation_ = false;
     bool laneBroadcast_ = false;
+    bool integerDot_ = false;
 };
 
 } // namespace ocelle::vulkan

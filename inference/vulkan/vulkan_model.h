@@ -76,6 +76,7 @@ public:
     const model::HyperParams& hparams() const { return model_->hparams(); }
     Device& device() const { return *device_; }
     uint64_t deviceWeightBytes() const { return deviceWeightBytes_; }
+    const Kernels& kernels() const { return *kernels_; } // which kernel paths were chosen (tuning())
 
     // Sessions share the model's pipelines: run one pass at a time per model.
     std::unique_ptr<VulkanSession> createSession(const VulkanSessionOptions& options = {});

@@ -9,7 +9,12 @@
 //   rope: |err| <= (4e-7 * pos + 2e-6) * (|x0| + |x1|): the fp32 angle pos * freq carries about one
 //         ulp of error (ggml computes it in fp32 too); everything else is exact to a few ulp
 //   attention: |err| <= 1e-4 * sum_j p_j |v_j| + 1e-6
+//   integer-dot matvec (8-bit activations): the quantization equals cpu::quantizeActivationsQ8 bit for
+//         bit; the products |err| <= 2e-5 * sum_b |d_w d_x s_b| against float64 of the same int8 block
+//         sums s_b, and against the CPU's q8 kernel (which rounds the same way, in another order)
 #include "vulkan_test_support.h"
+
+#include "cpu/kernels.h"
 
 #include <QtTest>
 
@@ -176,6 +181,181 @@ private slots:
         const auto got = readVector(*device_, by, rows);
         const long bad = firstMismatch(got, want, scale, 2e-5);
         QVERIFY2(bad < 0, mismatchText(bad, got, want, seed_).c_str());
+    }
+
+    // The integer-dot path's activation rounding against the CPU's (the default ISA level and the
+    // portable one): the same int8 values and the same fp32 scales, bit for bit. Blocks of random
+    // magnitude (1e-6 .. 1e4), an all-zero block, and a block of exact ties (max 127: x * 1 = k + 0.5,
+    // rounded to even).
+    void quantizeQ8_data() {
+        QTest::addColumn<int>("k");
+        QTest::addColumn<int>("cols");
+        QTest::addColumn<int>("xPad"); // extra floats between columns of x
+        QTest::newRow("1 block") << 32 << 1 << 0;
+        QTest::newRow("3 blocks x 5 cols, strided") << 96 << 5 << 7;
+        QTest::newRow("67 blocks x 2 cols") << 32 * 67 << 2 << 0;
+        QTest::newRow("1536 x 3 cols") << 1536 << 3 << 32;
+    }
+
+    void quantizeQ8() {
+        QFETCH(int, k);
+        QFETCH(int, cols);
+        QFETCH(int, xPad);
+        if (!device_->features().integerDotProduct) QSKIP("the device has no shaderIntegerDotProduct");
+        const int stride = k + xPad;
+        auto x = randomFloats(size_t(cols) * stride, rng_);
+        std::uniform_real_distribution<float> decades(-6.0f, 4.0f);
+        for (int c = 0; c < cols; ++c)
+            for (int b = 0; b < k / 32; ++b) {
+                float* block = x.data() + size_t(c) * stride + b * 32;
+                const float magnitude = std::pow(10.0f, decades(rng_));
+                for (int i = 0; i < 32; ++i) block[i] *= magnitude;
+            }
+        std::fill_n(x.begin(), 32, 0.0f); // an all-zero block: scale 0, quants 0
+        if (k / 32 > 1) {
+            float* ties = x.data() + 32; // max 127 makes the inverse 1: every x + 0.5 is a tie
+            for (int i = 0; i < 32; ++i) ties[i] = float(i * 8 % 253 - 126) + (i % 2 ? 0.5f : 0.0f);
+            ties[5] = 127.0f;
+            ties[7] = -0.5f;
+            ties[9] = 2.5f;
+        }
+        auto bx = uploadVector(*device_, x);
+        const uint32_t qWords = uint32_t(k / 4), dCount = uint32_t(k / 32);
+        Buffer quants(*device_, size_t(cols) * qWords * 4 + 4),
+            scales(*device_, size_t(cols) * dCount * 4 + 4);
+        KernelTuning tuning;
+        tuning.integerDot = true;
+        Kernels kern(*pipelines_, tuning);
+        run([&](Recorder& rec) {
+            kern.quantizeQ8(rec, at(*bx), at(quants, 1), at(scales, 1), uint32_t(k), uint32_t(cols),
+                            uint32_t(stride));
+        });
+        const auto gotQ = readVector<int8_t>(*device_, quants, size_t(cols) * k, 4);
+        const auto gotD = readVector<uint32_t>(*device_, scales, size_t(cols) * dCount, 1);
+        for (const auto* table : {&ocelle::cpu::kernels(), &ocelle::cpu::detail::portableKernels()}) {
+            std::vector<uint8_t> q(static_cast<size_t>(k));
+            std::vector<float> d(static_cast<size_t>(k / 4));
+            for (int c = 0; c < cols; ++c) {
+                table->quantizeQ8(x.data() + size_t(c) * stride, k, q.data(), d.data());
+                for (int i = 0; i < k; ++i)
+                    QVERIFY2(int(gotQ[size_t(c) * k + i]) == int(q[size_t(i)]) - 128,
+                             qPrintable(QString("%1: column %2 value %3 (x %4): device %5, CPU %6 (seed %7)")
+                                            .arg(ocelle::cpu::isaName(table->isa))
+                                            .arg(c)
+                                            .arg(i)
+                                            .arg(double(x[size_t(c) * stride + i]), 0, 'g', 9)
+                                            .arg(int(gotQ[size_t(c) * k + i]))
+                                            .arg(int(q[size_t(i)]) - 128)
+                                            .arg(seed_)));
+                for (int b = 0; b < k / 32; ++b) {
+                    uint32_t bits;
+                    std::memcpy(&bits, &d[size_t(b) * ocelle::cpu::kQ8ScalesPerBlock], 4);
+                    QVERIFY2(gotD[size_t(c) * dCount + b] == bits,
+                             qPrintable(QString("column %1 block %2: scale bits %3 vs CPU %4 (seed %5)")
+                                            .arg(c)
+                                            .arg(b)
+                                            .arg(gotD[size_t(c) * dCount + b], 8, 16)
+                                            .arg(bits, 8, 16)
+                                            .arg(seed_)));
+                }
+            }
+        }
+    }
+
+    // The integer-dot matvec (Kernels::matvec with integerDot on: quantize, then packed 4x8-bit dot
+    // products) against float64 of the same int8 products and against the CPU's q8 kernel, with both
+    // reductions (subgroup operations, shared memory), weight chunks, several columns and a softcap.
+    void matvecQ8_data() {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("k");
+        QTest::addColumn<int>("cols");
+        QTest::addColumn<int>("chunkRows");
+        QTest::addColumn<double>("softcap");
+        for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0}) {
+            const std::string n = weightName(t);
+            QTest::newRow((n + " 1x96").c_str()) << int(t) << 1 << 96 << 1 << 0 << 0.0;
+            QTest::newRow((n + " 37x224").c_str()) << int(t) << 37 << 224 << 1 << 0 << 0.0;
+            QTest::newRow((n + " 259x1536 split").c_str()) << int(t) << 259 << 1536 << 1 << 50 << 0.0;
+            QTest::newRow((n + " 66x2816 3 cols").c_str()) << int(t) << 66 << 2816 << 3 << 0 << 0.0;
+            QTest::newRow((n + " 1100x256 softcap").c_str()) << int(t) << 1100 << 256 << 1 << 0 << 0.5;
+        }
+    }
+
+    void matvecQ8() {
+        QFETCH(int, type);
+        QFETCH(int, rows);
+        QFETCH(int, k);
+        QFETCH(int, cols);
+        QFETCH(int, chunkRows);
+        QFETCH(double, softcap);
+        if (!device_->features().integerDotProduct) QSKIP("the device has no shaderIntegerDotProduct");
+        if (!std::getenv("OCELLE_VULKAN_INTEGER_DOT"))
+            QCOMPARE(subgroup_->integerDot(), device_->features().integerDotProductAccelerated);
+        const auto t = TensorType(type);
+        const bool q4 = t == TensorType::Q4_0;
+        const auto bytes = randomWeights(t, rows, k, rng_);
+        auto weights = WeightTensor::upload(*device_, uint32_t(t), rows, k, bytes.data(), 1,
+                                            chunkRows ? chunkRows * rowBytes(t, k) : 0);
+        if (chunkRows) QVERIFY(weights->chunks().size() > 1);
+        const auto x = randomFloats(size_t(cols) * k, rng_, -3.0f, 3.0f);
+        // The CPU's rounding of the activations, then float64 of the same int8 block sums.
+        const int blocks = k / 32;
+        const size_t blockBytes = q4 ? 18 : 34, bytesPerRow = rowBytes(t, k);
+        std::vector<uint8_t> xq(size_t(cols) * k);
+        std::vector<float> xd(size_t(cols) * k / 4);
+        for (int c = 0; c < cols; ++c)
+            ocelle::cpu::quantizeActivationsQ8(x.data() + size_t(c) * k, k, xq.data() + size_t(c) * k,
+                                               xd.data() + size_t(c) * k / 4);
+        std::vector<double> want(size_t(cols) * rows), scale(want.size());
+        for (int c = 0; c < cols; ++c)
+            for (int r = 0; r < rows; ++r) {
+                double s = 0, a = 0;
+                for (int b = 0; b < blocks; ++b) {
+                    const uint8_t* block = bytes.data() + size_t(r) * bytesPerRow + size_t(b) * blockBytes;
+                    uint16_t half;
+                    std::memcpy(&half, block, 2);
+                    int32_t sum = 0;
+                    for (int i = 0; i < 32; ++i) {
+                        const int weight = q4 ? (i < 16 ? block[2 + i] & 0xF : block[2 + i - 16] >> 4) - 8
+                                              : int(int8_t(block[2 + i]));
+                        sum += weight * (int(xq[size_t(c) * k + b * 32 + i]) - 128);
+                    }
+                    const double term = double(ocelle::gguf::fp16ToFloat(half)) *
+                                        double(xd[(size_t(c) * k / 4) + size_t(b) * 8]) * sum;
+                    s += term;
+                    a += std::abs(term);
+                }
+                want[size_t(c) * rows + r] = softcap > 0 ? softcap * std::tanh(s / softcap) : s;
+                scale[size_t(c) * rows + r] = a;
+            }
+        // The CPU q8 kernel on the same quantized activations.
+        std::vector<float> cpuOut(want.size());
+        const auto gemm = q4 ? ocelle::cpu::kernels().gemmQ4_0Q8 : ocelle::cpu::kernels().gemmQ8_0Q8;
+        gemm(bytes.data(), int64_t(bytesPerRow), rows, xq.data(), xd.data(), cols, k, cpuOut.data(), rows);
+        if (softcap > 0)
+            for (auto& v : cpuOut) v = float(softcap * std::tanh(double(v) / softcap));
+
+        auto bx = uploadVector(*device_, x);
+        Buffer by(*device_, want.size() * 4);
+        for (bool subgroups : {true, false}) {
+            KernelTuning tuning;
+            tuning.integerDot = true;
+            tuning.useSubgroups = subgroups;
+            tuning.matvecRows = subgroups ? 2 : 3;
+            Kernels kern(*pipelines_, tuning);
+            QVERIFY(kern.integerDot());
+            run([&](Recorder& rec) {
+                kern.matvec(rec, *weights, at(*bx), at(by), cols, 0, 0, float(softcap));
+            });
+            const auto got = readVector(*device_, by, want.size());
+            const std::string variant = kern.tuning().useSubgroups ? "subgroup" : "shared-memory";
+            long bad = firstMismatch(got, want, scale, 2e-5, 1e-30);
+            QVERIFY2(bad < 0, (variant + " vs float64: " + mismatchText(bad, got, want, seed_)).c_str());
+            const std::vector<double> cpu(cpuOut.begin(), cpuOut.end());
+            bad = firstMismatch(got, cpu, scale, 4e-5, 1e-30);
+            QVERIFY2(bad < 0, (variant + " vs CPU q8: " + mismatchText(bad, got, cpu, seed_)).c_str());
+        }
     }
 
     void matmul_data() {

@@ -131,6 +131,72 @@ private slots:
         QCOMPARE(model->device().validationErrors(), uint64_t(0));
     }
 
+    void integerDot_data() { addFixtureRows(); }
+
+    // The integer-dot path forced on (OCELLE_VULKAN_INTEGER_DOT=1; the default only where the device
+    // accelerates it, not on lavapipe): Q4_0/Q8_0 decode matvecs on 8-bit activations. Its stated
+    // tolerance is the CPU q8 mode's: every prompt position within 1.0 of the float64 reference and
+    // of llama.cpp (which rounds activations the same way), and it really changes the products.
+    void integerDot() {
+        QFETCH(int, fixture);
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        const Fixture& f = fixtures()[fixture];
+        const char* previous = std::getenv("OCELLE_VULKAN_INTEGER_DOT");
+        const std::string saved = previous ? previous : "";
+        setenv("OCELLE_VULKAN_INTEGER_DOT", "1", 1);
+        const auto model = load(f);
+        if (previous)
+            setenv("OCELLE_VULKAN_INTEGER_DOT", saved.c_str(), 1);
+        else
+            unsetenv("OCELLE_VULKAN_INTEGER_DOT");
+        if (!model->device().features().integerDotProduct) QSKIP("the device has no shaderIntegerDotProduct");
+        QVERIFY(model->kernels().integerDot());
+        const auto exactModel = load(f);
+        if (!previous)
+            QVERIFY(!exactModel->kernels().integerDot() ||
+                    exactModel->device().features().integerDotProductAccelerated);
+        const int vocab = model->hparams().nVocab;
+        Checker float64Checker, llamaChecker;
+        double worstFloat64 = 0, worstLlama = 0;
+        float largestChange = 0;
+        for (const auto& p : f.ref["prompts"].toArray()) {
+            const auto prompt = p.toObject();
+            const QString name = prompt["name"].toString();
+            if (name != "chat_turn" && name != "long_text_30") continue; // short: lavapipe is slow at this
+            const auto ids = toIds(prompt["ids"].toArray());
+            // Passes of at most 2 tokens run the matvecs (batched prefill keeps fp32 activations).
+            auto session = model->createSession({.contextLength = int64_t(ids.size()), .maxBatch = 2});
+            const auto quantized = session->prefill(ids, vulkan::VulkanLogits::All);
+            auto exactSession = exactModel->createSession({.contextLength = int64_t(ids.size())});
+            largestChange = std::max(
+                largestChange, maxAbsDiff(quantized, exactSession->prefill(ids, vulkan::VulkanLogits::All)));
+            const auto f64 = prompt["float64_reference"].toObject()["positions"].toArray();
+            const auto llama = prompt["fa_off"].toObject()["positions"].toArray();
+            for (int i = 0; i < prompt["n_tokens"].toInt(); ++i) {
+                const QString where = f.name + "/" + prompt["name"].toString() + QString(" pos %1").arg(i);
+                for (const auto* ref : {&f64, &llama})
+                    for (const auto& pair : (*ref)[i].toObject()["top10"].toArray()) {
+                        const double diff =
+                            std::abs(quantized[size_t(i) * vocab + pair.toArray()[0].toInt()] -
+                                     pair.toArray()[1].toDouble());
+                        (ref == &f64 ? worstFloat64 : worstLlama) =
+                            std::max(ref == &f64 ? worstFloat64 : worstLlama, diff);
+                    }
+                float64Checker.position(quantized.data() + size_t(i) * vocab, vocab, f64[i].toObject(), 1.0,
+                                        {}, false, where + " float64");
+                llamaChecker.position(quantized.data() + size_t(i) * vocab, vocab, llama[i].toObject(), 1.0,
+                                      {}, false, where + " llama.cpp");
+            }
+        }
+        qInfo("%s: integer dot: max |logit - float64| %.3g, |logit - llama.cpp| %.3g over the top-10 ids; "
+              "moved logits by up to %.3g from the fp32-activation kernels",
+              qPrintable(f.name), worstFloat64, worstLlama, double(largestChange));
+        QVERIFY2(float64Checker.failures.isEmpty(), qPrintable(float64Checker.failures.join('\n')));
+        QVERIFY2(llamaChecker.failures.isEmpty(), qPrintable(llamaChecker.failures.join('\n')));
+        QVERIFY2(largestChange > 1e-4f, "the integer-dot path did not change any product");
+        QCOMPARE(model->device().validationErrors(), uint64_t(0));
+    }
+
     void decodeMatchesPrefill_data() { addFixtureRows(); }
 
     // The longest prompt token by token (decode kernels, split attention) against one batched

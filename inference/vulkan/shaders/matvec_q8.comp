@@ -1,0 +1,111 @@
+#version 450
+// Integer-dot matrix-vector product for Q4_0 and Q8_0 weights (the quantized-activation mode):
+// y[col][row] = sum over 32-value blocks of d_w * d_x * (int32 sum of int8 weight x int8 activation),
+// with the activations rounded by quantize_q8.comp. Each block's 32 products are 8 packed 4x8-bit
+// signed dot products (OpSDot, SPV_KHR_integer_dot_product, written through GL_EXT_spirv_intrinsics:
+// this glslc has no GLSL built-in for it), summed in int32; blocks are summed in fp32.
+// The layout is matvec.comp's (for GPUs): a workgroup computes ROWS rows, its lanes stride over the
+// blocks of a row (each lane's activation block serves ROWS rows) and the partial sums are reduced
+// across the workgroup (subgroup operations with USE_SUBGROUP, shared memory otherwise).
+#extension GL_EXT_spirv_intrinsics : require
+#include "common.glsl"
+
+layout(constant_id = 1) const uint ROWS = 1;
+
+layout(binding = 0) readonly buffer Weights { uint wdata[]; };
+layout(binding = 1) readonly buffer Quants { int xq[]; };
+layout(binding = 2) writeonly buffer Output { float ys[]; };
+layout(binding = 3) readonly buffer Scales { float xd[]; };
+
+#include "weights.glsl"
+
+// OpSDot (4450) on two words of four int8 each, PackedVectorFormat4x8Bit (0): capabilities
+// DotProduct (6019) and DotProductInput4x8BitPacked (6018).
+spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
+int dot4x8(int a, int b, spirv_literal int packedFormat);
+
+layout(push_constant) uniform Push {
+    uint K;        // row length, a multiple of 32
+    uint rows;     // rows in this chunk
+    uint rowBytes;
+    uint qOffset;  // activation quants, in words
+    uint qStride;  // words between columns
+    uint yOffset;
+    uint yStride;
+    uint rowBase;  // first row of this chunk in y
+    float softcap; // 0: none
+    uint groupsX;
+    uint dOffset;  // activation scales, in floats
+    uint dStride;
+} p;
+
+// Weight block `unit` of the row at byte rowOff as 8 words of four int8 in the activations' order
+// (weight i in byte i % 4 of word i / 4), and its scale. Blocks are 2-byte aligned: read as the
+// aligned words covering them.
+void weightBlock(uint rowOff, uint unit, out int w[8], out float d) {
+#if defined(WTYPE_Q4_0)
+    const uint b = rowOff + unit * 18u;
+    const uint i0 = b >> 2;
+    const bool midWord = (b & 2u) != 0u;
+    uint a[5];
+    [[unroll]] for (uint i = 0u; i < 5u; ++i) a[i] = wdata[i0 + i];
+    d = unpackHalf2x16(midWord ? (a[0] >> 16) : a[0]).x;
+    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
+        const uint qw = midWord ? a[i + 1u] : ((a[i] >> 16) | (a[i + 1u] << 16));
+        // Byte j holds weight 4i + j (low nibble) and 16 + 4i + j (high nibble), stored + 8.
+        // Nibble n -> int8 n - 8 in every byte without carries: (n + 120) ^ 128.
+        w[i] = int(((qw & 0x0F0F0F0Fu) + 0x78787878u) ^ 0x80808080u);
+        w[i + 4u] = int((((qw >> 4) & 0x0F0F0F0Fu) + 0x78787878u) ^ 0x80808080u);
+    }
+#elif defined(WTYPE_Q8_0)
+    const uint b = rowOff + unit * 34u;
+    const uint i0 = b >> 2;
+    const bool midWord = (b & 2u) != 0u;
+    uint a[9];
+    [[unroll]] for (uint i = 0u; i < 9u; ++i) a[i] = wdata[i0 + i];
+    d = unpackHalf2x16(midWord ? (a[0] >> 16) : a[0]).x;
+    [[unroll]] for (uint i = 0u; i < 8u; ++i)
+        w[i] = int(midWord ? a[i + 1u] : ((a[i] >> 16) | (a[i + 1u] << 16)));
+#else
+#error "matvec_q8 is for Q4_0 and Q8_0 weights"
+#endif
+}
+
+void main() {
+    const uint group = gl_WorkGroupID.x + gl_WorkGroupID.z * p.groupsX;
+    const uint col = gl_WorkGroupID.y;
+    const uint row0 = group * ROWS;
+    if (row0 >= p.rows) return; // uniform across the workgroup
+    const uint qBase = p.qOffset + col * p.qStride;
+    const uint dBase = p.dOffset + col * p.dStride;
+
+    float acc[ROWS];
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) acc[r] = 0.0;
+
+    const uint blocks = p.K / 32u;
+    for (uint u = gl_LocalInvocationID.x; u < blocks; u += WG) {
+        int x[8];
+        [[unroll]] for (uint m = 0u; m < 8u; ++m) x[m] = xq[qBase + u * 8u + m];
+        const float dx = xd[dBase + u];
+        [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+            const uint row = row0 + r;
+            if (row < p.rows) {
+                int w[8];
+                float dw;
+                weightBlock(row * p.rowBytes, u, w, dw);
+                int s = 0;
+                [[unroll]] for (uint m = 0u; m < 8u; ++m) s += dot4x8(w[m], x[m], 0);
+                acc[r] += float(s) * (dw * dx);
+            }
+        }
+    }
+
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
+        float s = workgroupSum(acc[r]);
+        const uint row = row0 + r;
+        if (gl_LocalInvocationID.x == 0u && row < p.rows) {
+            if (p.softcap > 0.0) s = p.softcap * stableTanh(s / p.softcap);
+            ys[p.yOffset + col * p.yStride + p.rowBase + row] = s;
+        }
+    }
+}
