@@ -152,11 +152,68 @@ void benchModel(const std::string& path, int threads, int prefillTokens, int dec
                 decodeTokens / bestDecode, cpuDecode, decodeTokens / cpuDecode);
 }
 
+// The model's own matrices by kind, one token each, every layer's matrix in turn (so they come from
+// memory as in decode, not from cache): how fast each shape streams inside the model's layout.
+void benchModelMatrices(const std::string& path, int threads, int repeat) {
+    const auto model = model::Model::load(path);
+    const auto& plan = model->plan();
+    cpu::ThreadPool pool(threads);
+    struct Kind {
+        const char* name;
+        const model::Weight* (*get)(const model::LayerPlan&);
+    };
+    const Kind kinds[] = {
+        {"attn_q", [](const model::LayerPlan& l) { return &l.attention.q; }},
+        {"attn_k", [](const model::LayerPlan& l) { return l.attention.ownsKv ? &l.attention.k : nullptr; }},
+        {"attn_output", [](const model::LayerPlan& l) { return &l.attention.output; }},
+        {"ffn_gate", [](const model::LayerPlan& l) { return &l.ffn.gate; }},
+        {"ffn_down", [](const model::LayerPlan& l) { return &l.ffn.down; }},
+        {"inp_gate",
+         [](const model::LayerPlan& l) { return l.perLayerInput ? &l.perLayerInput->inputGate : nullptr; }},
+        {"proj",
+         [](const model::LayerPlan& l) { return l.perLayerInput ? &l.perLayerInput->projection : nullptr; }},
+    };
+    int64_t widest = 0, tallest = 0;
+    for (const auto& l : plan.layers)
+        for (const auto& k : kinds)
+            if (const auto* w = k.get(l); w && *w) {
+                widest = std::max(widest, w->cols);
+                tallest = std::max(tallest, w->rows);
+            }
+    std::vector<float> x(static_cast<size_t>(widest), 0.5f), out(static_cast<size_t>(tallest));
+    std::printf("\nmodel matrices %s (%s, %d threads, %s activations): best of %d\n", path.c_str(),
+                cpu::isaName(cpu::kernels().isa), pool.size(),
+                cpu::activationPrecisionName(cpu::activationPrecision()), repeat);
+    std::printf("%-12s %6s %10s %10s %14s\n", "matrix", "calls", "us/call", "GB/s", "GB/cpu-s");
+    for (const auto& k : kinds) {
+        double best = 1e30, bestCpu = 1e30, bytes = 0;
+        int calls = 0;
+        for (int r = 0; r <= repeat; ++r) { // the first pass maps the pages in: not counted
+            bytes = 0;
+            calls = 0;
+            const auto a = Clock::now();
+            const double cpuStart = processCpuSeconds();
+            for (const auto& l : plan.layers)
+                if (const auto* w = k.get(l); w && *w) {
+                    cpu::matmul(pool, *w, x.data(), 1, out.data());
+                    bytes += double(w->rows) * double(w->rowBytes);
+                    ++calls;
+                }
+            if (r == 0) continue;
+            best = std::min(best, seconds(a, Clock::now()));
+            bestCpu = std::min(bestCpu, processCpuSeconds() - cpuStart);
+        }
+        if (calls == 0) continue;
+        std::printf("%-12s %6d %10.1f %10.2f %14.2f\n", k.name, calls, best / calls * 1e6, bytes / best / 1e9,
+                    bytes / bestCpu / 1e9);
+    }
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
     int threads = 0, prefill = 64, decode = 16, repeat = 3;
-    bool matmuls = true;
+    bool matmuls = true, modelMatrices = false;
     std::string modelPath, onlyType;
     int64_t onlyTokens = 0;
     for (int i = 1; i < argc; ++i) {
@@ -180,14 +237,17 @@ int main(int argc, char** argv) {
             repeat = std::max(1, std::atoi(value().c_str()));
         else if (arg == "--no-matmul")
             matmuls = false;
+        else if (arg == "--model-matrices")
+            modelMatrices = true;
         else if (arg == "--type")
             onlyType = value();
         else if (arg == "--tokens")
             onlyTokens = std::atoll(value().c_str());
         else {
-            std::fprintf(
-                stderr, "usage: bench_cpu_matmul [--threads N] [--model PATH] [--prefill N] [--decode N] "
-                        "[--repeat N] [--no-matmul] [--type q4_0|q8_0|q4_k|q6_k|f16|bf16] [--tokens N]\n");
+            std::fprintf(stderr,
+                         "usage: bench_cpu_matmul [--threads N] [--model PATH] [--prefill N] [--decode N] "
+                         "[--repeat N] [--no-matmul] [--model-matrices] [--type "
+                         "q4_0|q8_0|q4_k|q6_k|f16|bf16] [--tokens N]\n");
             return 2;
         }
     }
@@ -195,6 +255,9 @@ int main(int argc, char** argv) {
         cpu::ThreadPool pool(threads);
         benchMatmuls(pool, repeat, onlyType, onlyTokens);
     }
-    if (!modelPath.empty()) benchModel(modelPath, threads, prefill, decode, repeat);
+    if (!modelPath.empty() && modelMatrices)
+        benchModelMatrices(modelPath, threads, repeat);
+    else if (!modelPath.empty())
+        benchModel(modelPath, threads, prefill, decode, repeat);
     return 0;
 }
