@@ -238,24 +238,43 @@ void quantizeActivationsQ8(const float* x, int64_t n, uint8_t* q, float* d) {
     kernels().quantizeQ8(x, n, q, d);
 }
 
+// Sum of the 8 bytes of v, read as unsigned.
+inline uint32_t byteSum(uint64_t v) {
+    constexpr uint64_t kEvenBytes = 0x00FF00FF00FF00FFull;
+    const uint64_t pairs = (v & kEvenBytes) + ((v >> 8) & kEvenBytes); // four 16-bit sums <= 510
+    return static_cast<uint32_t>((pairs * 0x0001000100010001ull) >> 48);
+}
+
 void packActivationsQ8(const uint8_t* xq, const float* xd, int64_t tokens, int64_t n, uint8_t* packedQ,
-                       float* packedD) {
+                       PackedBlock* packedBlocks) {
     const int64_t blocks = n / 32;
     for (int64_t group = 0; group < packedGroups(tokens); ++group) {
         uint8_t* q = packedQ + group * kPackedTokens * n;
-        float* d = packedD + group * kPackedTokens * blocks;
+        PackedBlock* packed = packedBlocks + group * blocks;
         for (int64_t b = 0; b < blocks; ++b)
             for (int64_t t = 0; t < kPackedTokens; ++t) {
                 const int64_t token = group * kPackedTokens + t;
                 uint8_t* line = q + b * 32 * kPackedTokens + t * 4;
                 if (token >= tokens) {
-                    for (int g = 0; g < 8; ++g) std::memset(line + g * 4 * kPackedTokens, 128, 4);
-                    d[b * kPackedTokens + t] = 0;
+                    for (int g = 0; g < 8; ++g) std::memset(line + g * 4 * kPackedTokens, 0, 4);
+                    packed[b].d[t] = 0;
+                    packed[b].sum[t] = 0;
                     continue;
                 }
-                for (int g = 0; g < 8; ++g)
-                    std::memcpy(line + g * 4 * kPackedTokens, xq + token * n + b * 32 + g * 4, 4);
-                d[b * kPackedTokens + t] = xd[token * (n / 4) + b * kQ8ScalesPerBlock];
+                // Eight bytes at a time: q + 128 summed, and flipped to q (two's complement) by ^ 0x80.
+                const uint8_t* values = xq + token * n + b * 32;
+                uint32_t sum = 0;
+                for (int i = 0; i < 4; ++i) {
+                    uint64_t eight;
+                    std::memcpy(&eight, values + i * 8, 8);
+                    sum += byteSum(eight);
+                    eight ^= 0x8080808080808080ull;
+                    std::memcpy(line + (2 * i) * 4 * kPackedTokens, &eight, 4);
+                    std::memcpy(line + (2 * i + 1) * 4 * kPackedTokens,
+                                reinterpret_cast<uint8_t*>(&eight) + 4, 4);
+                }
+                packed[b].d[t] = xd[token * (n / 4) + b * kQ8ScalesPerBlock];
+                packed[b].sum[t] = static_cast<int32_t>(sum) - 128 * 32;
             }
     }
 }

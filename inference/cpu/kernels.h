@@ -20,17 +20,24 @@ constexpr int64_t kQ8ScalesPerBlock = 8;
 void quantizeActivationsQ8(const float* x, int64_t n, uint8_t* q, float* d);
 
 // The activations of a batch (prefill) regrouped for the packed tiles: per group of kPackedTokens
-// tokens and per 32-value block, eight 64-byte lines, line g holding bytes 4g..4g+3 of every token's
-// q + 128 (token after token), so one register holds the same four values of 16 tokens; then per
-// group the blocks' scales, kPackedTokens floats per block. Tokens past the end are q = 0, d = 0.
-// packedQ holds packedGroups(tokens) * kPackedTokens * n bytes, packedD a 32nd as many floats.
-// Groups are contiguous: a range of whole groups can be packed by its own call.
+// tokens and per 32-value block, eight 64-byte lines, line g holding values 4g..4g+3 of every token
+// as signed bytes q (token after token), so one register holds the same four values of 16 tokens;
+// and per group and block a PackedBlock: the tokens' scales d and their sums of q (the tiles start
+// each token's sum at -8 * sum(q) for Q4_0, -128 * sum(q) for Q8_0, so that the weights can be the
+// unsigned operand: nibbles 0-15, or the Q8_0 values + 128).
+// Tokens past the end are q = 0, d = 0. Groups are contiguous: a range of whole groups can be
+// packed by its own call. packedQ holds packedGroups(tokens) * kPackedTokens * n bytes, packedBlocks
+// packedGroups(tokens) * n / 32 entries.
 constexpr int64_t kPackedTokens = 16;
+struct PackedBlock {
+    float d[kPackedTokens];
+    int32_t sum[kPackedTokens];
+};
 inline int64_t packedGroups(int64_t tokens) {
     return (tokens + kPackedTokens - 1) / kPackedTokens;
 }
 void packActivationsQ8(const uint8_t* xq, const float* xd, int64_t tokens, int64_t n, uint8_t* packedQ,
-                       float* packedD);
+                       PackedBlock* packedBlocks);
 const char* isaName(Isa isa);
 
 struct Kernels {
@@ -72,13 +79,16 @@ struct Kernels {
     float (*dotQ4_K)(const uint8_t* row, const float* x, int64_t n);
     float (*dotQ5_K)(const uint8_t* row, const float* x, int64_t n); // the same for Q5_K
     float (*dotQ6_K)(const uint8_t* row, const float* x, int64_t n); // and Q6_K
-    // gemmQ4_0Q8 / gemmQ8_0Q8 with the activations in packActivationsQ8's layout (xq, xd), for
-    // batches: each weight row's blocks are unpacked once per call into a small buffer (8 rows at a
-    // time: bytes, scale as float, the -128 * sum(w) start) and every 4-byte weight group is broadcast
-    // against 16 tokens, so each int32 lane sums a whole block of one row and token and the float
-    // work (convert, scale, add) is done once per block, row and 16 tokens. nullptr: not on this level.
-    GemmQ8 gemmQ4_0Q8Packed;
-    GemmQ8 gemmQ8_0Q8Packed;
+    // gemmQ4_0Q8 / gemmQ8_0Q8 with the activations in packActivationsQ8's layout, for batches:
+    // each weight row's blocks are unpacked once per call into a small buffer (a few rows at a time)
+    // and every 4-byte weight group is broadcast against 16 tokens' values, so each int32 lane sums a
+    // whole block of one row and token and the float work (convert, scale, add) is done once per
+    // block, row and 16 tokens. nullptr: not on this level.
+    using GemmPacked = void (*)(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
+                                const PackedBlock* xb, int64_t tokens, int64_t n, float* out,
+                                int64_t outStride);
+    GemmPacked gemmQ4_0Q8Packed;
+    GemmPacked gemmQ8_0Q8Packed;
 };
 
 // The best table this CPU supports, unless forced (tests run every level).
@@ -100,9 +110,9 @@ const Kernels* avx512Kernels(); // nullptr when not compiled in
 void dotTile4x2Avx2(const float* w, int64_t wStride, const float* x, int64_t xStride, int64_t n, float* out);
 float dotQ4_KAvx2(const uint8_t* row, const float* x, int64_t n);
 // The packed tiles' weights: rows [0, rows) of Q4_0 (q4) or Q8_0 weights unpacked per block into
-// packedRows rows of 32 signed bytes, then their scales as floats, then their sums' starts
-// -128 * sum(w) as int32 (the activations are q + 128): packedRows * 40 bytes per block. Rows from
-// `rows` to packedRows are zero.
+// packedRows rows of 32 unsigned bytes (Q4_0: the nibbles 0-15; Q8_0: the values + 128; the tiles
+// start each token's sums at -8 or -128 times its sum(q) to make them the weights), then their scales
+// as floats: packedRows * 36 bytes per block. Rows from `rows` to packedRows are zero.
 void unpackRowsQ8Avx2(bool q4, const uint8_t* w, int64_t rowBytes, int64_t rows, int packedRows,
                       int64_t blocks, uint8_t* packed);
 float dotQ5_KAvx2(const uint8_t* row, const float* x, int64_t n);

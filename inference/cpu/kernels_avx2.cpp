@@ -326,7 +326,7 @@ void gemmQ8(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
 
 // Rows unpacked per call for the packed tile (unpackRowsQ8Avx2).
 constexpr int kPackedRows = 4;
-constexpr int64_t kPackedBlockBytes = kPackedRows * 40;
+constexpr int64_t kPackedBlockBytes = kPackedRows * 36;
 
 inline int32_t loadI32(const uint8_t* p) {
     int32_t v;
@@ -335,10 +335,11 @@ inline int32_t loadI32(const uint8_t* p) {
 }
 
 // kPackedRows unpacked Q4_0 rows times one group of 16 packed tokens, 8 tokens per pass. maddubs
-// multiplies the activations (q + 128, unsigned) with each row's 4-byte weight group broadcast; the
-// int16 pair sums of a whole block are added in int16 (16 products of at most 255 * 8 = 2040 each:
-// at most 32640, no overflow), then widened once per block, row and 8 tokens.
-void tilePackedQ4_0(const uint8_t* packed, const uint8_t* xq, const float* xd, int64_t blocks,
+// multiplies each row's 4-byte group of nibbles (0-15, unsigned), broadcast, with the activations q
+// (signed); the int16 pair sums of a whole block are added in int16 (16 products of at most
+// 15 * 127 = 1905 each: at most 30480, no overflow), then widened once per block, row and 8 tokens
+// and started at -8 * sum(q), which makes the nibbles the weights nibble - 8.
+void tilePackedQ4_0(const uint8_t* packed, const uint8_t* xq, const PackedBlock* xb, int64_t blocks,
                     float (&result)[kPackedRows][kPackedTokens], const uint8_t* nextRows, int64_t rowBytes) {
     const __m256i ones = _mm256_set1_epi16(1);
     for (int half = 0; half < 2; ++half) {
@@ -351,21 +352,23 @@ void tilePackedQ4_0(const uint8_t* packed, const uint8_t* xq, const float* xd, i
                                  _MM_HINT_T0);
             const uint8_t* weights = packed + b * kPackedBlockBytes;
             const float* scales = reinterpret_cast<const float*>(weights + kPackedRows * 32);
-            const uint8_t* starts = weights + kPackedRows * 36;
             const uint8_t* lines = xq + b * 32 * kPackedTokens + half * 32;
             __m256i sums[kPackedRows];
             for (int g = 0; g < 8; ++g) {
                 const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(lines + g * 64));
                 for (int r = 0; r < kPackedRows; ++r) {
                     const __m256i pairs =
-                        _mm256_maddubs_epi16(x, _mm256_set1_epi32(loadI32(weights + r * 32 + g * 4)));
+                        _mm256_maddubs_epi16(_mm256_set1_epi32(loadI32(weights + r * 32 + g * 4)), x);
                     sums[r] = g == 0 ? pairs : _mm256_add_epi16(sums[r], pairs);
                 }
             }
-            const __m256 xScales = _mm256_loadu_ps(xd + b * kPackedTokens + half * 8);
+            const __m256 xScales = _mm256_loadu_ps(xb[b].d + half * 8);
+            const __m256i start = _mm256_slli_epi32(
+                _mm256_sub_epi32(_mm256_setzero_si256(),
+                                 _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb[b].sum + half * 8))),
+                3);
             for (int r = 0; r < kPackedRows; ++r) {
-                const __m256i total = _mm256_add_epi32(_mm256_madd_epi16(sums[r], ones),
-                                                       _mm256_set1_epi32(loadI32(starts + r * 4)));
+                const __m256i total = _mm256_add_epi32(_mm256_madd_epi16(sums[r], ones), start);
                 acc[r] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(total),
                                          _mm256_mul_ps(xScales, _mm256_set1_ps(scales[r])), acc[r]);
             }
@@ -374,8 +377,8 @@ void tilePackedQ4_0(const uint8_t* packed, const uint8_t* xq, const float* xd, i
     }
 }
 
-void gemmQ4_0Q8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const float* xd,
-                      int64_t tokens, int64_t n, float* out, int64_t outStride) {
+void gemmQ4_0Q8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
+                      const PackedBlock* xb, int64_t tokens, int64_t n, float* out, int64_t outStride) {
     const int64_t blocks = n / 32;
     thread_local std::vector<uint8_t> buffer;
     buffer.resize(static_cast<size_t>(blocks * kPackedBlockBytes));
@@ -389,8 +392,8 @@ void gemmQ4_0Q8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const ui
             first + 2 * kPackedRows <= rows ? w + (first + kPackedRows) * rowBytes : nullptr;
         for (int64_t group = 0; group < groups; ++group) {
             float result[kPackedRows][kPackedTokens];
-            tilePackedQ4_0(buffer.data(), xq + group * kPackedTokens * n, xd + group * kPackedTokens * blocks,
-                           blocks, result, group == groups - 1 ? nextRows : nullptr, rowBytes);
+            tilePackedQ4_0(buffer.data(), xq + group * kPackedTokens * n, xb + group * blocks, blocks, result,
+                           group == groups - 1 ? nextRows : nullptr, rowBytes);
             const int64_t groupTokens = std::min(kPackedTokens, tokens - group * kPackedTokens);
             for (int64_t t = 0; t < groupTokens; ++t)
                 for (int64_t r = 0; r < count; ++r)
@@ -406,43 +409,29 @@ void unpackRowsQ8Avx2(bool q4, const uint8_t* w, int64_t rowBytes, int64_t rows,
                       int64_t blocks, uint8_t* packed) {
     const int64_t blockBytes = q4 ? 18 : 34;
     const __m256i lowNibbles = _mm256_set1_epi8(0xF);
-    // Sum of 32 bytes read as unsigned.
-    const auto byteSum = [](__m256i bytes) {
-        const __m256i sad = _mm256_sad_epu8(bytes, _mm256_setzero_si256());
-        const __m128i halves = _mm_add_epi64(_mm256_castsi256_si128(sad), _mm256_extracti128_si256(sad, 1));
-        return _mm_cvtsi128_si32(_mm_add_epi64(halves, _mm_unpackhi_epi64(halves, halves)));
-    };
     for (int64_t b = 0; b < blocks; ++b) {
-        uint8_t* out = packed + b * packedRows * 40;
+        uint8_t* out = packed + b * packedRows * 36;
         float* scales = reinterpret_cast<float*>(out + packedRows * 32);
-        int32_t* starts = reinterpret_cast<int32_t*>(out + packedRows * 36);
         for (int r = 0; r < packedRows; ++r) {
             if (r >= rows) {
                 _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * 32), _mm256_setzero_si256());
                 scales[r] = 0;
-                starts[r] = 0;
                 continue;
             }
             const uint8_t* block = w + r * rowBytes + b * blockBytes;
             __m256i values;
-            int32_t sum;
             if (q4) {
-                // Low nibbles are values 0-15, high nibbles 16-31; each minus 8.
+                // Low nibbles are values 0-15, high nibbles 16-31.
                 const __m128i packedNibbles = _mm_loadu_si128(reinterpret_cast<const __m128i*>(block + 2));
-                const __m256i nibbles =
-                    _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(packedNibbles),
-                                                             _mm_srli_epi16(packedNibbles, 4), 1),
-                                     lowNibbles);
-                sum = byteSum(nibbles) - 8 * 32;
-                values = _mm256_sub_epi8(nibbles, _mm256_set1_epi8(8));
+                values = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(packedNibbles),
+                                                                  _mm_srli_epi16(packedNibbles, 4), 1),
+                                          lowNibbles);
             } else {
-                values = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2));
-                // Signed bytes summed as unsigned after adding 128 to each.
-                sum = byteSum(_mm256_xor_si256(values, _mm256_set1_epi8(static_cast<char>(0x80)))) - 128 * 32;
+                values = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(block + 2)),
+                                          _mm256_set1_epi8(static_cast<char>(0x80)));
             }
             _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + r * 32), values);
             scales[r] = halfToFloat(loadU16(block));
-            starts[r] = -128 * sum;
         }
     }
 }

@@ -409,9 +409,9 @@ void gemmQ8(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq,
 
 // ---- batches in the packed layouts (prefill) ----
 
-// Rows unpacked per call for the packed tile (detail::unpackRowsQ8Avx2): 8 rows of 6144 values in 60 KB.
+// Rows unpacked per call for the packed tile (detail::unpackRowsQ8Avx2): 8 rows of 6144 values in 54 KB.
 constexpr int kPackedRows = 8;
-constexpr int64_t kPackedBlockBytes = kPackedRows * 40;
+constexpr int64_t kPackedBlockBytes = kPackedRows * 36;
 
 inline int32_t loadI32(const uint8_t* p) {
     int32_t v;
@@ -423,11 +423,14 @@ inline int32_t loadI32(const uint8_t* p) {
 // Per block the 8 activation lines are loaded once and serve all rows; each row's 4-byte weight
 // groups are broadcast from the buffer into the multiply-adds, whose int32 lanes then hold the
 // block's whole sum for one token: one convert and one multiply-add per row, block and 16 tokens.
-// nextRows, if set: the next rows' weights in the file (rowBytes apart, blockBytes per block), fetched
-// into the cache block by block alongside, so that unpacking them does not wait for memory.
-void tilePacked(const uint8_t* packed, const uint8_t* xq, const float* xd, int64_t blocks,
-                float (&result)[kPackedRows][kPackedTokens], const uint8_t* nextRows, int64_t rowBytes,
-                int64_t blockBytes) {
+// The weights are the unsigned operand (Q4_0 nibbles 0-15, Q8_0 values + 128) and q the signed
+// one, each token's sum started at -8 * sum(q) or -128 * sum(q). nextRows, if set: the next rows'
+// weights in the file (rowBytes apart), fetched into the cache block by block alongside, so that
+// unpacking them does not wait for memory.
+template <bool Q4>
+void tilePacked(const uint8_t* packed, const uint8_t* xq, const PackedBlock* xb, int64_t blocks,
+                float (&result)[kPackedRows][kPackedTokens], const uint8_t* nextRows, int64_t rowBytes) {
+    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
     // Local accumulators: through a reference they were stored every block (the byte pointers may
     // alias them).
     __m512 acc[kPackedRows];
@@ -435,19 +438,20 @@ void tilePacked(const uint8_t* packed, const uint8_t* xq, const float* xd, int64
     for (int64_t b = 0; b < blocks; ++b) {
         if (nextRows)
             for (int r = 0; r < kPackedRows; ++r)
-                _mm_prefetch(reinterpret_cast<const char*>(nextRows + r * rowBytes + b * blockBytes),
+                _mm_prefetch(reinterpret_cast<const char*>(nextRows + r * rowBytes + b * kBlockBytes),
                              _MM_HINT_T0);
         const uint8_t* weights = packed + b * kPackedBlockBytes;
         const float* scales = reinterpret_cast<const float*>(weights + kPackedRows * 32);
-        const uint8_t* starts = weights + kPackedRows * 36;
         const uint8_t* lines = xq + b * 32 * kPackedTokens;
         __m512i x[8];
         for (int g = 0; g < 8; ++g) x[g] = _mm512_loadu_si512(lines + g * 64);
-        const __m512 xScales = _mm512_loadu_ps(xd + b * kPackedTokens);
+        const __m512 xScales = _mm512_loadu_ps(xb[b].d);
+        const __m512i start = _mm512_slli_epi32(
+            _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(xb[b].sum)), Q4 ? 3 : 7);
         for (int r = 0; r < kPackedRows; ++r) {
-            __m512i sums = _mm512_set1_epi32(loadI32(starts + r * 4));
+            __m512i sums = start;
             for (int g = 0; g < 8; ++g)
-                sums = _mm512_dpbusd_epi32(sums, x[g], _mm512_set1_epi32(loadI32(weights + r * 32 + g * 4)));
+                sums = _mm512_dpbusd_epi32(sums, _mm512_set1_epi32(loadI32(weights + r * 32 + g * 4)), x[g]);
             acc[r] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(sums),
                                      _mm512_mul_ps(xScales, _mm512_set1_ps(scales[r])), acc[r]);
         }
@@ -456,9 +460,8 @@ void tilePacked(const uint8_t* packed, const uint8_t* xq, const float* xd, int64
 }
 
 template <bool Q4>
-void gemmQ8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const float* xd,
+void gemmQ8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_t* xq, const PackedBlock* xb,
                   int64_t tokens, int64_t n, float* out, int64_t outStride) {
-    constexpr int64_t kBlockBytes = Q4 ? 18 : 34;
     const int64_t blocks = n / 32;
     thread_local std::vector<uint8_t> buffer;
     buffer.resize(static_cast<size_t>(blocks * kPackedBlockBytes));
@@ -472,8 +475,8 @@ void gemmQ8Packed(const uint8_t* w, int64_t rowBytes, int64_t rows, const uint8_
             first + 2 * kPackedRows <= rows ? w + (first + kPackedRows) * rowBytes : nullptr;
         for (int64_t group = 0; group < groups; ++group) {
             alignas(64) float result[kPackedRows][kPackedTokens];
-            tilePacked(buffer.data(), xq + group * kPackedTokens * n, xd + group * kPackedTokens * blocks,
-                       blocks, result, group == groups - 1 ? nextRows : nullptr, rowBytes, kBlockBytes);
+            tilePacked<Q4>(buffer.data(), xq + group * kPackedTokens * n, xb + group * blocks, blocks, result,
+                           group == groups - 1 ? nextRows : nullptr, rowBytes);
             const int64_t groupTokens = std::min(kPackedTokens, tokens - group * kPackedTokens);
             for (int64_t t = 0; t < groupTokens; ++t)
                 for (int64_t r = 0; r < count; ++r)

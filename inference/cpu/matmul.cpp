@@ -173,24 +173,24 @@ void matmulQ8(ThreadPool& pool, const Kernels& k, const model::Weight& w, const 
         // Batches: the tokens regrouped once per matrix, then blocks of rows, each unpacked once per
         // call by the kernel and multiplied with every token group.
         thread_local std::vector<uint8_t> packedQ;
-        thread_local std::vector<float> packedD;
+        thread_local std::vector<PackedBlock> packedBlocks;
         const int64_t groups = packedGroups(tokens);
         packedQ.resize(static_cast<size_t>(groups * kPackedTokens * cols));
-        packedD.resize(static_cast<size_t>(groups * kPackedTokens * cols / 32));
+        packedBlocks.resize(static_cast<size_t>(groups * cols / 32));
         uint8_t* pq = packedQ.data();
-        float* pd = packedD.data();
+        PackedBlock* pb = packedBlocks.data();
         pool.parallelFor(groups, [&](int64_t begin, int64_t end) {
             for (int64_t g = begin; g < end; ++g)
                 packActivationsQ8(xq + g * kPackedTokens * cols, xd + g * kPackedTokens * (cols / 4),
                                   std::min(kPackedTokens, tokens - g * kPackedTokens), cols,
-                                  pq + g * kPackedTokens * cols, pd + g * kPackedTokens * (cols / 32));
+                                  pq + g * kPackedTokens * cols, pb + g * (cols / 32));
         });
         constexpr int64_t kRowBlock = 8;
         const int64_t rowBlocks = (rows + kRowBlock - 1) / kRowBlock;
         pool.parallelFor(rowBlocks, [&](int64_t begin, int64_t end) {
             const int64_t first = begin * kRowBlock;
             packedGemm(w.data + static_cast<uint64_t>(first) * w.rowBytes, static_cast<int64_t>(w.rowBytes),
-                       std::min(end * kRowBlock, rows) - first, pq, pd, tokens, cols, out + first, rows);
+                       std::min(end * kRowBlock, rows) - first, pq, pb, tokens, cols, out + first, rows);
         });
         return;
     }

@@ -164,32 +164,39 @@ private slots:
                               [&](const ProductInputs& in, float* out, int64_t outStride) {
                                   const int64_t groups = cpu::packedGroups(tokens);
                                   std::vector<uint8_t> pq(size_t(groups * cpu::kPackedTokens * cols));
-                                  std::vector<float> pd(size_t(groups * cpu::kPackedTokens * cols / 32));
+                                  std::vector<cpu::PackedBlock> pb(size_t(groups * cols / 32));
                                   cpu::packActivationsQ8(in.xq.data(), in.xd.data(), tokens, cols, pq.data(),
-                                                         pd.data());
-                                  gemm(matrix.data.data(), matrix.rowBytes, matrix.rows, pq.data(), pd.data(),
+                                                         pb.data());
+                                  gemm(matrix.data.data(), matrix.rowBytes, matrix.rows, pq.data(), pb.data(),
                                        tokens, cols, out, outStride);
                               });
                 if (QTest::currentTestFailed()) return;
             }
-        // The largest sums: every weight the most negative value (-8 / -128) and every activation
-        // 127 (stored as 255), where the AVX2 tile's int16 block sums reach -32640.
-        auto extreme = randomMatrix(static_cast<gguf::TensorType>(type), 9, cols, rng);
-        const int64_t blockBytes = type == int(gguf::TensorType::Q4_0) ? 18 : 34;
-        for (size_t at = 0; at < extreme.data.size(); at += size_t(blockBytes))
-            std::memset(&extreme.data[at + 2], type == int(gguf::TensorType::Q4_0) ? 0x00 : 0x80,
-                        size_t(blockBytes - 2));
-        const int64_t tokens = 17;
-        checkProducts(
-            extreme, tokens, rng,
-            [&](const ProductInputs& in, float* out, int64_t outStride) {
-                std::vector<uint8_t> pq(size_t(cpu::packedGroups(tokens) * cpu::kPackedTokens * cols));
-                std::vector<float> pd(size_t(cpu::packedGroups(tokens) * cpu::kPackedTokens * cols / 32));
-                cpu::packActivationsQ8(in.xq.data(), in.xd.data(), tokens, cols, pq.data(), pd.data());
-                gemm(extreme.data.data(), extreme.rowBytes, extreme.rows, pq.data(), pd.data(), tokens, cols,
-                     out, outStride);
-            },
-            3.0f);
+        // The largest sums: every weight the most negative or the most positive value (Q4_0 nibbles 0 or
+        // 15, Q8_0 -128 or 127) times every activation -127 or 127 (where the AVX2 tile's int16 block
+        // sums reach +-30480).
+        const bool q4 = type == int(gguf::TensorType::Q4_0);
+        for (uint8_t byte : {uint8_t(q4 ? 0x00 : 0x80), uint8_t(q4 ? 0xFF : 0x7F)})
+            for (float constant : {3.0f, -3.0f}) {
+                auto extreme = randomMatrix(static_cast<gguf::TensorType>(type), 9, cols, rng);
+                const int64_t blockBytes = q4 ? 18 : 34;
+                for (size_t at = 0; at < extreme.data.size(); at += size_t(blockBytes))
+                    std::memset(&extreme.data[at + 2], byte, size_t(blockBytes - 2));
+                const int64_t tokens = 17;
+                checkProducts(
+                    extreme, tokens, rng,
+                    [&](const ProductInputs& in, float* out, int64_t outStride) {
+                        std::vector<uint8_t> pq(
+                            size_t(cpu::packedGroups(tokens) * cpu::kPackedTokens * cols));
+                        std::vector<cpu::PackedBlock> pb(size_t(cpu::packedGroups(tokens) * cols / 32));
+                        cpu::packActivationsQ8(in.xq.data(), in.xd.data(), tokens, cols, pq.data(),
+                                               pb.data());
+                        gemm(extreme.data.data(), extreme.rowBytes, extreme.rows, pq.data(), pb.data(),
+                             tokens, cols, out, outStride);
+                    },
+                    constant);
+                if (QTest::currentTestFailed()) return;
+            }
     }
 
     void matmulsTogether_data() {
