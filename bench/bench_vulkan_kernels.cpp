@@ -2,6 +2,7 @@
 //
 //   bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R --cols K] [--wg N --rows-per-wg N]
 //                        [--types q4_0,q8_0,...] [--no-subgroups] [--rows-per-lane N]
+//                        [--integer-dot on|off]
 //
 // Prints the streaming-read bandwidth of the device (the decode roofline), matvec throughput per
 // weight type in GB/s of weights read (and as a fraction of that bandwidth), matmul GFLOP/s for a
@@ -39,6 +40,7 @@ struct Options {
     uint32_t rowsPerLane = 0;
     std::string types; // comma-separated weight type names; empty: all
     bool noSubgroups = false;
+    std::string integerDot; // on|off; empty: the device's default (OCELLE_VULKAN_INTEGER_DOT)
 };
 
 double seconds() {
@@ -131,7 +133,13 @@ int run(const Options& o) {
     tuning.matvecRows = o.rowsPerWg;
     tuning.useSubgroups = !o.noSubgroups;
     tuning.rowsPerLane = o.rowsPerLane;
+    if (!o.integerDot.empty()) tuning.integerDot = o.integerDot == "on";
     Kernels kernels(pipelines, tuning);
+    std::printf("integer dot product: %s (device: %s, 4x8-bit packed signed %saccelerated); Q4_0/Q8_0 "
+                "activations %s\n",
+                kernels.integerDot() ? "on" : "off", f.integerDotProduct ? "yes" : "no",
+                f.integerDotProductAccelerated ? "" : "not ",
+                kernels.integerDot() ? "rounded to 8 bits, integer dot products" : "fp32");
     if (kernels.tuning().rowPerInvocation.value_or(false))
         std::printf("matvec: one row per invocation (CPU-type device), workgroup %u, activations %s; prefill "
                     "8 tokens per pass\n\n",
@@ -251,12 +259,14 @@ int main(int argc, char** argv) {
             o.types = next();
         else if (a == "--no-subgroups")
             o.noSubgroups = true;
+        else if (a == "--integer-dot")
+            o.integerDot = next();
         else {
             std::fprintf(
                 stderr, "usage: bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R] [--cols K]\n"
                         "                            [--prefill N] [--wg N] [--rows-per-wg N]\n"
                         "                            [--types q4_0,q8_0,...] [--no-subgroups]\n"
-                        "                            [--rows-per-lane N]\n");
+                        "                            [--rows-per-lane N] [--integer-dot on|off]\n");
             return a == "--help" ? 0 : 2;
         }
     }

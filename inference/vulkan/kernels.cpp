@@ -291,8 +291,40 @@ void Kernels::matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint3
     const uint32_t K = u32(w.cols(), "row length");
     if (!xStride) xStride = K;
     if (!yStride) yStride = u32(w.rows(), "rows");
-    const Bound bx = bind(dev, x, extent(n, xStride, K));
     const Bound by = bind(dev, y, extent(n, yStride, u32(w.rows(), "rows")));
+    const auto wType = static_cast<TensorType>(w.type());
+    if (integerDot_ && (wType == TensorType::Q4_0 || wType == TensorType::Q8_0)) {
+        const uint64_t quantWords = uint64_t(n) * (K / 4);
+        const Buffer& scratch = q8Scratch(quantWords + uint64_t(n) * (K / 32));
+        const View quants = at(scratch), scales = at(scratch, quantWords);
+        quantizeQ8(rec, x, quants, scales, K, n, xStride);
+        const Bound bq = bind(dev, quants, quantWords);
+        const Bound bd = bind(dev, scales, uint64_t(n) * (K / 32));
+        // matmul.comp's tiles: 64 rows x matmulBN_ tokens, 4 x 4 per invocation.
+        const uint32_t BM = 64, BN = matmulBN_;
+        const std::string shader = "matmul_q8_" + typeSuffix(w.type());
+        for (size_t c = 0; c < w.chunks().size(); ++c) {
+            const auto& chunk = w.chunks()[c];
+            struct {
+                uint32_t K, rows, rowBytes, qOffset, qStride, yOffset, yStride, rowBase, N, dOffset, dStride;
+            } push{K,
+                   u32(chunk.rows, "rows"),
+                   u32(w.rowBytes(), "row bytes"),
+                   bq.offset,
+                   K / 4,
+                   by.offset,
+                   yStride,
+                   u32(chunk.firstRow, "row"),
+                   n,
+                   bd.offset,
+                   K / 32};
+            rec.dispatch(make(shader, {(BM / 4) * (BN / 4), BM, BN},
+                              {reads(w.chunkRange(c)), reads(bq.range), writes(by.range), reads(bd.range)},
+                              push, ceilDiv(chunk.rows, BM), ceilDiv(n, BN)));
+        }
+        return;
+    }
+    const Bound bx = bind(dev, x, extent(n, xStride, K));
     if (rowPerInvocation_) {
         // CPU-type devices: one row per lane, each decoded unit used for 8 tokens (no shared-memory tiles,
         // whose barriers are costly when invocations are SIMD lanes).

@@ -47,8 +47,8 @@ struct KernelTuning {
     bool narrowLoads = true;
     uint32_t attentionMinPerSplit = 128; // decode attention: key positions per split at least
     uint32_t attentionMaxSplits = 32;
-    // Q4_0/Q8_0 matvec on activations rounded to 8 bits per 32-value block (the CPU's q8 mode:
-    // logits within 1.0 of exact math) with packed 4x8-bit integer dot products. Unset: the
+    // Q4_0/Q8_0 matvec and matmul on activations rounded to 8 bits per 32-value block (the CPU's q8
+    // mode: logits within 1.0 of exact math) with packed 4x8-bit integer dot products. Unset: the
     // environment's OCELLE_VULKAN_INTEGER_DOT=1/0, else on only where the device accelerates signed
     // 4x8-bit dot products (GPUs; not lavapipe). Always off without shaderIntegerDotProduct.
     std::optional<bool> integerDot;
@@ -104,7 +104,8 @@ public:
     // y[c][rowsOf(w)] = W . x[c] for `cols` vectors; optional softcap on the results.
     void matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t cols = 1, uint32_t xStride = 0,
                 uint32_t yStride = 0, float softcap = 0.0f);
-    // The integer-dot path's two halves (matvec runs both when tuning().integerDot is on):
+    // The integer-dot path's two halves (matvec runs both when tuning().integerDot is on; matmul
+    // quantizes, then runs a tiled integer-dot kernel):
     // quantizeQ8 rounds `cols` vectors of K values (K a multiple of 32) to 8 bits per 32-value block
     // exactly as cpu::quantizeActivationsQ8 (same quants, same scales; blocks with max|x| < 2^-100
     // become zeros): quants[c * qStride + i / 4] holds value i in byte i % 4 (int8), scales[c * dStride
@@ -204,7 +205,7 @@ public:
     const KernelTuning& tuning() const { return tuning_; }
     // The row-per-invocation kernels share activations between lanes by subgroup broadcasts.
     bool laneBroadcast() const { return laneBroadcast_; }
-    // matvec of Q4_0/Q8_0 weights quantizes the activations and uses integer dot products.
+    // matvec / matmul of Q4_0/Q8_0 weights quantize the activations and use integer dot products.
     bool integerDot() const { return integerDot_; }
 
 private:

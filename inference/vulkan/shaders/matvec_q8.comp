@@ -18,11 +18,7 @@ layout(binding = 2) writeonly buffer Output { float ys[]; };
 layout(binding = 3) readonly buffer Scales { float xd[]; };
 
 #include "weights.glsl"
-
-// OpSDot (4450) on two words of four int8 each, PackedVectorFormat4x8Bit (0): capabilities
-// DotProduct (6019) and DotProductInput4x8BitPacked (6018).
-spirv_instruction(extensions = ["SPV_KHR_integer_dot_product"], capabilities = [6019, 6018], id = 4450)
-int dot4x8(int a, int b, spirv_literal int packedFormat);
+#include "intdot.glsl"
 
 layout(push_constant) uniform Push {
     uint K;        // row length, a multiple of 32
@@ -38,38 +34,6 @@ layout(push_constant) uniform Push {
     uint dOffset;  // activation scales, in floats
     uint dStride;
 } p;
-
-// Weight block `unit` of the row at byte rowOff as 8 words of four int8 in the activations' order
-// (weight i in byte i % 4 of word i / 4), and its scale. Blocks are 2-byte aligned: read as the
-// aligned words covering them.
-void weightBlock(uint rowOff, uint unit, out int w[8], out float d) {
-#if defined(WTYPE_Q4_0)
-    const uint b = rowOff + unit * 18u;
-    const uint i0 = b >> 2;
-    const bool midWord = (b & 2u) != 0u;
-    uint a[5];
-    [[unroll]] for (uint i = 0u; i < 5u; ++i) a[i] = wdata[i0 + i];
-    d = unpackHalf2x16(midWord ? (a[0] >> 16) : a[0]).x;
-    [[unroll]] for (uint i = 0u; i < 4u; ++i) {
-        const uint qw = midWord ? a[i + 1u] : ((a[i] >> 16) | (a[i + 1u] << 16));
-        // Byte j holds weight 4i + j (low nibble) and 16 + 4i + j (high nibble), stored + 8.
-        // Nibble n -> int8 n - 8 in every byte without carries: (n + 120) ^ 128.
-        w[i] = int(((qw & 0x0F0F0F0Fu) + 0x78787878u) ^ 0x80808080u);
-        w[i + 4u] = int((((qw >> 4) & 0x0F0F0F0Fu) + 0x78787878u) ^ 0x80808080u);
-    }
-#elif defined(WTYPE_Q8_0)
-    const uint b = rowOff + unit * 34u;
-    const uint i0 = b >> 2;
-    const bool midWord = (b & 2u) != 0u;
-    uint a[9];
-    [[unroll]] for (uint i = 0u; i < 9u; ++i) a[i] = wdata[i0 + i];
-    d = unpackHalf2x16(midWord ? (a[0] >> 16) : a[0]).x;
-    [[unroll]] for (uint i = 0u; i < 8u; ++i)
-        w[i] = int(midWord ? a[i + 1u] : ((a[i] >> 16) | (a[i + 1u] << 16)));
-#else
-#error "matvec_q8 is for Q4_0 and Q8_0 weights"
-#endif
-}
 
 void main() {
     const uint group = gl_WorkGroupID.x + gl_WorkGroupID.z * p.groupsX;

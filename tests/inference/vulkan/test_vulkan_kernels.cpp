@@ -29,6 +29,55 @@ namespace {
 const char* weightName(TensorType t) {
     return ocelle::gguf::typeTraits(uint32_t(t))->name;
 }
+
+// The integer-dot kernels' references for `cols` vectors x of k values times Q4_0/Q8_0 weights: the
+// CPU's rounding of x (quantizeActivationsQ8), then float64 of the same int8 block sums (want, and
+// scale = sum_b |d_w d_x s_b|) and the CPU's q8 kernel (cpu); softcap > 0 caps all three.
+struct Q8Reference {
+    std::vector<double> want, scale, cpu;
+};
+Q8Reference q8Reference(TensorType t, const std::vector<uint8_t>& bytes, int rows, int k,
+                        const std::vector<float>& x, int cols, double softcap) {
+    const bool q4 = t == TensorType::Q4_0;
+    const int blocks = k / 32;
+    const size_t blockBytes = q4 ? 18 : 34, bytesPerRow = rowBytes(t, k);
+    std::vector<uint8_t> xq(size_t(cols) * k);
+    std::vector<float> xd(size_t(cols) * k / 4);
+    for (int c = 0; c < cols; ++c)
+        ocelle::cpu::quantizeActivationsQ8(x.data() + size_t(c) * k, k, xq.data() + size_t(c) * k,
+                                           xd.data() + size_t(c) * k / 4);
+    Q8Reference ref;
+    ref.want.resize(size_t(cols) * rows);
+    ref.scale.resize(ref.want.size());
+    for (int c = 0; c < cols; ++c)
+        for (int r = 0; r < rows; ++r) {
+            double s = 0, a = 0;
+            for (int b = 0; b < blocks; ++b) {
+                const uint8_t* block = bytes.data() + size_t(r) * bytesPerRow + size_t(b) * blockBytes;
+                uint16_t half;
+                std::memcpy(&half, block, 2);
+                int32_t sum = 0;
+                for (int i = 0; i < 32; ++i) {
+                    const int weight = q4 ? (i < 16 ? block[2 + i] & 0xF : block[2 + i - 16] >> 4) - 8
+                                          : int(int8_t(block[2 + i]));
+                    sum += weight * (int(xq[size_t(c) * k + b * 32 + i]) - 128);
+                }
+                const double term =
+                    double(ocelle::gguf::fp16ToFloat(half)) *
+                    double(xd[(size_t(c) * k / 4) + size_t(b) * ocelle::cpu::kQ8ScalesPerBlock]) * sum;
+                s += term;
+                a += std::abs(term);
+            }
+            ref.want[size_t(c) * rows + r] = softcap > 0 ? softcap * std::tanh(s / softcap) : s;
+            ref.scale[size_t(c) * rows + r] = a;
+        }
+    std::vector<float> cpuOut(ref.want.size());
+    const auto gemm = q4 ? ocelle::cpu::kernels().gemmQ4_0Q8 : ocelle::cpu::kernels().gemmQ8_0Q8;
+    gemm(bytes.data(), int64_t(bytesPerRow), rows, xq.data(), xd.data(), cols, k, cpuOut.data(), rows);
+    for (float v : cpuOut)
+        ref.cpu.push_back(softcap > 0 ? softcap * std::tanh(double(v) / softcap) : double(v));
+    return ref;
+}
 } // namespace
 
 class TestVulkanKernels : public QObject {
@@ -293,49 +342,14 @@ private slots:
         if (!std::getenv("OCELLE_VULKAN_INTEGER_DOT"))
             QCOMPARE(subgroup_->integerDot(), device_->features().integerDotProductAccelerated);
         const auto t = TensorType(type);
-        const bool q4 = t == TensorType::Q4_0;
         const auto bytes = randomWeights(t, rows, k, rng_);
         auto weights = WeightTensor::upload(*device_, uint32_t(t), rows, k, bytes.data(), 1,
                                             chunkRows ? chunkRows * rowBytes(t, k) : 0);
         if (chunkRows) QVERIFY(weights->chunks().size() > 1);
         const auto x = randomFloats(size_t(cols) * k, rng_, -3.0f, 3.0f);
-        // The CPU's rounding of the activations, then float64 of the same int8 block sums.
-        const int blocks = k / 32;
-        const size_t blockBytes = q4 ? 18 : 34, bytesPerRow = rowBytes(t, k);
-        std::vector<uint8_t> xq(size_t(cols) * k);
-        std::vector<float> xd(size_t(cols) * k / 4);
-        for (int c = 0; c < cols; ++c)
-            ocelle::cpu::quantizeActivationsQ8(x.data() + size_t(c) * k, k, xq.data() + size_t(c) * k,
-                                               xd.data() + size_t(c) * k / 4);
-        std::vector<double> want(size_t(cols) * rows), scale(want.size());
-        for (int c = 0; c < cols; ++c)
-            for (int r = 0; r < rows; ++r) {
-                double s = 0, a = 0;
-                for (int b = 0; b < blocks; ++b) {
-                    const uint8_t* block = bytes.data() + size_t(r) * bytesPerRow + size_t(b) * blockBytes;
-                    uint16_t half;
-                    std::memcpy(&half, block, 2);
-                    int32_t sum = 0;
-                    for (int i = 0; i < 32; ++i) {
-                        const int weight = q4 ? (i < 16 ? block[2 + i] & 0xF : block[2 + i - 16] >> 4) - 8
-                                              : int(int8_t(block[2 + i]));
-                        sum += weight * (int(xq[size_t(c) * k + b * 32 + i]) - 128);
-                    }
-                    const double term = double(ocelle::gguf::fp16ToFloat(half)) *
-                                        double(xd[(size_t(c) * k / 4) + size_t(b) * 8]) * sum;
-                    s += term;
-                    a += std::abs(term);
-                }
-                want[size_t(c) * rows + r] = softcap > 0 ? softcap * std::tanh(s / softcap) : s;
-                scale[size_t(c) * rows + r] = a;
-            }
-        // The CPU q8 kernel on the same quantized activations.
-        std::vector<float> cpuOut(want.size());
-        const auto gemm = q4 ? ocelle::cpu::kernels().gemmQ4_0Q8 : ocelle::cpu::kernels().gemmQ8_0Q8;
-        gemm(bytes.data(), int64_t(bytesPerRow), rows, xq.data(), xd.data(), cols, k, cpuOut.data(), rows);
-        if (softcap > 0)
-            for (auto& v : cpuOut) v = float(softcap * std::tanh(double(v) / softcap));
-
+        const Q8Reference ref = q8Reference(t, bytes, rows, k, x, cols, softcap);
+        const auto& want = ref.want;
+        const auto& scale = ref.scale;
         auto bx = uploadVector(*device_, x);
         Buffer by(*device_, want.size() * 4);
         for (bool subgroups : {true, false}) {
@@ -352,10 +366,52 @@ private slots:
             const std::string variant = kern.tuning().useSubgroups ? "subgroup" : "shared-memory";
             long bad = firstMismatch(got, want, scale, 2e-5, 1e-30);
             QVERIFY2(bad < 0, (variant + " vs float64: " + mismatchText(bad, got, want, seed_)).c_str());
-            const std::vector<double> cpu(cpuOut.begin(), cpuOut.end());
-            bad = firstMismatch(got, cpu, scale, 4e-5, 1e-30);
-            QVERIFY2(bad < 0, (variant + " vs CPU q8: " + mismatchText(bad, got, cpu, seed_)).c_str());
+            bad = firstMismatch(got, ref.cpu, scale, 4e-5, 1e-30);
+            QVERIFY2(bad < 0, (variant + " vs CPU q8: " + mismatchText(bad, got, ref.cpu, seed_)).c_str());
         }
+    }
+
+    // The tiled integer-dot prefill product (Kernels::matmul with integerDot on) against float64 of the
+    // same int8 products and the CPU's q8 kernel: ragged tiles in both directions, chunks.
+    void matmulQ8_data() {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<int>("rows");
+        QTest::addColumn<int>("k");
+        QTest::addColumn<int>("n");
+        QTest::addColumn<int>("chunkRows");
+        for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0}) {
+            const std::string name = weightName(t);
+            QTest::newRow((name + " 70x96x5").c_str()) << int(t) << 70 << 96 << 5 << 0;
+            QTest::newRow((name + " 130x768x67 split").c_str()) << int(t) << 130 << 768 << 67 << 60;
+            QTest::newRow((name + " 600x256x11").c_str()) << int(t) << 600 << 256 << 11 << 0;
+        }
+    }
+
+    void matmulQ8() {
+        QFETCH(int, type);
+        QFETCH(int, rows);
+        QFETCH(int, k);
+        QFETCH(int, n);
+        QFETCH(int, chunkRows);
+        if (!device_->features().integerDotProduct) QSKIP("the device has no shaderIntegerDotProduct");
+        const auto t = TensorType(type);
+        const auto bytes = randomWeights(t, rows, k, rng_);
+        auto weights = WeightTensor::upload(*device_, uint32_t(t), rows, k, bytes.data(), 1,
+                                            chunkRows ? chunkRows * rowBytes(t, k) : 0);
+        if (chunkRows) QVERIFY(weights->chunks().size() > 1);
+        const auto x = randomFloats(size_t(n) * k, rng_, -3.0f, 3.0f);
+        const Q8Reference ref = q8Reference(t, bytes, rows, k, x, n, 0.0);
+        auto bx = uploadVector(*device_, x);
+        Buffer by(*device_, ref.want.size() * 4);
+        KernelTuning tuning;
+        tuning.integerDot = true;
+        Kernels kern(*pipelines_, tuning);
+        run([&](Recorder& rec) { kern.matmul(rec, *weights, at(*bx), at(by), uint32_t(n)); });
+        const auto got = readVector(*device_, by, ref.want.size());
+        long bad = firstMismatch(got, ref.want, ref.scale, 2e-5, 1e-30);
+        QVERIFY2(bad < 0, ("vs float64: " + mismatchText(bad, got, ref.want, seed_)).c_str());
+        bad = firstMismatch(got, ref.cpu, ref.scale, 4e-5, 1e-30);
+        QVERIFY2(bad < 0, ("vs CPU q8: " + mismatchText(bad, got, ref.cpu, seed_)).c_str());
     }
 
     void matmul_data() {

@@ -134,9 +134,9 @@ private slots:
     void integerDot_data() { addFixtureRows(); }
 
     // The integer-dot path forced on (OCELLE_VULKAN_INTEGER_DOT=1; the default only where the device
-    // accelerates it, not on lavapipe): Q4_0/Q8_0 decode matvecs on 8-bit activations. Its stated
-    // tolerance is the CPU q8 mode's: every prompt position within 1.0 of the float64 reference and
-    // of llama.cpp (which rounds activations the same way), and it really changes the products.
+    // accelerates it, not on lavapipe): Q4_0/Q8_0 matvecs and prefill matmuls on 8-bit activations. Its
+    // stated tolerance is the CPU q8 mode's: every prompt position within 1.0 of the float64 reference and of
+    // llama.cpp (which rounds activations the same way), and it really changes the products.
     void integerDot() {
         QFETCH(int, fixture);
         if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
@@ -164,28 +164,31 @@ private slots:
             const QString name = prompt["name"].toString();
             if (name != "chat_turn" && name != "long_text_30") continue; // short: lavapipe is slow at this
             const auto ids = toIds(prompt["ids"].toArray());
-            // Passes of at most 2 tokens run the matvecs (batched prefill keeps fp32 activations).
-            auto session = model->createSession({.contextLength = int64_t(ids.size()), .maxBatch = 2});
-            const auto quantized = session->prefill(ids, vulkan::VulkanLogits::All);
+            // Passes of at most 2 tokens run the matvecs, one batched pass the tiled matmul.
+            auto stepped = model->createSession({.contextLength = int64_t(ids.size()), .maxBatch = 2});
+            auto batched = model->createSession({.contextLength = int64_t(ids.size())});
             auto exactSession = exactModel->createSession({.contextLength = int64_t(ids.size())});
-            largestChange = std::max(
-                largestChange, maxAbsDiff(quantized, exactSession->prefill(ids, vulkan::VulkanLogits::All)));
+            const auto exact = exactSession->prefill(ids, vulkan::VulkanLogits::All);
             const auto f64 = prompt["float64_reference"].toObject()["positions"].toArray();
             const auto llama = prompt["fa_off"].toObject()["positions"].toArray();
-            for (int i = 0; i < prompt["n_tokens"].toInt(); ++i) {
-                const QString where = f.name + "/" + prompt["name"].toString() + QString(" pos %1").arg(i);
-                for (const auto* ref : {&f64, &llama})
-                    for (const auto& pair : (*ref)[i].toObject()["top10"].toArray()) {
-                        const double diff =
-                            std::abs(quantized[size_t(i) * vocab + pair.toArray()[0].toInt()] -
-                                     pair.toArray()[1].toDouble());
-                        (ref == &f64 ? worstFloat64 : worstLlama) =
-                            std::max(ref == &f64 ? worstFloat64 : worstLlama, diff);
-                    }
-                float64Checker.position(quantized.data() + size_t(i) * vocab, vocab, f64[i].toObject(), 1.0,
-                                        {}, false, where + " float64");
-                llamaChecker.position(quantized.data() + size_t(i) * vocab, vocab, llama[i].toObject(), 1.0,
-                                      {}, false, where + " llama.cpp");
+            for (const bool matvec : {true, false}) {
+                const auto quantized = (matvec ? stepped : batched)->prefill(ids, vulkan::VulkanLogits::All);
+                largestChange = std::max(largestChange, maxAbsDiff(quantized, exact));
+                for (int i = 0; i < prompt["n_tokens"].toInt(); ++i) {
+                    const QString where =
+                        f.name + "/" + name + (matvec ? " matvec" : " matmul") + QString(" pos %1").arg(i);
+                    for (const auto* ref : {&f64, &llama})
+                        for (const auto& pair : (*ref)[i].toObject()["top10"].toArray()) {
+                            double& worst = ref == &f64 ? worstFloat64 : worstLlama;
+                            worst = std::max(
+                                worst, std::abs(quantized[size_t(i) * vocab + pair.toArray()[0].toInt()] -
+                                                pair.toArray()[1].toDouble()));
+                        }
+                    float64Checker.position(quantized.data() + size_t(i) * vocab, vocab, f64[i].toObject(),
+                                            1.0, {}, false, where + " float64");
+                    llamaChecker.position(quantized.data() + size_t(i) * vocab, vocab, llama[i].toObject(),
+                                          1.0, {}, false, where + " llama.cpp");
+                }
             }
         }
         qInfo("%s: integer dot: max |logit - float64| %.3g, |logit - llama.cpp| %.3g over the top-10 ids; "
