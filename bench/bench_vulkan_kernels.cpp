@@ -2,7 +2,7 @@
 //
 //   bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R --cols K] [--wg N --rows-per-wg N]
 //                        [--types q4_0,q8_0,...] [--no-subgroups] [--rows-per-lane N]
-//                        [--integer-dot on|off]
+//                        [--integer-dot on|off] [--gpu-layout]
 //
 // Prints the streaming-read bandwidth of the device (the decode roofline), matvec throughput per
 // weight type in GB/s of weights read (and as a fraction of that bandwidth), matmul GFLOP/s for a
@@ -41,6 +41,7 @@ struct Options {
     std::string types; // comma-separated weight type names; empty: all
     bool noSubgroups = false;
     std::string integerDot; // on|off; empty: the device's default (OCELLE_VULKAN_INTEGER_DOT)
+    bool gpuLayout = false; // the GPU kernels (matvec.comp, tiled matmul) also on a CPU-type device
 };
 
 double seconds() {
@@ -134,6 +135,7 @@ int run(const Options& o) {
     tuning.useSubgroups = !o.noSubgroups;
     tuning.rowsPerLane = o.rowsPerLane;
     if (!o.integerDot.empty()) tuning.integerDot = o.integerDot == "on";
+    if (o.gpuLayout) tuning.rowPerInvocation = false;
     Kernels kernels(pipelines, tuning);
     std::printf("integer dot product: %s (device: %s, 4x8-bit packed signed %saccelerated); Q4_0/Q8_0 "
                 "activations %s\n",
@@ -261,12 +263,15 @@ int main(int argc, char** argv) {
             o.noSubgroups = true;
         else if (a == "--integer-dot")
             o.integerDot = next();
+        else if (a == "--gpu-layout")
+            o.gpuLayout = true;
         else {
             std::fprintf(
                 stderr, "usage: bench_vulkan_kernels [--device INDEX|NAME] [--reps N] [--rows R] [--cols K]\n"
                         "                            [--prefill N] [--wg N] [--rows-per-wg N]\n"
                         "                            [--types q4_0,q8_0,...] [--no-subgroups]\n"
-                        "                            [--rows-per-lane N] [--integer-dot on|off]\n");
+                        "                            [--rows-per-lane N] [--integer-dot on|off]\n"
+                        "                            [--gpu-layout]\n");
             return a == "--help" ? 0 : 2;
         }
     }
