@@ -216,6 +216,14 @@ const Buffer& Kernels::q8Scratch(uint64_t words) {
     return *q8Scratch_;
 }
 
+uint32_t Kernels::q8Lanes(uint32_t K) const {
+    // Lanes stride over a row's blocks: rows of few blocks (small test models) get narrower
+    // workgroups (with proportionally more rows each) instead of mostly idle lanes.
+    uint32_t lanes = tuning_.matvecWorkgroup;
+    while (lanes > 8 && lanes / 2 >= K / 32) lanes /= 2;
+    return lanes;
+}
+
 void Kernels::quantizeQ8(Recorder& rec, View x, View quants, View scales, uint32_t K, uint32_t cols,
                          uint32_t xStride, uint32_t qStride, uint32_t dStride) {
     if (K % 32) throw VulkanError("quantizeQ8: the row length must be a multiple of 32");
@@ -250,10 +258,7 @@ void Kernels::matvecQ8(Recorder& rec, const WeightTensor& w, View quants, View s
     const Bound bq = bind(dev, quants, extent(cols, qStride, K / 4));
     const Bound bd = bind(dev, scales, extent(cols, dStride, K / 32));
     const std::string shader = reducing("matvec_q8_" + typeSuffix(w.type()));
-    // Lanes stride over a row's blocks: rows of few blocks (small test models) get narrower
-    // workgroups with more rows each, instead of mostly idle lanes.
-    uint32_t lanes = tuning_.matvecWorkgroup;
-    while (lanes > 8 && lanes / 2 >= K / 32) lanes /= 2;
+    const uint32_t lanes = q8Lanes(K);
     const uint32_t rowsPerGroup = tuning_.matvecRows * (tuning_.matvecWorkgroup / lanes);
     for (size_t c = 0; c < w.chunks().size(); ++c) {
         const auto& chunk = w.chunks()[c];
@@ -263,7 +268,7 @@ void Kernels::matvecQ8(Recorder& rec, const WeightTensor& w, View quants, View s
         struct {
             uint32_t K, rows, rowBytes, qOffset, qStride, yOffset, yStride, rowBase;
             float softcap;
-            uint32_t groupsX, dOffset, dStride;
+            uint32_t groupsX, dOffset, dStride, expertFirst, expertCount, xDiv, idsOffset;
         } push{K,
                u32(chunk.rows, "rows"),
                u32(w.rowBytes(), "row bytes"),
@@ -275,7 +280,11 @@ void Kernels::matvecQ8(Recorder& rec, const WeightTensor& w, View quants, View s
                softcap,
                0,
                bd.offset,
-               dStride};
+               dStride,
+               0,
+               0,
+               1,
+               0};
         const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         push.groupsX = gx;
@@ -401,6 +410,51 @@ void Kernels::moeMatvec(Recorder& rec, const WeightTensor& w, View x, View ids, 
     const Bound bx = bind(dev, x, extent(sharedInput ? tokens : slots, xStride, K));
     const Bound bi = bind(dev, ids, slots);
     const Bound by = bind(dev, y, extent(slots, yStride, rowsPerExpert));
+    const auto wType = static_cast<TensorType>(w.type());
+    if (integerDot_ && (wType == TensorType::Q4_0 || wType == TensorType::Q8_0)) {
+        // The inputs quantized once each (a token's, shared by its k experts, or one per slot).
+        const uint32_t inputs = sharedInput ? tokens : slots;
+        const uint64_t quantWords = uint64_t(inputs) * (K / 4);
+        const Buffer& scratch = q8Scratch(quantWords + uint64_t(inputs) * (K / 32));
+        const View quants = at(scratch), scales = at(scratch, quantWords);
+        quantizeQ8(rec, x, quants, scales, K, inputs, xStride);
+        const Bound bq = bind(dev, quants, quantWords);
+        const Bound bd = bind(dev, scales, uint64_t(inputs) * (K / 32));
+        const uint32_t lanes = q8Lanes(K);
+        const uint32_t rowsPerGroup = tuning_.matvecRows * (tuning_.matvecWorkgroup / lanes);
+        const std::string shader = reducing("matvec_q8_moe_" + typeSuffix(w.type()));
+        for (size_t c = 0; c < w.chunks().size(); ++c) {
+            const auto& chunk = w.chunks()[c];
+            struct {
+                uint32_t K, rows, rowBytes, qOffset, qStride, yOffset, yStride, rowBase;
+                float softcap;
+                uint32_t groupsX, dOffset, dStride, expertFirst, expertCount, xDiv, idsOffset;
+            } push{K,
+                   rowsPerExpert,
+                   u32(w.rowBytes(), "row bytes"),
+                   bq.offset,
+                   K / 4,
+                   by.offset,
+                   yStride,
+                   0,
+                   0.0f,
+                   0,
+                   bd.offset,
+                   K / 32,
+                   u32(chunk.firstRow / rowsPerExpert, "expert"),
+                   u32(chunk.rows / rowsPerExpert, "experts"),
+                   sharedInput ? k : 1,
+                   bi.offset};
+            const uint32_t groups = ceilDiv(rowsPerExpert, rowsPerGroup);
+            const uint32_t gx = std::min<uint32_t>(groups, 65535);
+            push.groupsX = gx;
+            rec.dispatch(make(
+                shader, {lanes, rowsPerGroup},
+                {reads(w.chunkRange(c)), reads(bq.range), writes(by.range), reads(bd.range), reads(bi.range)},
+                push, gx, slots, ceilDiv(groups, gx)));
+        }
+        return;
+    }
     // matvec_rows.comp (MOE) takes the same push constants: its `columns` field is expertFirst.
     const std::string shader = rowPerInvocation_ ? rowKernel("matvec_rows_moe_", w.type())
                                                  : reducing("matvec_moe_" + typeSuffix(w.type()));

@@ -205,7 +205,8 @@ public:
     const KernelTuning& tuning() const { return tuning_; }
     // The row-per-invocation kernels share activations between lanes by subgroup broadcasts.
     bool laneBroadcast() const { return laneBroadcast_; }
-    // matvec / matmul of Q4_0/Q8_0 weights quantize the activations and use integer dot products.
+    // matvec / matmul / moeMatvec of Q4_0/Q8_0 weights quantize the activations and use integer dot
+    // products.
     bool integerDot() const { return integerDot_; }
 
 private:
@@ -223,6 +224,7 @@ private:
     // The integer-dot matvec's quantized activations: grown on demand; outgrown buffers stay alive
     // (recorded commands may still use them).
     const Buffer& q8Scratch(uint64_t words);
+    uint32_t q8Lanes(uint32_t K) const; // workgroup width of the integer-dot matvec for rows of K
     std::unique_ptr<Buffer> q8Scratch_;
     std::vector<std::unique_ptr<Buffer>> q8Outgrown_;
     Pipelines& pipelines_;

@@ -4,6 +4,7 @@
 // with the activations rounded by quantize_q8.comp. Each block's 32 products are 8 packed 4x8-bit
 // signed dot products (OpSDot, SPV_KHR_integer_dot_product, written through GL_EXT_spirv_intrinsics:
 // this glslc has no GLSL built-in for it), summed in int32; blocks are summed in fp32.
+// With MOE it is the expert matvec (matvec.comp's MOE: each column picks its expert from `ids`).
 // The layout is matvec.comp's (for GPUs): a workgroup computes ROWS rows, its lanes stride over the
 // blocks of a row (each lane's activation block serves ROWS rows) and the partial sums are reduced
 // across the workgroup (subgroup operations with USE_SUBGROUP, shared memory otherwise).
@@ -16,6 +17,9 @@ layout(binding = 0) readonly buffer Weights { uint wdata[]; };
 layout(binding = 1) readonly buffer Quants { int xq[]; };
 layout(binding = 2) writeonly buffer Output { float ys[]; };
 layout(binding = 3) readonly buffer Scales { float xd[]; };
+#ifdef MOE
+layout(binding = 4) readonly buffer Ids { uint ids[]; };
+#endif
 
 #include "weights.glsl"
 #include "intdot.glsl"
@@ -33,6 +37,10 @@ layout(push_constant) uniform Push {
     uint groupsX;
     uint dOffset;  // activation scales, in floats
     uint dStride;
+    uint expertFirst; // MOE (as matvec.comp): the chunk's experts, rows = rows per expert
+    uint expertCount;
+    uint xDiv;        // columns per activation vector
+    uint idsOffset;
 } p;
 
 void main() {
@@ -40,8 +48,17 @@ void main() {
     const uint col = gl_WorkGroupID.y;
     const uint row0 = group * ROWS;
     if (row0 >= p.rows) return; // uniform across the workgroup
-    const uint qBase = p.qOffset + col * p.qStride;
-    const uint dBase = p.dOffset + col * p.dStride;
+#ifdef MOE
+    const uint expert = ids[p.idsOffset + col];
+    if (expert < p.expertFirst || expert >= p.expertFirst + p.expertCount) return;
+    const uint rowOrigin = (expert - p.expertFirst) * p.rows;
+    const uint xCol = col / p.xDiv;
+#else
+    const uint rowOrigin = 0u;
+    const uint xCol = col;
+#endif
+    const uint qBase = p.qOffset + xCol * p.qStride;
+    const uint dBase = p.dOffset + xCol * p.dStride;
 
     float acc[ROWS];
     [[unroll]] for (uint r = 0u; r < ROWS; ++r) acc[r] = 0.0;
@@ -56,7 +73,7 @@ void main() {
             if (row < p.rows) {
                 int w[8];
                 float dw;
-                weightBlock(row * p.rowBytes, u, w, dw);
+                weightBlock((rowOrigin + row) * p.rowBytes, u, w, dw);
                 int s = 0;
                 [[unroll]] for (uint m = 0u; m < 8u; ++m) s += dot4x8(w[m], x[m], 0);
                 acc[r] += float(s) * (dw * dx);

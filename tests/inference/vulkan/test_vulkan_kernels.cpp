@@ -974,6 +974,61 @@ private slots:
         }
     }
 
+    void moeExpertsQ8_data() {
+        QTest::addColumn<int>("type");
+        QTest::addColumn<bool>("sharedInput");
+        for (TensorType t : {TensorType::Q8_0, TensorType::Q4_0}) {
+            QTest::newRow((std::string(weightName(t)) + " gate_up (shared input)").c_str()) << int(t) << true;
+            QTest::newRow((std::string(weightName(t)) + " down (per-slot input)").c_str()) << int(t) << false;
+        }
+    }
+
+    // The integer-dot expert matvec (ids on the device, experts over several bindings) against float64
+    // of the same int8 products and the CPU q8 kernel, both reductions.
+    void moeExpertsQ8() {
+        QFETCH(int, type);
+        QFETCH(bool, sharedInput);
+        if (!device_->features().integerDotProduct) QSKIP("the device has no shaderIntegerDotProduct");
+        const auto t = TensorType(type);
+        const int experts = 7, rowsPerExpert = 40, tokens = 2, k = 3, K = 352;
+        const auto bytes = randomWeights(t, uint64_t(experts) * rowsPerExpert, K, rng_);
+        auto weights = WeightTensor::upload(*device_, uint32_t(t), uint64_t(experts) * rowsPerExpert, K,
+                                            bytes.data(), rowsPerExpert, 2 * rowsPerExpert * rowBytes(t, K));
+        QCOMPARE(weights->chunks().size(), size_t(4));
+        const std::vector<uint32_t> ids{6, 0, 3, 2, 5, 1};
+        const int slotCount = tokens * k, inputs = sharedInput ? tokens : slotCount;
+        const auto x = randomFloats(size_t(inputs) * K, rng_, -3.0f, 3.0f);
+        // Every expert row times every input, then each slot's expert and input picked out.
+        const Q8Reference all = q8Reference(t, bytes, experts * rowsPerExpert, K, x, inputs, 0.0);
+        Q8Reference ref;
+        for (int s = 0; s < slotCount; ++s)
+            for (int r = 0; r < rowsPerExpert; ++r) {
+                const size_t i = size_t(sharedInput ? s / k : s) * experts * rowsPerExpert +
+                                 size_t(ids[size_t(s)]) * rowsPerExpert + r;
+                ref.want.push_back(all.want[i]);
+                ref.scale.push_back(all.scale[i]);
+                ref.cpu.push_back(all.cpu[i]);
+            }
+        auto bx = uploadVector(*device_, x);
+        auto bids = uploadVector(*device_, ids);
+        Buffer y(*device_, ref.want.size() * 4);
+        for (bool subgroups : {true, false}) {
+            KernelTuning tuning;
+            tuning.integerDot = true;
+            tuning.useSubgroups = subgroups;
+            Kernels kern(*pipelines_, tuning);
+            run([&](Recorder& rec) {
+                kern.moeMatvec(rec, *weights, at(*bx), at(*bids), at(y), tokens, k, sharedInput);
+            });
+            const auto got = readVector(*device_, y, ref.want.size());
+            const std::string variant = subgroups ? "subgroup" : "shared-memory";
+            long bad = firstMismatch(got, ref.want, ref.scale, 2e-5, 1e-30);
+            QVERIFY2(bad < 0, (variant + " vs float64: " + mismatchText(bad, got, ref.want, seed_)).c_str());
+            bad = firstMismatch(got, ref.cpu, ref.scale, 4e-5, 1e-30);
+            QVERIFY2(bad < 0, (variant + " vs CPU q8: " + mismatchText(bad, got, ref.cpu, seed_)).c_str());
+        }
+    }
+
     // Independent kernels recorded back to back share no barrier; a dependent one gets exactly one.
     void barriersOnlyBetweenDependentDispatches() {
         const int rows = 64, k = 256;
