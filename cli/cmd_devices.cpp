@@ -52,9 +52,14 @@ int runDevices(const std::vector<std::string>& argv) {
                     gib(f.maxStorageBufferRange).c_str());
         std::printf("    16-bit storage %s, 8-bit storage %s, fp16 arithmetic %s, int8 arithmetic %s\n",
                     yes(f.storage16Bit), yes(f.storage8Bit), yes(f.float16Arithmetic), yes(f.int8Arithmetic));
-        std::printf("    subgroup size %u (arithmetic %s, shuffle %s), integer dot product %s%s\n",
-                    f.subgroupSize, yes(f.subgroupArithmetic), yes(f.subgroupShuffle),
-                    yes(f.integerDotProduct), f.integerDotProductAccelerated ? " (accelerated)" : "");
+        std::printf("    subgroup size %u (arithmetic %s, shuffle %s), integer dot product %s\n", f.subgroupSize,
+                    yes(f.subgroupArithmetic), yes(f.subgroupShuffle), yes(f.integerDotProduct));
+        if (f.integerDotProduct)
+            // Whether Q4_0/Q8_0 products use 8-bit activations by default (OCELLE_VULKAN_INTEGER_DOT).
+            std::printf("    4x8-bit packed dot products accelerated: signed %s, unsigned %s, mixed %s; 8-bit "
+                        "activation path %s by default\n",
+                        yes(f.integerDot4x8PackedSignedAccelerated), yes(f.integerDot4x8PackedUnsignedAccelerated),
+                        yes(f.integerDot4x8PackedMixedAccelerated), f.integerDotProductAccelerated ? "on" : "off");
         std::printf("    shared memory %u KiB, workgroup %u invocations, push constants %u bytes\n",
                     f.maxSharedMemory / 1024, f.maxWorkgroupInvocations, f.maxPushConstantsSize);
         if (d.usable()) std::printf("    usable: yes\n");
