@@ -4,15 +4,19 @@
 // the logits and takes the greedy token). Prints a table, or one JSON object with --json.
 import fs from "node:fs";
 import path from "node:path";
-import {parseArgs, positiveInt, loadLlama, loadModel, refuseContextShift, runMain, UsageError} from "./common.mjs";
+import {parseArgs, positiveInt, loadLlama, loadModel, offloadLog, refuseContextShift, runMain, UsageError} from "./common.mjs";
 
 const usage = `usage: bench.mjs --model PATH [--pp 512] [--tg 128] [--reps 3] [--gpu none|vulkan] [--threads N] [--json 0|1]
+                [--ignore-memory-checks 0|1]
   --pp N       prompt tokens processed in one batch (0 skips the prefill test)
   --tg N       tokens decoded one by one after a 1-token prompt (0 skips the decode test)
   --reps N     measured repetitions of each test, after one unmeasured warm-up
   --gpu        llama.cpp backend: none = CPU (default), vulkan (GGML_VK_VISIBLE_DEVICES picks the device)
   --threads N  CPU threads (default: all)
   --json 1     print one JSON object instead of the table
+  --ignore-memory-checks 1
+               skip node-llama-cpp's estimate of whether model and context fit the device's memory
+               (it refuses files that do fit lavapipe); llama.cpp still fails if the device runs out
 `;
 
 // Deterministic pseudo-random prompt ids, so every run feeds the same tokens.
@@ -36,8 +40,10 @@ function stats(values) {
 
 await runMain(usage, async () => {
     const args = parseArgs(process.argv.slice(2),
-        {model: "string", pp: "int", tg: "int", reps: "int", gpu: "string", threads: "int", json: "int"},
-        {pp: 512, tg: 128, reps: 3, gpu: "none", threads: 0, json: 0});
+        {model: "string", pp: "int", tg: "int", reps: "int", gpu: "string", threads: "int", json: "int",
+            "ignore-memory-checks": "int"},
+        {pp: 512, tg: 128, reps: 3, gpu: "none", threads: 0, json: 0, "ignore-memory-checks": 0});
+    const ignoreMemoryChecks = args["ignore-memory-checks"] !== 0;
     if (args.pp < 0 || args.tg < 0 || (args.pp === 0 && args.tg === 0))
         throw new UsageError("--pp and --tg must be >= 0 and not both 0");
     positiveInt(args.reps, "reps");
@@ -45,7 +51,10 @@ await runMain(usage, async () => {
         throw new UsageError("--threads must not be negative");
 
     const llama = await loadLlama(args.gpu, args.threads);
-    const model = await loadModel(llama, args.model, args.gpu);
+    const model = await loadModel(llama, args.model, args.gpu, {ignoreMemoryChecks});
+    const totalLayers = model.fileInsights.totalLayers;
+    if (args.gpu === "vulkan" && model.gpuLayers !== totalLayers)
+        throw new Error(`llama.cpp put ${model.gpuLayers} of ${totalLayers} layers on the device, not all`);
     const embedding = model.fileInfo.fullTensorInfo?.find((t) => t.name === "token_embd.weight");
     if (embedding == null)
         throw new Error("the model has no token_embd.weight tensor");
@@ -55,7 +64,8 @@ await runMain(usage, async () => {
         batchSize: Math.max(args.pp, 1),
         sequences: 1,
         flashAttention: false,
-        ...(args.threads ? {threads: args.threads} : {})
+        ...(args.threads ? {threads: args.threads} : {}),
+        ...(ignoreMemoryChecks ? {ignoreMemorySafetyChecks: true} : {})
     });
     const sequence = context.getSequence({contextShift: refuseContextShift});
 
@@ -99,12 +109,18 @@ await runMain(usage, async () => {
         backend: args.gpu === "vulkan" ? "vulkan" : "cpu",
         devices: args.gpu === "vulkan" ? await llama.getGpuDeviceNames() : [],
         threads: context.currentThreads,
+        gpu_layers: model.gpuLayers,
+        total_layers: totalLayers,
+        offload_log: offloadLog,
+        memory_checks: ignoreMemoryChecks ? "ignored" : "on",
         tests
     };
     if (args.json) {
         process.stdout.write(JSON.stringify(result) + "\n");
     } else {
         const device = result.devices.length > 0 ? result.devices.join(", ") : "cpu";
+        for (const line of offloadLog)
+            process.stdout.write(`llama.cpp: ${line}\n`);
         const sizeMiB = (result.model_bytes / (1024 * 1024)).toFixed(1);
         process.stdout.write(`| model | size MiB | engine | backend | device | threads | test | t/s |\n`);
         process.stdout.write(`|---|---:|---|---|---|---:|---|---:|\n`);

@@ -45,6 +45,10 @@ export function positiveInt(value, name) {
     return value;
 }
 
+// llama.cpp's log lines that say how many layers went to the device ("offloaded 36/36 layers to GPU"),
+// kept so a benchmark can show that a Vulkan run really ran every layer there.
+export const offloadLog = [];
+
 // Loads llama.cpp with the requested backend. `gpu` is "none" (CPU backend) or "vulkan".
 // Throws when the prebuilt binary for that backend is missing or does not load.
 export async function loadLlama(gpu, threads) {
@@ -56,7 +60,14 @@ export async function loadLlama(gpu, threads) {
         usePrebuiltBinaries: true,
         skipDownload: true,
         progressLogs: false,
-        logLevel: LlamaLogLevel.error,
+        // Info level reaches the logger so the offload lines can be kept; only errors are printed.
+        logLevel: LlamaLogLevel.info,
+        logger: (level, message) => {
+            if (/offload/i.test(message))
+                offloadLog.push(message.trim());
+            if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal)
+                process.stderr.write(message.endsWith("\n") ? message : message + "\n");
+        },
         ...(threads ? {maxThreads: threads} : {})
     });
     const wanted = gpu === "vulkan" ? "vulkan" : false;
@@ -67,13 +78,17 @@ export async function loadLlama(gpu, threads) {
     return llama;
 }
 
-export async function loadModel(llama, modelPath, gpu) {
+// Vulkan puts every layer on the device ("max"). ignoreMemoryChecks skips node-llama-cpp's estimate of
+// whether weights and context fit the device (which refuses files that do fit lavapipe's reported
+// heap only on paper); llama.cpp then fails by itself if the device really runs out.
+export async function loadModel(llama, modelPath, gpu, {ignoreMemoryChecks = false} = {}) {
     if (!fs.existsSync(modelPath))
         throw new UsageError(`model file '${modelPath}' does not exist`);
     return llama.loadModel({
         modelPath,
         gpuLayers: gpu === "vulkan" ? "max" : 0,
-        useMmap: true
+        useMmap: true,
+        ...(ignoreMemoryChecks ? {ignoreMemorySafetyChecks: true} : {})
     });
 }
 
