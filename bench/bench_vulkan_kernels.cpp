@@ -6,7 +6,8 @@
 //
 // Prints the streaming-read bandwidth of the device (the decode roofline), matvec throughput per
 // weight type in GB/s of weights read (and as a fraction of that bandwidth), matmul GFLOP/s for a
-// prefill batch, and the fixed cost of one tiny dispatch. A CPU-type device (lavapipe) is used when
+// prefill batch, the decode FFN input split (2 matvecs + geglu) against fused (matvecGeglu), and the
+// fixed cost of one tiny dispatch. A CPU-type device (lavapipe) is used when
 // it is the only one, since this is a measurement, not the automatic backend choice.
 #include "gguf/dequant.h"
 #include "gguf/tensor_types.h"
@@ -198,6 +199,8 @@ int run(const Options& o) {
     std::uniform_real_distribution<float> uni(-1.0f, 1.0f);
     for (auto& v : x) v = uni(rng);
     Buffer bx(*device, x.size() * 4), by(*device, size_t(o.prefill) * o.rows * 4);
+    Buffer bu(*device, size_t(o.rows) * 4); // the up product of the unfused FFN input
+    std::vector<std::string> ffnRows;
     upload(*device, bx, 0, x.data(), x.size() * 4);
     for (TensorType type : types) {
         const std::string name = ocelle::gguf::typeTraits(uint32_t(type))->name;
@@ -224,7 +227,42 @@ int run(const Options& o) {
                     name.c_str(), double(w->totalBytes()) / (1 << 20), tMv * 1e3, cMv * 1e3, gb,
                     100.0 * gb / bandwidth, tMm * 1e3, cMm * 1e3,
                     2.0 * o.rows * o.cols * o.prefill / tMm / 1e9);
+
+        // The decode FFN input with this matrix as gate and a second one as up: two matvecs + geglu
+        // against Kernels::matvecGeglu (one dispatch).
+        const auto upBytes = randomWeights(type, o.rows, o.cols, rng);
+        auto up = WeightTensor::upload(*device, uint32_t(type), o.rows, o.cols, upBytes.data());
+        double cSplit = 0, cFused = 0;
+        const double tSplit = best(
+                                  rec, o.reps,
+                                  [&] {
+                                      for (int i = 0; i < perBuffer; ++i) {
+                                          kernels.matvec(rec, *w, at(bx), at(by));
+                                          kernels.matvec(rec, *up, at(bx), at(bu));
+                                          kernels.geglu(rec, at(by), at(bu), at(by), o.rows);
+                                      }
+                                  },
+                                  &cSplit) /
+                              perBuffer;
+        const double tFused = best(
+                                  rec, o.reps,
+                                  [&] {
+                                      for (int i = 0; i < perBuffer; ++i)
+                                          kernels.matvecGeglu(rec, *w, *up, at(bx), at(by));
+                                  },
+                                  &cFused) /
+                              perBuffer;
+        char line[256];
+        std::snprintf(line, sizeof line, "| %-4s | %9.3f | %11.3f | %9.3f | %11.3f |\n", name.c_str(),
+                      tSplit * 1e3, cSplit / perBuffer * 1e3, tFused * 1e3, cFused / perBuffer * 1e3);
+        ffnRows.push_back(line);
     }
+    std::printf("\nFFN input gelu(gate . x) * (up . x), decode, %u x %u each: matvec + matvec + geglu "
+                "(3 dispatches) vs matvecGeglu (1)\n",
+                o.rows, o.cols);
+    std::printf("| type | split (ms) | split CPU ms | fused (ms) | fused CPU ms |\n");
+    std::printf("|------|-----------:|------------:|-----------:|-------------:|\n");
+    for (const auto& line : ffnRows) std::printf("%s", line.c_str());
     return 0;
 }
 

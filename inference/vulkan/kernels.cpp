@@ -14,7 +14,8 @@ namespace {
 
 using gguf::TensorType;
 
-std::string typeSuffix(uint32_t type) {
+// The shader-name suffix of a weight type the kernels take, or nothing.
+std::optional<std::string> weightTypeSuffix(uint32_t type) {
     switch (static_cast<TensorType>(type)) {
     case TensorType::F32:
         return "f32";
@@ -33,8 +34,12 @@ std::string typeSuffix(uint32_t type) {
     case TensorType::Q6_K:
         return "q6_k";
     default:
-        break;
+        return std::nullopt;
     }
+}
+
+std::string typeSuffix(uint32_t type) {
+    if (auto suffix = weightTypeSuffix(type)) return *suffix;
     throw VulkanError("the Vulkan kernels do not support weight type " + gguf::typeName(type));
 }
 
@@ -96,6 +101,10 @@ constexpr uint32_t kElementwiseWorkgroup = 64;
 constexpr uint32_t kRowWorkgroup = 128;
 
 } // namespace
+
+bool Kernels::supportsWeightType(uint32_t type) {
+    return weightTypeSuffix(type).has_value();
+}
 
 Kernels::Kernels(Pipelines& pipelines, KernelTuning tuning) : pipelines_(pipelines), tuning_(tuning) {
     const DeviceFeatures& f = pipelines.device().features();
@@ -291,6 +300,64 @@ void Kernels::matvecQ8(Recorder& rec, const WeightTensor& w, View quants, View s
         rec.dispatch(make(shader, {lanes, rowsPerGroup},
                           {reads(w.chunkRange(c)), reads(bq.range), writes(by.range), reads(bd.range)}, push,
                           gx, cols, ceilDiv(groups, gx)));
+    }
+}
+
+void Kernels::matvecGeglu(Recorder& rec, const WeightTensor& gate, const WeightTensor& up, View x, View y,
+                          uint32_t cols, uint32_t xStride, uint32_t yStride) {
+    if (gate.type() != up.type() || gate.rows() != up.rows() || gate.cols() != up.cols() ||
+        gate.chunks().size() != up.chunks().size())
+        throw VulkanError("matvecGeglu: gate and up must have the same type and shape");
+    const Device& dev = pipelines_.device();
+    const uint32_t K = u32(gate.cols(), "row length");
+    const uint32_t rows = u32(gate.rows(), "rows");
+    if (!xStride) xStride = K;
+    if (!yStride) yStride = rows;
+    const Bound bx = bind(dev, x, extent(cols, xStride, K));
+    const auto type = static_cast<TensorType>(gate.type());
+    const bool narrow = tuning_.narrowLoads && (type == TensorType::F16 || type == TensorType::BF16 ||
+                                                type == TensorType::Q8_0 || type == TensorType::Q4_0);
+    const std::string shader =
+        rowPerInvocation_ ? rowKernel("matvec_rows_gated_", gate.type())
+                          : reducing("matvec_gated_" + typeSuffix(gate.type()) + (narrow ? "_narrow" : ""));
+    // Each lane holds gate and up rows: half the rows per lane of a plain matvec keeps the same number of
+    // weight rows per loaded activation (and a pipeline of the same size).
+    const uint32_t rowsPerLane =
+        rowPerInvocation_ ? rowsPerLaneFor(gate.chunks().front().rows, std::max(1u, tuning_.rowsPerLane / 2))
+                          : 1;
+    const uint32_t rowsPerGroup =
+        rowPerInvocation_ ? tuning_.matvecWorkgroup * rowsPerLane : tuning_.matvecRows;
+    for (size_t c = 0; c < gate.chunks().size(); ++c) {
+        const auto& chunk = gate.chunks()[c];
+        if (up.chunks()[c].rows != chunk.rows)
+            throw VulkanError("matvecGeglu: gate and up are split differently");
+        const Bound by = cols == 1 ? bind(dev, View{y.buffer, y.offset + chunk.firstRow}, chunk.rows)
+                                   : bind(dev, y, extent(cols, yStride, rows));
+        struct {
+            uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase;
+            float softcap;
+            uint32_t groupsX, expertFirst, expertCount, xDiv, idsOffset;
+        } push{K,
+               u32(chunk.rows, "rows"),
+               u32(gate.rowBytes(), "row bytes"),
+               bx.offset,
+               xStride,
+               by.offset,
+               yStride,
+               cols == 1 ? 0 : u32(chunk.firstRow, "row"),
+               0.0f,
+               0,
+               cols,
+               0,
+               1,
+               0};
+        const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
+        const uint32_t gx = std::min<uint32_t>(groups, 65535);
+        push.groupsX = gx;
+        rec.dispatch(
+            make(shader, {tuning_.matvecWorkgroup, rowPerInvocation_ ? 1u : rowsPerGroup, rowsPerLane},
+                 {reads(gate.chunkRange(c)), reads(bx.range), writes(by.range), reads(up.chunkRange(c))},
+                 push, gx, cols, ceilDiv(groups, gx)));
     }
 }
 
@@ -527,6 +594,41 @@ void Kernels::rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint
     rec.dispatch(make("rope", {kElementwiseWorkgroup},
                       {readsWrites(bx.range), reads(bf.range), reads(whole(table))}, push,
                       ceilDiv(uint64_t(heads) * headDim / 2, kElementwiseWorkgroup), tokens));
+}
+
+void Kernels::headNorm(Recorder& rec, const HeadNormArgs& a) {
+    if (a.headDim == 0 || a.headDim % 4)
+        throw VulkanError("headNorm needs a head dimension that is a multiple of 4");
+    if (a.heads == 0 || a.tokens == 0) throw VulkanError("headNorm: no heads or no tokens");
+    if (a.heads > 65535 || a.tokens > 65535)
+        throw VulkanError("headNorm handles at most 65535 heads and tokens");
+    if (a.cache && a.tokens > a.capacity) throw VulkanError("more new tokens than KV cache slots");
+    const Device& dev = pipelines_.device();
+    const uint32_t rowFloats = a.heads * a.headDim;
+    const uint32_t tokenStride = a.tokenStride ? a.tokenStride : rowFloats;
+    const Bound bx = bind(dev, a.x, extent(a.tokens, tokenStride, rowFloats));
+    Bound bw, bf, bc;
+    if (a.weight) bw = bind(dev, *a.weight, a.headDim);
+    if (a.rope && a.freqFactors) bf = bind(dev, *a.freqFactors, a.headDim / 2);
+    if (a.cache) bc = bind(dev, *a.cache, uint64_t(a.capacity) * (a.cacheF16 ? rowFloats / 2 : rowFloats));
+    BufferRange table;
+    if (a.rope) table = whole(ropeTable(a.ropeBase, a.headDim));
+    struct {
+        uint32_t headDim, heads, xOffset, tokenStride;
+        float eps;
+        uint32_t hasWeight, wOffset, rope, pos0, hasFreqFactors, ffOffset, store, cacheOffset, capacity;
+    } push{a.headDim, a.heads,
+           bx.offset, tokenStride,
+           a.eps,     a.weight ? 1u : 0u,
+           bw.offset, a.rope ? 1u : 0u,
+           a.pos0,    a.rope && a.freqFactors ? 1u : 0u,
+           bf.offset, a.cache ? 1u : 0u,
+           bc.offset, a.capacity};
+    const std::string shader = reducing(a.cache && a.cacheF16 ? "head_norm_f16" : "head_norm");
+    rec.dispatch(make(shader, {kElementwiseWorkgroup},
+                      {a.cache ? reads(bx.range) : readsWrites(bx.range), reads(bw.range), reads(bf.range),
+                       reads(table), writes(bc.range)},
+                      push, a.heads, a.tokens));
 }
 
 void Kernels::rope2d(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t gridX,

@@ -97,9 +97,31 @@ struct EncoderAttentionArgs {
     uint32_t qStride = 0, kStride = 0, vStride = 0, outStride = 0;
 };
 
+// Per-head RMSNorm, then optionally RoPE, of [tokens][heads][headDim] rows in one dispatch: Gemma 4's
+// q/k norms + RoPE (+ the K store) and the unweighted V norm (+ store). headDim a multiple of 4.
+struct HeadNormArgs {
+    View x;
+    uint32_t headDim = 0, heads = 0, tokens = 1;
+    uint32_t tokenStride = 0; // floats between tokens of x (0: heads * headDim)
+    float eps = 1e-6f;
+    std::optional<View> weight = std::nullopt; // headDim floats, shared by every head
+    bool rope = false;                         // rotate as Kernels::rope (split-half pairs)
+    float ropeBase = 10000.0f;
+    std::optional<View> freqFactors = std::nullopt;
+    uint32_t pos0 = 0; // position of token 0 (RoPE angle and cache slot)
+    // Set: the rows go to cache slots (pos0 + t) % capacity as Kernels::kvStore writes them (fp16 pairs
+    // with cacheF16), x is left unchanged. Unset: back into x.
+    std::optional<View> cache = std::nullopt;
+    uint32_t capacity = 0;
+    bool cacheF16 = false;
+};
+
 class Kernels {
 public:
     Kernels(Pipelines& pipelines, KernelTuning tuning = {});
+
+    // Whether the weight kernels (matvec, matmul, gather, ...) take weights of this GGUF type.
+    static bool supportsWeightType(uint32_t ggmlType);
 
     // y[c][rowsOf(w)] = W . x[c] for `cols` vectors; optional softcap on the results.
     void matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t cols = 1, uint32_t xStride = 0,
@@ -116,6 +138,11 @@ public:
     // output; optional softcap. Needs the device's shaderIntegerDotProduct.
     void matvecQ8(Recorder& rec, const WeightTensor& w, View quants, View scales, View y, uint32_t cols = 1,
                   uint32_t qStride = 0, uint32_t dStride = 0, uint32_t yStride = 0, float softcap = 0.0f);
+    // y[c][r] = gelu_tanh(gate[r] . x[c]) * (up[r] . x[c]) for `cols` vectors (a few: decode), both
+    // products accumulated in fp32 by one workgroup, one dispatch per chunk: Gemma's FFN input without
+    // the separate gate/up outputs and geglu pass. gate and up have the same type and shape.
+    void matvecGeglu(Recorder& rec, const WeightTensor& gate, const WeightTensor& up, View x, View y,
+                     uint32_t cols = 1, uint32_t xStride = 0, uint32_t yStride = 0);
     // Y[n][rows] = W . X[n], tiled (prefill).
     void matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t n, uint32_t xStride = 0,
                 uint32_t yStride = 0);
@@ -131,6 +158,7 @@ public:
     // In place on [tokens][heads][headDim]; base is the RoPE theta; freqFactors has headDim/2 floats.
     void rope(Recorder& rec, View x, uint32_t headDim, uint32_t heads, uint32_t tokens, uint32_t pos0,
               float base, std::optional<View> freqFactors = std::nullopt, uint32_t tokenStride = 0);
+    void headNorm(Recorder& rec, const HeadNormArgs& a);
     // 2-D RoPE in place on [tokens][heads][headDim] rows of a grid gridX tokens wide: the first half of
     // each head rotates by the column t % gridX, the second by the row t / gridX (split-half pairs
     // inside each half, angle pos * base^(-2i / (headDim/2))). headDim a multiple of 4.

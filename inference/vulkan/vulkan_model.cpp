@@ -2,6 +2,7 @@
 
 #include "gguf/dequant.h"
 #include "gguf/gguf.h"
+#include "gguf/tensor_types.h"
 
 #include <algorithm>
 #include <cmath>
@@ -453,30 +454,71 @@ void VulkanSession::Impl::attentionBlock(const LayerPlan& layer, const VulkanMod
     k.linear(rec, *w.q, at(*normed), at(*q), n);
     const Cache& cache = caches[size_t(a.cacheIndex)];
     const uint32_t kvRow = u32(a.nHeadKv) * hd;
-    if (a.ownsKv) {
-        k.linear(rec, *w.k, at(*normed), at(*kNew), n);
-        if (a.valueFromKey) // V is the raw K projection, normed without weight
-            k.rmsNorm(rec,
-                      {.x = at(*kNew), .out = at(*vNew), .n = hd, .rows = n * u32(a.nHeadKv), .eps = eps});
-        else {
-            k.linear(rec, *w.v, at(*normed), at(*vNew), n);
-            k.rmsNorm(rec,
-                      {.x = at(*vNew), .out = at(*vNew), .n = hd, .rows = n * u32(a.nHeadKv), .eps = eps});
+    HeadNormArgs qNorm{.x = at(*q),
+                       .headDim = hd,
+                       .heads = u32(a.nHead),
+                       .tokens = n,
+                       .eps = eps,
+                       .weight = at(*w.qNorm),
+                       .rope = true,
+                       .ropeBase = a.ropeBase,
+                       .freqFactors = factors,
+                       .pos0 = p0};
+    if (hd % 4 == 0) {
+        // Fused: norm + RoPE + store in one dispatch per projection (3 instead of 7 on layers that store
+        // K/V, 1 instead of 2 on the others). With valueFromKey V is normed from the raw K projection,
+        // which K's pass leaves as it is (it writes only the cache).
+        if (a.ownsKv) {
+            k.linear(rec, *w.k, at(*normed), at(*kNew), n);
+            if (!a.valueFromKey) k.linear(rec, *w.v, at(*normed), at(*vNew), n);
+            k.headNorm(rec, {.x = at(a.valueFromKey ? *kNew : *vNew),
+                             .headDim = hd,
+                             .heads = u32(a.nHeadKv),
+                             .tokens = n,
+                             .eps = eps,
+                             .pos0 = p0,
+                             .cache = at(*cache.v),
+                             .capacity = cache.slots,
+                             .cacheF16 = kvF16});
+            HeadNormArgs kNorm = qNorm;
+            kNorm.x = at(*kNew);
+            kNorm.heads = u32(a.nHeadKv);
+            kNorm.weight = at(*w.kNorm);
+            kNorm.cache = at(*cache.k);
+            kNorm.capacity = cache.slots;
+            kNorm.cacheF16 = kvF16;
+            k.headNorm(rec, kNorm);
         }
-        k.rmsNorm(rec, {.x = at(*kNew),
-                        .out = at(*kNew),
+        k.headNorm(rec, qNorm);
+    } else { // head dims not a multiple of 4: separate norm, RoPE and store passes
+        if (a.ownsKv) {
+            k.linear(rec, *w.k, at(*normed), at(*kNew), n);
+            if (a.valueFromKey) // V is the raw K projection, normed without weight
+                k.rmsNorm(
+                    rec, {.x = at(*kNew), .out = at(*vNew), .n = hd, .rows = n * u32(a.nHeadKv), .eps = eps});
+            else {
+                k.linear(rec, *w.v, at(*normed), at(*vNew), n);
+                k.rmsNorm(
+                    rec, {.x = at(*vNew), .out = at(*vNew), .n = hd, .rows = n * u32(a.nHeadKv), .eps = eps});
+            }
+            k.rmsNorm(rec, {.x = at(*kNew),
+                            .out = at(*kNew),
+                            .n = hd,
+                            .rows = n * u32(a.nHeadKv),
+                            .eps = eps,
+                            .weight = at(*w.kNorm)});
+            k.rope(rec, at(*kNew), hd, u32(a.nHeadKv), n, p0, a.ropeBase, factors);
+            k.kvStore(rec, at(*kNew), at(*cache.k), kvRow, n, p0, cache.slots, 0, kvF16);
+            k.kvStore(rec, at(*vNew), at(*cache.v), kvRow, n, p0, cache.slots, 0, kvF16);
+        }
+        k.rmsNorm(rec, {.x = at(*q),
+                        .out = at(*q),
                         .n = hd,
-                        .rows = n * u32(a.nHeadKv),
+                        .rows = n * u32(a.nHead),
                         .eps = eps,
-                        .weight = at(*w.kNorm)});
-        k.rope(rec, at(*kNew), hd, u32(a.nHeadKv), n, p0, a.ropeBase, factors);
-        k.kvStore(rec, at(*kNew), at(*cache.k), kvRow, n, p0, cache.slots, 0, kvF16);
-        k.kvStore(rec, at(*vNew), at(*cache.v), kvRow, n, p0, cache.slots, 0, kvF16);
+                        .weight = at(*w.qNorm)});
+        k.rope(rec, at(*q), hd, u32(a.nHead), n, p0, a.ropeBase, factors);
     }
-    k.rmsNorm(
-        rec,
-        {.x = at(*q), .out = at(*q), .n = hd, .rows = n * u32(a.nHead), .eps = eps, .weight = at(*w.qNorm)});
-    k.rope(rec, at(*q), hd, u32(a.nHead), n, p0, a.ropeBase, factors);
     AttentionArgs args;
     args.q = at(*q);
     args.kCache = at(*cache.k);
@@ -516,9 +558,18 @@ void VulkanSession::Impl::ffnBlock(const LayerPlan& layer, const VulkanModel::We
     k.rmsNorm(
         rec,
         {.x = at(*x), .out = at(*normed), .n = E, .rows = n, .eps = hp.rmsEps, .weight = at(*w.ffnNorm)});
-    k.linear(rec, *w.gate, at(*normed), at(*gate), n);
-    k.linear(rec, *w.up, at(*normed), at(*up), n);
-    k.geglu(rec, at(*gate), at(*up), at(*gate), F, n);
+    const auto type = static_cast<gguf::TensorType>(w.gate->type());
+    const bool integerDot =
+        k.integerDot() && (type == gguf::TensorType::Q4_0 || type == gguf::TensorType::Q8_0);
+    // Decode (a few columns, like Kernels::linear's matvec): gate, up and GELU in one pass, unless the
+    // integer-dot matvec (int8 activations) takes these weights.
+    if (n <= 2 && !integerDot) {
+        k.matvecGeglu(rec, *w.gate, *w.up, at(*normed), at(*gate), n);
+    } else {
+        k.linear(rec, *w.gate, at(*normed), at(*gate), n);
+        k.linear(rec, *w.up, at(*normed), at(*up), n);
+        k.geglu(rec, at(*gate), at(*up), at(*gate), F, n);
+    }
     k.linear(rec, *w.down, at(*gate), at(*proj), n);
     if (layer.moe) return; // the MoE block post-norms the dense branch itself
     k.rmsNorm(rec, {.x = at(*proj),

@@ -6,6 +6,8 @@
 // experts and each column picks its expert from `ids` (on the device: no read-back for routing);
 // columns whose expert lives in another chunk return at once.
 // NARROW_LOADS: 16/8-bit storage reads of the weights (weights.glsl), for devices that have them.
+// GATED: the fused FFN input, gelu_tanh(gate . x) * (up . x) with the gate matrix on binding 0 and the
+// up matrix (same type and shape) on binding 3; each decoded x unit serves both, fp32 accumulators.
 #include "common.glsl"
 
 layout(constant_id = 1) const uint ROWS = 1;
@@ -24,8 +26,33 @@ layout(binding = 2) writeonly buffer Output { float ys[]; };
 #ifdef MOE
 layout(binding = 3) readonly buffer Ids { uint ids[]; };
 #endif
+#ifdef GATED
+layout(binding = 3) readonly buffer UpWeights { uint wup[]; };
+#ifdef NARROW_LOADS
+layout(binding = 3) readonly buffer UpWeights16 { float16_t wup16[]; };
+layout(binding = 3) readonly buffer UpWeights16u { uint16_t wup16u[]; };
+layout(binding = 3) readonly buffer UpWeights8 { int8_t wup8[]; };
+layout(binding = 3) readonly buffer UpWeights8u { uint8_t wup8u[]; };
+#endif
+#endif
 
 #include "weights.glsl"
+#ifdef GATED
+// The up matrix's reader: dequantUnitUp() on binding 3.
+#undef WFN
+#undef W32
+#undef W16
+#undef W16U
+#undef W8
+#undef W8U
+#define WFN(name) name##Up
+#define W32 wup
+#define W16 wup16
+#define W16U wup16u
+#define W8 wup8
+#define W8U wup8u
+#include "weights.glsl"
+#endif
 
 layout(push_constant) uniform Push {
     uint K;         // row length
@@ -61,6 +88,10 @@ void main() {
 
     float acc[ROWS];
     [[unroll]] for (uint r = 0u; r < ROWS; ++r) acc[r] = 0.0;
+#ifdef GATED
+    float accUp[ROWS];
+    [[unroll]] for (uint r = 0u; r < ROWS; ++r) accUp[r] = 0.0;
+#endif
 
     const uint units = (p.K + 31u) / 32u;
     for (uint u = gl_LocalInvocationID.x; u < units; u += WG) {
@@ -77,12 +108,21 @@ void main() {
                 float s = 0.0;
                 [[unroll]] for (uint i = 0u; i < 32u; ++i) s = fma(w[i], x[i], s);
                 acc[r] += s;
+#ifdef GATED
+                dequantUnitUp((rowOrigin + row) * p.rowBytes, u, p.K, w);
+                s = 0.0;
+                [[unroll]] for (uint i = 0u; i < 32u; ++i) s = fma(w[i], x[i], s);
+                accUp[r] += s;
+#endif
             }
         }
     }
 
     [[unroll]] for (uint r = 0u; r < ROWS; ++r) {
         float s = workgroupSum(acc[r]);
+#ifdef GATED
+        s = geluTanh(s) * workgroupSum(accUp[r]);
+#endif
         const uint row = row0 + r;
         if (gl_LocalInvocationID.x == 0u && row < p.rows) {
             if (p.softcap > 0.0) s = p.softcap * stableTanh(s / p.softcap);

@@ -7,6 +7,9 @@
 // lanes read consecutive weights of one row.
 // With COLS > 1 it is the prefill kernel for these devices: each decoded weight unit is used for
 // COLS tokens (grid y = token blocks), which is what makes batched prompts cheaper than decode.
+// With GATED (decode, COLS = 1) it is the fused FFN input: binding 0 holds the gate matrix, binding 3
+// the up matrix of the same type and shape, and the result is gelu_tanh(gate . x) * (up . x), both
+// products accumulated in fp32 by the same lane (one dispatch instead of two matvecs and geglu).
 // With LANE_BROADCAST (subgroups of exactly 8 lanes with ballot operations), each lane loads every
 // 8th activation of a unit and subgroupBroadcast hands them to the others: on lavapipe every
 // storage-buffer load inside a loop becomes a loop over the 8 lanes even when all lanes read the
@@ -27,8 +30,24 @@ layout(binding = 2) writeonly buffer Output { float ys[]; };
 #ifdef MOE
 layout(binding = 3) readonly buffer Ids { uint ids[]; };
 #endif
+#ifdef GATED
+layout(binding = 3) readonly buffer UpWeights { uint wup[]; };
+#ifdef WIDE_LOADS
+layout(binding = 3) readonly buffer UpWeights64 { uint64_t wup64[]; };
+#endif
+#endif
 
 #include "weights.glsl"
+#ifdef GATED
+// The up matrix's reader: dequantUnitUp() on binding 3.
+#undef WFN
+#undef W32
+#undef W64
+#define WFN(name) name##Up
+#define W32 wup
+#define W64 wup64
+#include "weights.glsl"
+#endif
 
 layout(constant_id = 1) const uint COLS = 1;
 // Rows per lane (not with MOE): each loaded activation serves RPL rows. A workgroup covers WG * RPL
@@ -95,6 +114,42 @@ void main() {
         [[unroll]] for (uint i = 0u; i < 32u; ++i) acc = fma(w[i], xv[i], acc);
     }
     if (store) ys[p.yOffset + slot * p.yStride + row] = acc;
+#elif defined(GATED)
+    const uint first = group * WG * RPL;
+    if (first >= p.rows) return; // a whole workgroup past the end (uniform)
+    const uint units = (p.K + 31u) / 32u;
+    const uint col = gl_WorkGroupID.y;
+    uint rowOff[RPL];
+    [[unroll]] for (uint r = 0u; r < RPL; ++r)
+        rowOff[r] = min(first + r * WG + gl_LocalInvocationID.x, p.rows - 1u) * p.rowBytes;
+    float gate[RPL], up[RPL];
+    [[unroll]] for (uint r = 0u; r < RPL; ++r) {
+        gate[r] = 0.0;
+        up[r] = 0.0;
+    }
+    for (uint u = 0u; u < units; ++u) {
+        // All of the unit's weights first, then the activations (as the plain matvec does).
+        float wg[RPL][32], wu[RPL][32];
+        [[unroll]] for (uint r = 0u; r < RPL; ++r) {
+            dequantUnit(rowOff[r], u, p.K, wg[r]);
+            dequantUnitUp(rowOff[r], u, p.K, wu[r]);
+        }
+        float xv[32];
+        loadUnitOfX(p.xOffset + col * p.xStride + u * 32u, p.K - u * 32u, xv);
+        [[unroll]] for (uint r = 0u; r < RPL; ++r) {
+            float sg = 0.0, su = 0.0;
+            [[unroll]] for (uint i = 0u; i < 32u; ++i) {
+                sg = fma(wg[r][i], xv[i], sg);
+                su = fma(wu[r][i], xv[i], su);
+            }
+            gate[r] += sg;
+            up[r] += su;
+        }
+    }
+    [[unroll]] for (uint r = 0u; r < RPL; ++r) {
+        const uint row = first + r * WG + gl_LocalInvocationID.x;
+        if (row < p.rows) ys[p.yOffset + col * p.yStride + p.rowBase + row] = geluTanh(gate[r]) * up[r];
+    }
 #else
     const uint first = group * WG * RPL;
     if (first >= p.rows) return; // a whole workgroup past the end (uniform)
