@@ -30,23 +30,6 @@ struct DeviceBlock {
     float outScale = 1.0f;
 };
 
-bool vulkanComputes(uint32_t type) {
-    using gguf::TensorType;
-    switch (static_cast<TensorType>(type)) {
-    case TensorType::F32:
-    case TensorType::F16:
-    case TensorType::BF16:
-    case TensorType::Q8_0:
-    case TensorType::Q4_0:
-    case TensorType::Q4_K:
-    case TensorType::Q5_K:
-    case TensorType::Q6_K:
-        return true;
-    default:
-        return false;
-    }
-}
-
 } // namespace
 
 struct VulkanVisionEncoder::State {
@@ -76,7 +59,7 @@ VulkanVisionEncoder::VulkanVisionEncoder(std::unique_ptr<gguf::File> file,
     State& s = *state_;
     vulkan::Device& dev = *device_;
     const auto put = [&](const model::Weight& w) {
-        if (!vulkanComputes(w.type))
+        if (!Kernels::supportsWeightType(w.type))
             throw VisionError(path() + ": vision tensor '" + w.name() + "' has weight type " +
                               gguf::typeName(w.type) + ", which the Vulkan kernels cannot compute with");
         auto tensor = WeightTensor::upload(dev, w.type, uint64_t(w.rows), uint64_t(w.cols), w.data);
