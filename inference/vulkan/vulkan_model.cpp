@@ -562,8 +562,9 @@ void VulkanSession::Impl::ffnBlock(const LayerPlan& layer, const VulkanModel::We
     const bool integerDot =
         k.integerDot() && (type == gguf::TensorType::Q4_0 || type == gguf::TensorType::Q8_0);
     // Decode (a few columns, like Kernels::linear's matvec): gate, up and GELU in one pass, unless the
-    // integer-dot matvec (int8 activations) takes these weights.
-    if (n <= 2 && !integerDot) {
+    // integer-dot matvec (int8 activations) takes these weights or the two are quantized differently
+    // (mixed-quantization files).
+    if (n <= 2 && !integerDot && w.gate->type() == w.up->type()) {
         k.matvecGeglu(rec, *w.gate, *w.up, at(*normed), at(*gate), n);
     } else {
         k.linear(rec, *w.gate, at(*normed), at(*gate), n);

@@ -10,7 +10,10 @@
 #include "../cpu/fixture_reference.h"
 #include "vulkan_test_support.h"
 
+#include "test_model.h"
+
 #include <QProcess>
+#include <QTemporaryDir>
 
 #include <cstring>
 
@@ -197,6 +200,45 @@ private slots:
         QVERIFY2(float64Checker.failures.isEmpty(), qPrintable(float64Checker.failures.join('\n')));
         QVERIFY2(llamaChecker.failures.isEmpty(), qPrintable(llamaChecker.failures.join('\n')));
         QVERIFY2(largestChange > 1e-4f, "the integer-dot path did not change any product");
+        QCOMPARE(model->device().validationErrors(), uint64_t(0));
+    }
+
+    void fusedDecode_data() {
+        QTest::addColumn<int>("style");
+        QTest::addColumn<int>("weights");
+        QTest::newRow("E style, Q8_0") << int(testmodel::Style::E) << int(testmodel::Weights::Q8_0);
+        QTest::newRow("MoE style, Q4_0") << int(testmodel::Style::Moe) << int(testmodel::Weights::Q4_0);
+    }
+
+    // The fixtures quantize gate and up differently, so their decodes take the unfused FFN input; a
+    // make-test-model file with every matrix of one type takes the fused decode kernels (matvecGeglu,
+    // and headNorm as every pass does): a short prefill, then token-by-token decodes, each step's
+    // logits against the CPU path (exact activations) on the same ids, 1e-2 as for the fixtures.
+    void fusedDecode() {
+        QFETCH(int, style);
+        QFETCH(int, weights);
+        if (device_.empty()) QSKIP(("Vulkan not tested: " + skipReason_).c_str());
+        testmodel::Spec spec = testmodel::defaultSpec(testmodel::Style(style));
+        spec.weights = testmodel::Weights(weights);
+        spec.vocab = 4096;
+        spec.seed = 77;
+        QTemporaryDir dir;
+        const std::string path = dir.filePath("uniform.gguf").toStdString();
+        testmodel::writeTestModel(spec, OCELLE_FIXTURES_DIR "/tokenizer/ggml-vocab-gemma-4.gguf", path);
+        const auto model = vulkan::VulkanModel::load(path, {.forced = device_});
+        const auto cpuModel = cpu::CpuModel::load(path);
+        const std::vector<int32_t> ids{2, 818, 1357, 3000, 77, 4095, 1024, 12, 900, 2222, 5, 3333};
+        auto session = model->createSession({.contextLength = 32});
+        cpu::SessionOptions cpuOptions;
+        cpuOptions.contextLength = 32;
+        auto cpuSession = cpuModel->createSession(cpuOptions);
+        const std::span<const int32_t> all(ids);
+        float worst = maxAbsDiff(session->prefill(all.first(4)), cpuSession->prefill(all.first(4)));
+        for (size_t i = 4; i < ids.size(); ++i)
+            worst = std::max(worst, maxAbsDiff(session->decode(ids[i]), cpuSession->decode(ids[i])));
+        qInfo("%s %s: max |vulkan - cpu| %.3g", testmodel::styleName(spec.style),
+              testmodel::weightsName(spec.weights), double(worst));
+        QVERIFY2(worst <= 1e-2f, qPrintable(QString("Vulkan vs CPU %1").arg(double(worst))));
         QCOMPARE(model->device().validationErrors(), uint64_t(0));
     }
 
