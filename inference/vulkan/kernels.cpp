@@ -155,7 +155,6 @@ std::string Kernels::reducing(const std::string& name) const {
 
 void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t cols, uint32_t xStride,
                      uint32_t yStride, float softcap) {
-    const Device& dev = pipelines_.device();
     const uint32_t K = u32(w.cols(), "row length");
     if (!xStride) xStride = K;
     if (!yStride) yStride = u32(w.rows(), "rows");
@@ -169,15 +168,29 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
         matvecQ8(rec, w, quants, scales, y, cols, 0, 0, yStride, softcap);
         return;
     }
+    fp32Matvec(rec, w, nullptr, x, y, cols, xStride, yStride, softcap);
+}
+
+void Kernels::fp32Matvec(Recorder& rec, const WeightTensor& w, const WeightTensor* up, View x, View y,
+                         uint32_t cols, uint32_t xStride, uint32_t yStride, float softcap) {
+    const Device& dev = pipelines_.device();
+    const uint32_t K = u32(w.cols(), "row length");
+    if (!xStride) xStride = K;
+    if (!yStride) yStride = u32(w.rows(), "rows");
     const Bound bx = bind(dev, x, extent(cols, xStride, K));
     const auto type = static_cast<TensorType>(w.type());
     const bool narrow = tuning_.narrowLoads && (type == TensorType::F16 || type == TensorType::BF16 ||
                                                 type == TensorType::Q8_0 || type == TensorType::Q4_0);
-    const std::string shader = rowPerInvocation_
-                                   ? rowKernel("matvec_rows_", w.type())
-                                   : reducing("matvec_" + typeSuffix(w.type()) + (narrow ? "_narrow" : ""));
+    const std::string gated = up ? "gated_" : "";
+    const std::string shader =
+        rowPerInvocation_ ? rowKernel("matvec_rows_" + gated, w.type())
+                          : reducing("matvec_" + gated + typeSuffix(w.type()) + (narrow ? "_narrow" : ""));
+    // Gated, each lane holds gate and up rows: half the rows per lane keeps the same number of weight rows
+    // per loaded activation (and a pipeline of the same size).
     const uint32_t rowsPerLane =
-        rowPerInvocation_ ? rowsPerLaneFor(w.chunks().front().rows, tuning_.rowsPerLane) : 1;
+        rowPerInvocation_ ? rowsPerLaneFor(w.chunks().front().rows,
+                                           up ? std::max(1u, tuning_.rowsPerLane / 2) : tuning_.rowsPerLane)
+                          : 1;
     const uint32_t rowsPerGroup =
         rowPerInvocation_ ? tuning_.matvecWorkgroup * rowsPerLane : tuning_.matvecRows;
     for (size_t c = 0; c < w.chunks().size(); ++c) {
@@ -209,10 +222,11 @@ void Kernels::matvec(Recorder& rec, const WeightTensor& w, View x, View y, uint3
         const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
         const uint32_t gx = std::min<uint32_t>(groups, 65535);
         push.groupsX = gx;
+        std::vector<Binding> bindings{reads(w.chunkRange(c)), reads(bx.range), writes(by.range)};
+        if (up) bindings.push_back(reads(up->chunkRange(c)));
         rec.dispatch(make(shader,
                           {tuning_.matvecWorkgroup, rowPerInvocation_ ? 1u : rowsPerGroup, rowsPerLane},
-                          {reads(w.chunkRange(c)), reads(bx.range), writes(by.range)}, push, gx, cols,
-                          ceilDiv(groups, gx)));
+                          std::move(bindings), push, gx, cols, ceilDiv(groups, gx)));
     }
 }
 
@@ -308,57 +322,10 @@ void Kernels::matvecGeglu(Recorder& rec, const WeightTensor& gate, const WeightT
     if (gate.type() != up.type() || gate.rows() != up.rows() || gate.cols() != up.cols() ||
         gate.chunks().size() != up.chunks().size())
         throw VulkanError("matvecGeglu: gate and up must have the same type and shape");
-    const Device& dev = pipelines_.device();
-    const uint32_t K = u32(gate.cols(), "row length");
-    const uint32_t rows = u32(gate.rows(), "rows");
-    if (!xStride) xStride = K;
-    if (!yStride) yStride = rows;
-    const Bound bx = bind(dev, x, extent(cols, xStride, K));
-    const auto type = static_cast<TensorType>(gate.type());
-    const bool narrow = tuning_.narrowLoads && (type == TensorType::F16 || type == TensorType::BF16 ||
-                                                type == TensorType::Q8_0 || type == TensorType::Q4_0);
-    const std::string shader =
-        rowPerInvocation_ ? rowKernel("matvec_rows_gated_", gate.type())
-                          : reducing("matvec_gated_" + typeSuffix(gate.type()) + (narrow ? "_narrow" : ""));
-    // Each lane holds gate and up rows: half the rows per lane of a plain matvec keeps the same number of
-    // weight rows per loaded activation (and a pipeline of the same size).
-    const uint32_t rowsPerLane =
-        rowPerInvocation_ ? rowsPerLaneFor(gate.chunks().front().rows, std::max(1u, tuning_.rowsPerLane / 2))
-                          : 1;
-    const uint32_t rowsPerGroup =
-        rowPerInvocation_ ? tuning_.matvecWorkgroup * rowsPerLane : tuning_.matvecRows;
-    for (size_t c = 0; c < gate.chunks().size(); ++c) {
-        const auto& chunk = gate.chunks()[c];
-        if (up.chunks()[c].rows != chunk.rows)
+    for (size_t c = 0; c < gate.chunks().size(); ++c)
+        if (up.chunks()[c].rows != gate.chunks()[c].rows)
             throw VulkanError("matvecGeglu: gate and up are split differently");
-        const Bound by = cols == 1 ? bind(dev, View{y.buffer, y.offset + chunk.firstRow}, chunk.rows)
-                                   : bind(dev, y, extent(cols, yStride, rows));
-        struct {
-            uint32_t K, rows, rowBytes, xOffset, xStride, yOffset, yStride, rowBase;
-            float softcap;
-            uint32_t groupsX, expertFirst, expertCount, xDiv, idsOffset;
-        } push{K,
-               u32(chunk.rows, "rows"),
-               u32(gate.rowBytes(), "row bytes"),
-               bx.offset,
-               xStride,
-               by.offset,
-               yStride,
-               cols == 1 ? 0 : u32(chunk.firstRow, "row"),
-               0.0f,
-               0,
-               cols,
-               0,
-               1,
-               0};
-        const uint32_t groups = ceilDiv(chunk.rows, rowsPerGroup);
-        const uint32_t gx = std::min<uint32_t>(groups, 65535);
-        push.groupsX = gx;
-        rec.dispatch(
-            make(shader, {tuning_.matvecWorkgroup, rowPerInvocation_ ? 1u : rowsPerGroup, rowsPerLane},
-                 {reads(gate.chunkRange(c)), reads(bx.range), writes(by.range), reads(up.chunkRange(c))},
-                 push, gx, cols, ceilDiv(groups, gx)));
-    }
+    fp32Matvec(rec, gate, &up, x, y, cols, xStride, yStride, 0.0f);
 }
 
 void Kernels::matmul(Recorder& rec, const WeightTensor& w, View x, View y, uint32_t n, uint32_t xStride,

@@ -239,6 +239,9 @@ public:
 
 private:
     std::string reducing(const std::string& name) const;
+    // The matvec on fp32 activations; with `up` the gated one (matvecGeglu), w being the gate.
+    void fp32Matvec(Recorder& rec, const WeightTensor& w, const WeightTensor* up, View x, View y,
+                    uint32_t cols, uint32_t xStride, uint32_t yStride, float softcap);
     // matvec_rows variant: lane-broadcast activations where the device allows, plain loads otherwise.
     std::string rowKernel(const std::string& prefix, uint32_t type) const;
     uint32_t rowsPerLaneFor(uint64_t rows, uint32_t wanted) const;
