@@ -73,9 +73,11 @@ std::atomic<ActivationPrecision>& precisionSetting() {
     return setting;
 }
 
-// From this many tokens on, batches use the packed tiles where the level has them (padding a group
-// of 16 tokens costs less than the 4 x 4 tiles' per-product work; measured with bench_cpu_matmul).
-constexpr int64_t kPackedMinTokens = 10;
+// From this many tokens on, batches use the packed tiles where the level has them: padding a group
+// of 16 tokens costs less than the small tiles' per-product work (bench_cpu_matmul --tokens N, one
+// thread: AVX-512 Q4_0 at 8 tokens ~1.35x the 4 x 4 tile, Q8_0 and AVX2 about equal; at 4 tokens the
+// 4 x 4 tile is ~1.8x faster).
+constexpr int64_t kPackedMinTokens = 8;
 
 bool quantizedProduct(const model::Weight& w) {
     const auto type = static_cast<TensorType>(w.type);
